@@ -1,0 +1,245 @@
+"""The catalog of error categories and the fixes they share, loaded from TOML data.
+
+The catalog is data (``catalog.toml`` in this package, plus any files a practice adds); this
+module only loads and validates it, failing loudly on a broken reference so that a bad catalog
+never reaches a month-end run.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+UNCLASSIFIED = "unclassified"
+MANUAL_REVIEW = "manual-review"
+WHO = {
+    "bookkeeper": "Bookkeeper, in Dext",
+    "adviser": "Adviser, in Xero",
+    "client_admin": "The client's Xero admin",
+}
+# Plan order: a connection problem blocks every item, a setting blocks many, an item only itself.
+SCOPES = ("connection", "settings", "item", "review")
+# Shorthands a pattern may use, so that the catalog stays readable.
+MACROS = {
+    "{q}": r"""['"]?""",
+    "{code}": r"""['"]?(?P<{name}>[A-Za-z0-9][\w./&-]*)['"]?""",
+}
+
+
+class CatalogError(ValueError):
+    """A catalog file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    id: str
+    title: str
+    who: str
+    where: str
+    scope: str
+    steps: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    publishable: bool = True
+    clears_publishing_data: bool = False
+    group_by: str = ""  # extracted value that makes one action per distinct value
+
+    @property
+    def who_label(self) -> str:
+        return WHO[self.who]
+
+    @property
+    def rank(self) -> int:
+        return SCOPES.index(self.scope)
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    title: str
+    cause: str
+    fix: str
+    seed: bool
+    patterns: tuple[re.Pattern[str], ...]
+    extracts: tuple[str, ...]
+    examples: tuple[str, ...]
+    near_misses: tuple[str, ...]
+    seed_wording: str = ""
+
+
+@dataclass(frozen=True)
+class Mask:
+    name: str
+    pattern: re.Pattern[str]
+    replace: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    categories: tuple[Category, ...]
+    fixes: dict[str, Fix]
+    masks: tuple[Mask, ...]
+    noise: tuple[re.Pattern[str], ...]
+    sources: tuple[str, ...] = field(default=())
+
+    def category(self, category_id: str) -> Category:
+        return self._by_id()[category_id]
+
+    def fix_for(self, category_id: str) -> Fix:
+        return self.fixes[self.category(category_id).fix]
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        """Every value any category extracts, in catalog order: the classify output columns."""
+        names: dict[str, None] = {}
+        for category in self.categories:
+            names.update(dict.fromkeys(category.extracts))
+        return tuple(names)
+
+    def _by_id(self) -> dict[str, Category]:
+        return {c.id: c for c in self.categories}
+
+
+def default_catalog_text() -> str:
+    return resources.files("analyzer").joinpath("catalog.toml").read_text(encoding="utf-8")
+
+
+@cache
+def load_default_catalog() -> Catalog:
+    return build_catalog([("catalog.toml", tomllib.loads(default_catalog_text()))])
+
+
+def load_catalog(extra_files: list[Path] | tuple[Path, ...] = ()) -> Catalog:
+    """The built-in catalog with a practice's own files layered on top, in the order given."""
+    if not extra_files:
+        return load_default_catalog()
+    documents = [("catalog.toml", tomllib.loads(default_catalog_text()))]
+    for path in extra_files:
+        try:
+            documents.append((str(path), tomllib.loads(Path(path).read_text(encoding="utf-8"))))
+        except OSError as exc:
+            raise CatalogError(f"{path}: cannot read catalog file ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogError(f"{path}: not valid TOML ({exc})") from None
+    return build_catalog(documents)
+
+
+def build_catalog(documents: list[tuple[str, dict]]) -> Catalog:
+    """Merge catalog documents: a later entry with an existing id replaces the earlier one in
+    place (keeping match order); a new category is matched before the built-in ones, so a
+    practice's specific rule wins over a general built-in one."""
+    fixes: dict[str, Fix] = {}
+    categories: dict[str, Category] = {}
+    masks: list[Mask] = []
+    noise: list[re.Pattern[str]] = []
+    for index, (source, doc) in enumerate(documents):
+        _check_keys(source, "top level", doc, {"fix", "category", "mask", "noise"})
+        for raw in doc.get("fix", []):
+            fix = _build_fix(source, raw)
+            fixes[fix.id] = fix
+        new: dict[str, Category] = {}
+        for raw in doc.get("category", []):
+            category = _build_category(source, raw)
+            if category.id in categories:
+                categories[category.id] = category
+            else:
+                new[category.id] = category
+        categories = {**new, **categories} if index else {**categories, **new}
+        masks.extend(_build_mask(source, raw) for raw in doc.get("mask", []))
+        noise.extend(_compile(source, "noise", p) for p in doc.get("noise", {}).get("patterns", []))
+    catalog = Catalog(
+        categories=tuple(categories.values()),
+        fixes=fixes,
+        masks=tuple(masks),
+        noise=tuple(noise),
+        sources=tuple(source for source, _ in documents),
+    )
+    _check_references(catalog)
+    return catalog
+
+
+def _build_fix(source: str, raw: dict) -> Fix:
+    where = f"fix {raw.get('id', '?')!r}"
+    _check_keys(source, where, raw, {f.name for f in Fix.__dataclass_fields__.values()})
+    _require(source, where, raw, ("id", "title", "who", "where", "scope", "steps"))
+    if raw["who"] not in WHO:
+        raise CatalogError(f"{source}: {where}: who must be one of {', '.join(WHO)}")
+    if raw["scope"] not in SCOPES:
+        raise CatalogError(f"{source}: {where}: scope must be one of {', '.join(SCOPES)}")
+    return Fix(
+        **{**raw, "steps": tuple(raw["steps"]), "warnings": tuple(raw.get("warnings", ()))}
+    )
+
+
+def _build_category(source: str, raw: dict) -> Category:
+    where = f"category {raw.get('id', '?')!r}"
+    allowed = {f.name for f in Category.__dataclass_fields__.values()}
+    _check_keys(source, where, raw, allowed)
+    _require(source, where, raw, ("id", "title", "cause", "fix", "patterns", "examples"))
+    extracts = tuple(raw.get("extracts", ()))
+    patterns = tuple(_compile(source, where, p) for p in raw["patterns"])
+    groups = {name for p in patterns for name in p.groupindex}
+    if unknown := groups - set(extracts):
+        raise CatalogError(f"{source}: {where}: pattern group(s) {sorted(unknown)} not in extracts")
+    if missing := set(extracts) - groups:
+        raise CatalogError(f"{source}: {where}: extracts {sorted(missing)} captured by no pattern")
+    return Category(
+        id=raw["id"],
+        title=raw["title"],
+        cause=raw["cause"],
+        fix=raw["fix"],
+        seed=bool(raw.get("seed", False)),
+        patterns=patterns,
+        extracts=extracts,
+        examples=tuple(raw["examples"]),
+        near_misses=tuple(raw.get("near_misses", ())),
+        seed_wording=raw.get("seed_wording", ""),
+    )
+
+
+def _build_mask(source: str, raw: dict) -> Mask:
+    _require(source, f"mask {raw.get('name', '?')!r}", raw, ("name", "pattern", "replace"))
+    return Mask(raw["name"], _compile(source, f"mask {raw['name']!r}", raw["pattern"]), raw["replace"])
+
+
+def expand_macros(pattern: str) -> str:
+    """``{code:account_code}`` captures a code, quoted or not, as the named value."""
+    pattern = re.sub(
+        r"\{code:(\w+)\}", lambda m: MACROS["{code}"].replace("{name}", m.group(1)), pattern
+    )
+    return pattern.replace("{q}", MACROS["{q}"])
+
+
+def _compile(source: str, where: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(expand_macros(pattern), re.IGNORECASE)
+    except re.error as exc:
+        raise CatalogError(f"{source}: {where}: bad pattern {pattern!r} ({exc})") from None
+
+
+def _check_keys(source: str, where: str, raw: dict, allowed: set[str]) -> None:
+    if unknown := set(raw) - allowed:
+        raise CatalogError(f"{source}: {where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
+def _require(source: str, where: str, raw: dict, keys: tuple[str, ...]) -> None:
+    if missing := [k for k in keys if not raw.get(k)]:
+        raise CatalogError(f"{source}: {where}: missing {', '.join(missing)}")
+
+
+def _check_references(catalog: Catalog) -> None:
+    ids = [c.id for c in catalog.categories]
+    for category in catalog.categories:
+        if category.fix not in catalog.fixes:
+            raise CatalogError(f"category {category.id!r}: fix {category.fix!r} is not defined")
+    if MANUAL_REVIEW not in catalog.fixes:
+        raise CatalogError(f"the catalog must define the fix {MANUAL_REVIEW!r} for unclassified errors")
+    if UNCLASSIFIED in ids:
+        raise CatalogError(f"{UNCLASSIFIED!r} is built in; it cannot be a catalog category")
+    for fix in catalog.fixes.values():
+        users = [c for c in catalog.categories if c.fix == fix.id]
+        if fix.group_by and any(fix.group_by not in c.extracts for c in users):
+            raise CatalogError(f"fix {fix.id!r}: group_by {fix.group_by!r} is not extracted by all its categories")

@@ -1,0 +1,204 @@
+"""Classify error cells into catalog categories, extracting the values each fix needs.
+
+A cell may hold several errors (newlines, ``;``, a Xero JSON body), wrapped in whatever text the
+person or integration that copied it added. Every pattern of every category is scanned over each
+message; where two categories claim the same text the one earlier in the catalog wins (the match
+order is the catalog's order, on purpose). Text no category claims becomes an ``unclassified``
+finding with a masked template, so unknown errors group into candidates for the catalog.
+
+Each distinct cell is classified once and the result mapped back to every row holding it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog
+
+NO_ERROR_TEXT = "(no error text in the export)"
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
+                         "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
+                         "\u00a0": " ", "\u2007": " ", "\u202f": " "})
+_SEPARATORS = re.compile(r"\s*(?:\r?\n|\r|;|\s\|\s|•)\s*")
+_JSON_START = re.compile(r"[\[{]")
+_JSON_TEXT_FIELD = re.compile(r'"(Message|Detail|Title)"\s*:\s*"((?:\\.|[^"\\])*)"')
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One error found in a cell: its category, the fix, and the values pulled out of it."""
+
+    category: str
+    fix: str
+    values: tuple[tuple[str, str], ...] = ()
+    template: str = ""
+
+    def value(self, name: str) -> str:
+        return dict(self.values).get(name, "")
+
+
+@dataclass(frozen=True)
+class Classified:
+    """Findings per distinct cell, and for each row the index of its cell."""
+
+    codes: np.ndarray
+    cells: tuple[str, ...]
+    findings: tuple[tuple[Finding, ...], ...]
+
+    def row_findings(self, row: int) -> tuple[Finding, ...]:
+        return self.findings[self.codes[row]]
+
+    def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
+        """Per-row output columns: categories, fixes, template and one column per value."""
+        per_cell = {
+            "categories": [_join(f.category for f in fs) for fs in self.findings],
+            "fixes": [_join(f.fix for f in fs) for fs in self.findings],
+            "template": [" | ".join(f.template for f in fs if f.template) for fs in self.findings],
+        }
+        for name in value_names:
+            per_cell[name] = [_join((f.value(name) for f in fs), ", ") for fs in self.findings]
+        return pd.DataFrame(
+            {k: np.asarray(v, dtype=object)[self.codes] for k, v in per_cell.items()}
+        ).astype("string")
+
+
+def classify_rows(errors: pd.Series, catalog: Catalog) -> Classified:
+    """Classify a column of error cells, each distinct cell once."""
+    codes, uniques = pd.factorize(errors.fillna(""), sort=False)
+    cells = tuple(str(u) for u in uniques)
+    findings = tuple(classify_cell(cell, catalog) for cell in cells)
+    return Classified(codes=codes, cells=cells, findings=findings)
+
+
+def classify_cell(cell: str, catalog: Catalog) -> tuple[Finding, ...]:
+    """Every error in one cell, in order of appearance, each distinct finding once."""
+    found: dict[Finding, None] = {}
+    for message in split_messages(cell):
+        for finding in _classify_message(message, catalog):
+            found.setdefault(finding)
+    if not found:
+        template = NO_ERROR_TEXT if not cell.strip() else mask_text(clean_text(cell), catalog)
+        found[_unclassified(template)] = None
+    return tuple(found)
+
+
+def clean_text(text: str) -> str:
+    """Undo what copying does to a message: HTML entities, curly quotes, odd spaces."""
+    if "&" in text:
+        text = html.unescape(text)
+    return text.translate(_QUOTES)
+
+
+def split_messages(cell: str) -> list[str]:
+    """The separate messages in a cell: Xero JSON bodies opened up, then split on separators."""
+    text = clean_text(cell)
+    pieces: list[str] = []
+    for chunk in _open_json(text):
+        pieces.extend(p for p in _SEPARATORS.split(chunk) if p.strip())
+    return pieces
+
+
+def _open_json(text: str) -> list[str]:
+    """Replace a JSON body by the messages inside it, keeping the text around it."""
+    start_match = _JSON_START.search(text)
+    if not start_match or '"' not in text:
+        return [text]
+    start = start_match.start()
+    end = max(text.rfind("}"), text.rfind("]"))
+    if end <= start:
+        return [text]
+    try:
+        messages = _json_messages(json.loads(text[start : end + 1]))
+    except (ValueError, RecursionError):
+        # A cut-off body: pull the message fields out of what is there.
+        messages = [json.loads(f'"{m.group(2)}"') for m in _JSON_TEXT_FIELD.finditer(text)]
+    if not messages:
+        return [text]
+    return [text[:start], *messages, text[end + 1 :]]
+
+
+def _json_messages(body: object) -> list[str]:
+    """Every ``ValidationErrors[].Message``; failing those, the body's Detail/Message/Title."""
+    validation: list[str] = []
+    summary: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for item in node.get("ValidationErrors") or []:
+                if isinstance(item, dict) and isinstance(item.get("Message"), str):
+                    validation.append(item["Message"])
+            for key in ("Title", "Detail", "Message", "message", "error", "detail"):
+                if isinstance(node.get(key), str):
+                    summary.append(node[key])
+            for key, value in node.items():
+                if key != "ValidationErrors" and isinstance(value, (list, dict)):
+                    walk(value)
+
+    walk(body)
+    return validation or summary
+
+
+def _classify_message(message: str, catalog: Catalog) -> list[Finding]:
+    matches = _scan(message, catalog)
+    if matches:
+        return [finding for _, finding in sorted(matches, key=lambda m: m[0])]
+    remainder = _strip_noise(message, catalog)
+    if not _WORDS.search(remainder):
+        return []
+    return [_unclassified(mask_text(remainder, catalog))]
+
+
+def _scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
+    """Matches of every category, earlier categories winning any overlap."""
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, Finding]] = []
+    for category in catalog.categories:
+        for pattern in category.patterns:
+            for match in pattern.finditer(message):
+                span = match.span()
+                if any(span[0] < end and start < span[1] for start, end in taken):
+                    continue
+                taken.append(span)
+                values = tuple(
+                    (name, _tidy_value(value))
+                    for name, value in match.groupdict().items()
+                    if value
+                )
+                found.append((span[0], Finding(category.id, category.fix, values)))
+    return found
+
+
+def _tidy_value(value: str) -> str:
+    return value.strip().strip("'\"").rstrip(".,;:").strip()
+
+
+def _strip_noise(message: str, catalog: Catalog) -> str:
+    for pattern in catalog.noise:
+        message = pattern.sub(" ", message)
+    return " ".join(message.split()).strip(" .,:;-!")
+
+
+def mask_text(text: str, catalog: Catalog) -> str:
+    """Mask the parts of a message that vary (codes, ids, dates, amounts) into a template."""
+    text = " ".join(text.split())
+    for mask in catalog.masks:
+        text = mask.pattern.sub(mask.replace, text)
+    return text.strip(" .!")
+
+
+def _unclassified(template: str) -> Finding:
+    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template)
+
+
+def _join(items, separator: str = "+") -> str:
+    return separator.join(dict.fromkeys(i for i in items if i))
