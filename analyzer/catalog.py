@@ -35,6 +35,22 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A different fix for the rows that pass a row test, e.g. tax greater than the net amount."""
+
+    when: str  # a name in ROW_TESTS
+    title: str
+    steps: tuple[str, ...]
+    publishable: bool = True
+
+
+# Row tests a variant may name. Each takes the typed rows and answers per row.
+ROW_TESTS = {
+    "tax_exceeds_net": lambda rows: (rows["tax"] > rows["amount"] - rows["tax"]).fillna(False),
+}
+
+
+@dataclass(frozen=True)
 class Fix:
     id: str
     title: str
@@ -46,6 +62,7 @@ class Fix:
     publishable: bool = True
     clears_publishing_data: bool = False
     group_by: str = ""  # extracted value that makes one action per distinct value
+    variants: tuple[Variant, ...] = ()
 
     @property
     def who_label(self) -> str:
@@ -169,9 +186,17 @@ def _build_fix(source: str, raw: dict) -> Fix:
         raise CatalogError(f"{source}: {where}: who must be one of {', '.join(WHO)}")
     if raw["scope"] not in SCOPES:
         raise CatalogError(f"{source}: {where}: scope must be one of {', '.join(SCOPES)}")
-    return Fix(
-        **{**raw, "steps": tuple(raw["steps"]), "warnings": tuple(raw.get("warnings", ()))}
-    )
+    variants = tuple(_build_variant(source, where, v) for v in raw.get("variants", ()))
+    return Fix(**{**raw, "steps": tuple(raw["steps"]), "warnings": tuple(raw.get("warnings", ())),
+                  "variants": variants})
+
+
+def _build_variant(source: str, where: str, raw: dict) -> Variant:
+    _check_keys(source, f"{where} variant", raw, {"when", "title", "steps", "publishable"})
+    _require(source, f"{where} variant", raw, ("when", "title", "steps"))
+    if raw["when"] not in ROW_TESTS:
+        raise CatalogError(f"{source}: {where}: variant when must be one of {', '.join(ROW_TESTS)}")
+    return Variant(raw["when"], raw["title"], tuple(raw["steps"]), bool(raw.get("publishable", True)))
 
 
 def _build_category(source: str, raw: dict) -> Category:

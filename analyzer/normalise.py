@@ -1,0 +1,380 @@
+"""Give the columns of each table their roles and turn raw records into typed, comparable rows.
+
+Input: the tables the reader found. Output: one `Batch` holding the input's own columns
+(`original`) and the typed standard fields (`fields`) side by side, row for row, plus every row
+that was skipped and why. Nothing here touches files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
+from analyzer.read import InputFile, Sheet
+
+TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", "category", "project",
+               "payment_method", "bank_account", "tax_name", "tax_code", "status", "owner",
+               "description", "link")
+FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_FIELDS,
+                 "date", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
+_TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
+_GENERIC_SHEET = re.compile(
+    r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
+)
+_FILE_NOISE = re.compile(
+    r"(?:[\s_\-–—]+(?:dext|xero|failed|failures?|publish(?:ing)?|errors?|items?|export(?:ed)?|report|"
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|q[1-4]|fy\d{2,4}|\d{1,4}(?:[-_.]\d{1,2}){0,2}))+$",
+    re.I,
+)
+_SYMBOL_CURRENCY = {"£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
+_AMOUNT_JUNK = re.compile(r"[^\d,.\-()]")
+_DATE_FORMATS_DAYFIRST = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+_DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
+_DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
+                       "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%d-%B-%Y")
+_SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+class NormaliseError(Exception):
+    """A table that cannot be understood (no error column); one line naming file and columns."""
+
+
+@dataclass(frozen=True)
+class Options:
+    columns: dict[str, str] = field(default_factory=dict)  # role -> header, from --column
+    client: str = ""  # --client forces one client for every row
+    dayfirst: bool | None = None  # None: infer per file
+    client_aliases: dict[str, str] = field(default_factory=dict)  # spelling -> client
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    source_file: str
+    sheet: str
+    source_row: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    source_file: str
+    sheet: str
+    rows: int
+    roles: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Batch:
+    original: pd.DataFrame
+    fields: pd.DataFrame
+    skipped: tuple[SkippedRow, ...]
+    tables: tuple[TableInfo, ...]
+    failures: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+
+def normalise_inputs(inputs: list[InputFile], options: Options = Options()) -> Batch:
+    """All readable tables of all files, in input order, as one batch."""
+    originals, fields, skipped, tables, failures = [], [], [], [], []
+    for input_file in inputs:
+        if not input_file.ok:
+            continue
+        for sheet in input_file.sheets:
+            try:
+                original, typed, skips, info = normalise_sheet(input_file.path, sheet, options, len(input_file.sheets))
+            except NormaliseError as exc:
+                failures.append(f"{input_file.path}: {exc}")
+                continue
+            originals.append(original)
+            fields.append(typed)
+            skipped.extend(skips)
+            tables.append(info)
+    return Batch(
+        original=_concat(originals),
+        fields=_concat(fields) if fields else _empty_fields(),
+        skipped=tuple(skipped),
+        tables=tuple(tables),
+        failures=tuple(failures),
+    )
+
+
+def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int = 1):
+    rows = sheet.rows
+    roles = assign_roles(sheet.header, options.columns, path)
+    if "error" not in roles:
+        listed = ", ".join(sheet.header) or "none"
+        where = f"sheet {sheet.sheet_name!r}: " if sheet.sheet_name else ""
+        raise NormaliseError(
+            f"{where}no error column found (columns: {listed}); name it 'Error' or pass --column error=\"<header>\""
+        )
+    text = {h: _as_text(rows[h]) for h in sheet.header}
+    keep, skips = _rows_to_keep(path, sheet, text, roles)
+    sheet_label = sheet.sheet_name or ""
+    original = pd.DataFrame({h: text[h][keep] for h in sheet.header}).reset_index(drop=True)
+    typed = _typed_fields(path, sheet, rows.loc[keep].reset_index(drop=True), text, keep, roles, options, sheet_count)
+    notes = list(sheet.notes)
+    notes.extend(typed.attrs.pop("notes", []))
+    info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes))
+    return original, typed, skips, info
+
+
+def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str = "") -> dict[str, str]:
+    """Role -> header. An override wins; otherwise the header whose alias ranks first."""
+    roles: dict[str, str] = {}
+    keys = {header_key(h): h for h in header}
+    for role, wanted in overrides.items():
+        if role not in ROLES:
+            raise NormaliseError(f"--column {role}=...: unknown role; roles are {', '.join(ROLES)}")
+        if header_key(wanted) not in keys:
+            raise NormaliseError(f"--column {role}={wanted!r}: no such column (columns: {', '.join(header)})")
+        roles[role] = keys[header_key(wanted)]
+    taken = set(roles.values())
+    for h in header:
+        role = role_of(h)
+        if role and role not in roles and h not in taken:
+            roles[role] = h
+            taken.add(h)
+    for h in header:
+        match = BASE_CURRENCY_HEADER.match(h)
+        if match:
+            kind = "amount_base" if match.group(1).lower() != "tax" else "tax_base"
+            roles.setdefault(kind, h)
+            roles.setdefault("base_currency", match.group(2).upper())
+    return roles
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if values.dtype != object:
+        return values.astype("str")
+    return values.map(_cell_text).astype("str")
+
+
+def _cell_text(cell: object) -> str:
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, dt.datetime) and cell.time() == dt.time():
+        return cell.date().isoformat()
+    return str(cell)
+
+
+def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: dict[str, str]):
+    """Blank rows, totals rows and repeated header rows are skipped, each with its reason."""
+    if not text:
+        return np.zeros(len(sheet.rows), dtype=bool), []
+    stripped = {h: s.str.strip() for h, s in text.items()}
+    filled = sum((s != "").astype("int64") for s in stripped.values())
+    blank = (filled == 0).to_numpy()
+    error_empty = (stripped[roles["error"]] == "").to_numpy()
+    first_cells = _first_filled(stripped)
+    totals = error_empty & first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy() & ~blank
+    repeated = np.ones(len(sheet.rows), dtype=bool)
+    for h, s in stripped.items():
+        repeated &= (s.str.casefold() == h.casefold()).to_numpy() | (s == "").to_numpy()
+    repeated &= ~blank
+    keep = ~(blank | totals | repeated)
+    sheet_label = sheet.sheet_name or ""
+    source_rows = sheet.rows["source_row"].to_numpy()
+    skips = []
+    for mask, reason in ((blank, "blank row"), (totals, "totals row"), (repeated, "repeated header row")):
+        skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
+    skips.sort(key=lambda s: s.source_row)
+    return keep, skips
+
+
+def _first_filled(stripped: dict[str, pd.Series]) -> pd.Series:
+    columns = list(stripped.values())
+    first = columns[0].copy()
+    for column in columns[1:]:
+        first = first.where(first != "", column)
+    return first
+
+
+def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) -> pd.DataFrame:
+    n = int(keep.sum())
+    notes: list[str] = []
+
+    def column(role: str) -> pd.Series:
+        header = roles.get(role)
+        if header is None:
+            return pd.Series([""] * n, dtype="str")
+        return text[header][keep].reset_index(drop=True).str.strip()
+
+    typed = pd.DataFrame({
+        "source_file": pd.Series([path] * n, dtype="str"),
+        "sheet": pd.Series([sheet.sheet_name or ""] * n, dtype="str"),
+        "source_row": rows["source_row"].astype("int64"),
+        "client": client_names(column("client"), path, sheet.sheet_name, sheet_count, options),
+        "error": text[roles["error"]][keep].reset_index(drop=True),
+    })
+    for role in TEXT_FIELDS:
+        typed[role] = column(role)
+    dayfirst = options.dayfirst
+    if dayfirst is None and "date" in roles:
+        dayfirst, note = infer_dayfirst(column("date"))
+        if note:
+            notes.append(note)
+    typed["date"] = parse_dates(_raw(rows, roles.get("date")), dayfirst)
+    typed["due_date"] = parse_dates(_raw(rows, roles.get("due_date")), dayfirst)
+    decimal_comma = sheet.delimiter == ";"
+    typed["amount"] = parse_amounts(_raw(rows, roles.get("total")), decimal_comma)
+    typed["tax"] = parse_amounts(_raw(rows, roles.get("tax")), decimal_comma)
+    typed["amount_base"] = parse_amounts(_raw(rows, roles.get("amount_base")), decimal_comma)
+    base = roles.get("base_currency", "")
+    typed["base_currency"] = pd.Series([base] * n, dtype="str")
+    typed["currency"] = currencies(column("currency"), column("total"), base)
+    unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
+    if unparsed:
+        notes.append(f"{unparsed} date(s) could not be read and are shown as written")
+    typed.attrs["notes"] = notes
+    return typed
+
+
+def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
+    if header is None:
+        return pd.Series([None] * len(rows), dtype=object)
+    return rows[header]
+
+
+def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_count: int, options: Options) -> pd.Series:
+    """Client column, else sheet name, else file name without export noise, else folder name."""
+    if options.client:
+        fallback = options.client
+    elif sheet_name and not (_GENERIC_SHEET.match(sheet_name.strip()) or (sheet_count == 1 and _is_file_like(sheet_name, path))):
+        fallback = sheet_name.strip()
+    else:
+        fallback = client_from_path(path)
+    names = values if not options.client else pd.Series([""] * len(values), dtype="str")
+    names = names.where(names != "", fallback).astype("str")
+    if options.client_aliases:
+        aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
+        names = names.map(lambda n: aliases.get(n.casefold(), n)).astype("str")
+    return names
+
+
+def _is_file_like(sheet_name: str, path: str) -> bool:
+    return header_key(sheet_name) in header_key(path)
+
+
+def client_from_path(path: str) -> str:
+    """`Acme Plumbing Ltd - failed items Oct 2026.csv` -> `Acme Plumbing Ltd`."""
+    parts = re.split(r"[\\/]", path)
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", parts[-1])
+    name = _FILE_NOISE.sub("", stem.replace("_", " ")).strip(" -–—_.")
+    if re.search(r"[A-Za-z]", name) and not re.fullmatch(r"(?i)(dext|xero|failed|export|errors?|items?)", name):
+        return " ".join(name.split())
+    folder = parts[-2] if len(parts) > 1 and parts[-2] not in ("", ".", "..") else "Unnamed client"
+    return folder
+
+
+def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
+    """Day first unless a date in the file can only be month first (e.g. 10/31/2026)."""
+    parts = dates.drop_duplicates().str.extract(_SLASH_DATE).dropna().astype(int)
+    if parts.empty:
+        return True, ""
+    day_first_only = bool((parts[0] > 12).any())
+    month_first_only = bool((parts[1] > 12).any())
+    if month_first_only and not day_first_only:
+        return False, "dates read month first (a date like 10/31 appears)"
+    if day_first_only and month_first_only:
+        return True, "dates mix day-first and month-first; read day first, use --monthfirst if wrong"
+    if not day_first_only:
+        return True, "every date is ambiguous (day and month both 12 or less); read day first, use --monthfirst if wrong"
+    return True, ""
+
+
+def parse_dates(values: pd.Series, dayfirst: bool | None) -> pd.Series:
+    """Dates as written by Dext, by spreadsheets in either order, or as Excel date cells.
+    Each distinct value is parsed once: a month of items has few distinct dates."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [_parse_date(u, dayfirst is not False) for u in uniques] + [None]
+    table = np.array([np.datetime64(d, "ns") if d else _NAT for d in parsed], dtype="datetime64[ns]")
+    return pd.Series(table[codes], dtype="datetime64[ns]")
+
+
+_NAT = np.datetime64("NaT", "ns")
+
+
+def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 20000 < value < 80000:
+        return dt.datetime(1899, 12, 30) + dt.timedelta(days=int(value))  # an Excel serial date
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    ordered = _DATE_FORMATS_DAYFIRST if dayfirst else _DATE_FORMATS_MONTHFIRST
+    for fmt in (*_DATE_FORMATS_NAMED, *ordered):
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
+    """`1,234.50`, `£12.00`, `(45.00)`, `45.00-`, `1.234,50`: each distinct value parsed once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.array([parse_amount(u, decimal_comma) for u in uniques] + [np.nan], dtype="float64")
+    return pd.Series(parsed[codes], dtype="float64")
+
+
+def parse_amount(value: object, decimal_comma: bool = False) -> float:
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = _AMOUNT_JUNK.sub("", str(value))
+    if not re.search(r"\d", text):
+        return np.nan
+    negative = text.startswith("-") or text.endswith("-") or (text.startswith("(") and text.endswith(")"))
+    digits = text.strip("-()")
+    if "," in digits and "." in digits:
+        decimal = "," if digits.rfind(",") > digits.rfind(".") else "."
+    elif "," in digits:
+        decimal = "," if decimal_comma or re.search(r",\d{1,2}$", digits) else ""
+    else:
+        decimal = "."
+    thousands = {"," : ".", ".": ","}.get(decimal, ",")
+    digits = digits.replace(thousands, "").replace(decimal, ".") if decimal else digits.replace(",", "")
+    try:
+        number = float(digits)
+    except ValueError:
+        return np.nan
+    return -number if negative else number
+
+
+def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
+    """The item's currency: its own column, else a symbol in the amount, else the base currency."""
+    code = codes.str.upper().str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
+    symbol = totals.str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("")
+    result = code.where(code != "", symbol)
+    return result.where(result != "", base).astype("str")
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables one under another; a column one file lacks is empty text for its rows."""
+    if not frames:
+        return pd.DataFrame()
+    if len(frames) == 1:
+        return frames[0]
+    combined = pd.concat(frames, ignore_index=True, sort=False)
+    text = [c for c in combined.columns if combined[c].dtype == object or str(combined[c].dtype) == "str"]
+    combined[text] = combined[text].fillna("")
+    return combined
+
+
+def _empty_fields() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in FIELD_COLUMNS})

@@ -1,0 +1,89 @@
+"""Write outputs. With `read`, the only stage that touches files; every final file is written
+under a temporary name and renamed, so a killed run never leaves a truncated file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from analyzer.catalog import Catalog
+
+
+@contextmanager
+def atomic_path(target: Path):
+    """Yield a temporary path beside `target`; rename it over `target` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(target: Path, data: bytes) -> None:
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text(target: Path, text: str) -> None:
+    write_bytes(target, text.encode("utf-8"))
+
+
+def write_table(table: pd.DataFrame, target: str, stdout: TextIO) -> None:
+    """CSV, or JSON Lines when the target ends in .jsonl; `-` is standard output (CSV)."""
+    if target == "-":
+        table.to_csv(stdout, index=False, lineterminator="\n")
+        return
+    path = Path(target)
+    with atomic_path(path) as temporary:
+        if path.suffix.lower() == ".jsonl":
+            table.to_json(temporary, orient="records", lines=True, force_ascii=False, date_format="iso")
+        else:
+            table.to_csv(temporary, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+
+def write_rules_table(catalog: Catalog, fmt: str, stdout: TextIO) -> None:
+    rows = []
+    for category in catalog.categories:
+        fix = catalog.fixes[category.fix]
+        rows.append({
+            "id": category.id,
+            "title": category.title,
+            "seed": category.seed,
+            "fix": fix.id,
+            "scope": fix.scope,
+            "who": fix.who,
+            "extracts": list(category.extracts),
+            "cause": category.cause,
+        })
+    if fmt == "json":
+        fixes = [
+            {"id": f.id, "title": f.title, "who": f.who, "where": f.where, "scope": f.scope,
+             "steps": list(f.steps), "warnings": list(f.warnings), "publishable": f.publishable,
+             "clears_publishing_data": f.clears_publishing_data, "group_by": f.group_by}
+            for f in catalog.fixes.values()
+        ]
+        json.dump({"categories": rows, "fixes": fixes}, stdout, indent=2, ensure_ascii=False)
+        stdout.write("\n")
+        return
+    widths = {k: max(len(k), *(len(_cell(r[k])) for r in rows)) for k in ("id", "fix", "scope", "who", "title")}
+    header = "  ".join(k.upper().ljust(widths[k]) for k in widths)
+    stdout.write(header.rstrip() + "\n")
+    for row in rows:
+        stdout.write("  ".join(_cell(row[k]).ljust(widths[k]) for k in widths).rstrip() + "\n")
+    stdout.write(f"\n{len(rows)} categories ({sum(r['seed'] for r in rows)} from the seed article), "
+                 f"{len(catalog.fixes)} fixes; unclassified errors go to 'manual-review'.\n")
+
+
+def _cell(value: object) -> str:
+    return str(value)
