@@ -1,0 +1,28 @@
+# Every target sets itself up: a local virtual environment with the package and its test tools.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: report test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## report: the month-end job on sample_exports/ into reports/
+report: $(STAMP)
+	$(BIN)/publish-failures report sample_exports --out reports
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## bench: the scale benchmark (slow; not part of the test suite)
+bench: $(STAMP)
+	$(BIN)/python tests/perf/bench.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info reports/*.html reports/*.xlsx reports/*.json
