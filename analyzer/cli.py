@@ -4,6 +4,7 @@ function, and turn known failures into one-line errors with documented exit code
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from analyzer.catalog import CatalogError, load_catalog
 from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
 from analyzer.normalise import Options
-from analyzer.pipeline import analyse, classified_table
+from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
 from analyzer.write import write_rules_table, write_table
 
@@ -47,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write here (CSV, or JSON Lines when FILE ends in .jsonl); default: standard output")
     classify.set_defaults(handler=_classify)
 
+    report = commands.add_parser(
+        "report", help="write per-client action reports (HTML and Excel), an index and an overview",
+        description="Write, for each client, an HTML and an Excel action report grouped by fix, plus"
+                    " index.html, overview.xlsx and manifest.json across all clients.",
+    )
+    _add_input_options(report, force_flag="--as-client")
+    _add_report_options(report)
+    report.set_defaults(handler=_report)
+
     explain = commands.add_parser(
         "explain", help="explain one pasted error message",
         description="Explain one error message: categories, cause, values found, fix steps and warnings.",
@@ -66,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input_options(command: argparse.ArgumentParser) -> None:
+def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--client") -> None:
     command.add_argument("paths", nargs="+", metavar="PATH", help="export files, folders or globs")
     command.add_argument("--column", action="append", default=[], metavar='ROLE="Header"',
                          help=f"use this column for a role ({', '.join(ROLES)}); may repeat")
-    command.add_argument("--client", dest="force_client", default="", metavar="NAME",
+    command.add_argument(force_flag, dest="force_client", default="", metavar="NAME",
                          help="treat every row as this client's")
     order = command.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True, default=None,
@@ -84,6 +94,22 @@ def _add_input_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-cell-chars", type=int, default=None, help="longest cell read (default 1,000,000)")
     command.add_argument("--max-unzipped-mb", type=float, default=None,
                          help="largest size a workbook may unpack to (default 2048)")
+
+
+def _add_report_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                         help="folder for the reports (default: reports/)")
+    command.add_argument("--format", default="html,xlsx", metavar="html,xlsx",
+                         help="which reports to write: html, xlsx or both (default: both)")
+    command.add_argument("--client", dest="clients", action="append", default=[], metavar="NAME",
+                         help="report only this client (may repeat; --as-client NAME treats every row as one client's)")
+    command.add_argument("--period", default="", metavar="TEXT",
+                         help="the period the report covers (default: the previous calendar month)")
+    command.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                         help="a folder of templates that override the built-in ones (logo, colours, wording)")
+    command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
+    command.add_argument("--workers", type=int, default=0, metavar="N",
+                         help="processes rendering clients in parallel (default: one per core for 8+ clients)")
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -132,6 +158,26 @@ def _classify(args, stdout, stderr) -> int:
     target = args.output or "-"
     write_table(table, target, stdout)
     _report_reading(analysis, stderr)
+    return EXIT_INPUT if analysis.failures else EXIT_OK
+
+
+def report_settings_from(args: argparse.Namespace) -> ReportSettings:
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    if not formats or set(formats) - {"html", "xlsx"}:
+        raise UsageError(f"--format {args.format!r}: use html, xlsx or html,xlsx")
+    if args.templates is not None and not args.templates.is_dir():
+        raise UsageError(f"--templates {args.templates}: no such folder")
+    return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=args.period,
+                          templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+
+
+def _report(args, stdout, stderr) -> int:
+    settings = report_settings_from(args)
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
+    run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
+    _report_reading(analysis, stderr)
+    print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/"
+          f" (open {settings.out / 'index.html'})", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
 
 

@@ -21,7 +21,7 @@ TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", 
                "payment_method", "bank_account", "tax_name", "tax_code", "status", "owner",
                "description", "link")
 FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_FIELDS,
-                 "date", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
+                 "date", "date_text", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
     r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
@@ -225,6 +225,7 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
         if note:
             notes.append(note)
     typed["date"] = parse_dates(_raw(rows, roles.get("date")), dayfirst)
+    typed["date_text"] = column("date")
     typed["due_date"] = parse_dates(_raw(rows, roles.get("due_date")), dayfirst)
     decimal_comma = sheet.delimiter == ";"
     typed["amount"] = parse_amounts(_raw(rows, roles.get("total")), decimal_comma)

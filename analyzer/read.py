@@ -13,6 +13,7 @@ import glob
 import hashlib
 import io
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,13 +189,16 @@ def _read_csv(path: Path, limits: Limits) -> Sheet:
     header = _unique_headers(records[header_index])
     skip_lines = _lines_before_record(sample, delimiter, header_index)
     try:
-        frame = _parse_fast(path, encoding, delimiter, header, skip_lines + 1)
+        with warnings.catch_warnings():
+            # pandas only warns when a row is longer than the header, and drops the extra cells.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = _parse_fast(path, encoding, delimiter, header, skip_lines + 1)
         notes: tuple[str, ...] = ()
-    except (pd.errors.ParserError, ValueError):
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
         frame, notes = _parse_careful(path, encoding, delimiter, header, header_index, limits)
     frame = _number_rows(frame, header_index + 1)
     _check_sizes(frame, limits)
-    return Sheet(None, header, header_index + 1, frame, delimiter, encoding, notes)
+    return Sheet(None, tuple(frame.columns[1:]), header_index + 1, frame, delimiter, encoding, notes)
 
 
 def _encoding_of(head: bytes) -> str:

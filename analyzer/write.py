@@ -4,6 +4,8 @@ under a temporary name and renamed, so a killed run never leaves a truncated fil
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import os
 import tempfile
 from contextlib import contextmanager
@@ -87,3 +89,41 @@ def write_rules_table(catalog: Catalog, fmt: str, stdout: TextIO) -> None:
 
 def _cell(value: object) -> str:
     return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe file names for clients
+
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
+MAX_NAME = 80
+
+
+def safe_name(name: str, taken: set[str]) -> str:
+    """A file name stem from a client name that is safe on every system and unique in `taken`
+    (compared without case, as Windows and macOS do). Adds the result to `taken`."""
+    stem = unicodedata.normalize("NFC", name)
+    stem = "".join(ch for ch in stem if unicodedata.category(ch)[0] != "C")  # controls, bidi marks
+    stem = _UNSAFE.sub("-", stem)
+    stem = re.sub(r"\.{2,}", ".", stem).strip(" .-") or "client"
+    if stem.split(".")[0].casefold() in _RESERVED:
+        stem = f"{stem}-client"
+    stem = _truncate(stem, MAX_NAME)
+    candidate, n = stem, 2
+    while candidate.casefold() in taken or candidate.casefold() in {"index", "overview", "manifest"}:
+        candidate = f"{_truncate(stem, MAX_NAME - 4)}-{n}"
+        n += 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _truncate(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8 (file systems count bytes), never half a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore").rstrip(" .-")
+
+
+def write_json(target: Path, data: object) -> None:
+    write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -1,0 +1,329 @@
+"""What a report says, independent of how it looks: the facts the HTML and Excel renderers share.
+
+Built from the plan and the rows; small frozen values that pickle cheaply, so clients can be
+rendered in parallel processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analyzer.catalog import UNCLASSIFIED, Catalog
+from analyzer.plan import ClientPlan, FixGroup, Plan, UNKNOWN_CURRENCY
+
+SCOPE_LABELS = {
+    "connection": "Connection: one action unblocks every item",
+    "settings": "Setting: one change clears many items",
+    "item": "Item by item",
+    "review": "Needs a person to review",
+}
+STATUS_LABELS = {
+    "red": "Blocked: act first",
+    "amber": "Items need fixing",
+    "green": "Nothing failed",
+}
+DUPLICATE_WARNING = (
+    "Void or delete the item in Xero BEFORE you clear its publishing data in Dext, or publishing"
+    " again will create a duplicate."
+)
+
+
+@dataclass(frozen=True)
+class Money:
+    currency: str
+    amount: float
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.amount:,.2f}"
+
+
+@dataclass(frozen=True)
+class Item:
+    row: int
+    item_id: str
+    date: dt.date | None
+    date_text: str
+    supplier: str
+    amount: float | None
+    currency: str
+    category: str
+    tax: str
+    error: str
+    link: str
+    source_file: str
+    source_row: int
+    categories: str
+    values: tuple[tuple[str, str], ...]
+    fix_key: str  # the first group that must act on it
+    also: tuple[str, ...] = ()  # titles of the other groups it needs
+    in_approval: bool = False
+    history: str = ""  # "new" / "carried over" when run history is kept
+    first_seen: dt.date | None = None
+
+    @property
+    def money(self) -> Money | None:
+        return None if self.amount is None else Money(self.currency or UNKNOWN_CURRENCY, self.amount)
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_file.replace(chr(92), '/').rsplit('/', 1)[-1]}, row {self.source_row}"
+
+    def value(self, name: str) -> str:
+        return dict(self.values).get(name, "")
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    label: str  # "Account code 455", or "" when the group is one action
+    value: str
+    items: int
+    money: tuple[Money, ...]
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    number: int
+    key: str
+    anchor: str
+    fix_id: str
+    title: str
+    scope: str
+    scope_label: str
+    who: str
+    where: str
+    causes: tuple[str, ...]
+    categories: tuple[tuple[str, str], ...]  # (id, title)
+    steps: tuple[str, ...]
+    warnings: tuple[str, ...]
+    publishable: bool
+    actions: tuple[ActionLine, ...]
+    items: tuple[Item, ...]
+    money: tuple[Money, ...]
+    value_name: str = ""  # the value each action is for (e.g. account_code)
+    approval_items: int = 0
+    recurring: bool = False  # the same fix was needed in earlier runs too
+
+    @property
+    def item_count(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    rows: int
+    skipped: int = 0
+    status: str = "ok"
+    message: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ClientReport:
+    practice: str
+    client: str
+    period: str
+    run_date: dt.datetime
+    version: str
+    sources: tuple[Source, ...]
+    status: str
+    status_label: str
+    item_count: int
+    money: tuple[Money, ...]
+    groups: tuple[Group, ...]
+    templates: tuple[tuple[str, int], ...]
+    notes: tuple[str, ...]
+    items_table: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+    html_file: str = ""
+    xlsx_file: str = ""
+    new_items: int | None = None  # None when no run history is kept
+    carried_over: int | None = None
+    cleared: int | None = None
+    previous_items: int | None = None
+
+
+@dataclass(frozen=True)
+class ClientLine:
+    client: str
+    item_count: int
+    money: tuple[Money, ...]
+    status: str
+    status_label: str
+    biggest_fix: str
+    biggest_fix_items: int
+    fix_items: dict[str, int]
+    html_file: str = ""
+    xlsx_file: str = ""
+    previous_items: int | None = None
+    cleared: int | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    practice: str
+    period: str
+    run_date: dt.datetime
+    version: str
+    sources: tuple[Source, ...]
+    clients: tuple[ClientLine, ...]
+    fixes: tuple[tuple[str, str, int, int], ...]  # (fix id, title, items, clients)
+    item_count: int
+    money: tuple[Money, ...]
+    skipped: int = 0
+    failures: tuple[str, ...] = ()
+
+
+def money_of(pairs) -> tuple[Money, ...]:
+    return tuple(Money(c, v) for c, v in pairs)
+
+
+def format_date(value: dt.date | None) -> str:
+    """Unambiguous everywhere: 31 Aug 2026."""
+    return value.strftime("%d %b %Y").lstrip("0") if value else ""
+
+
+def build_client_report(
+    plan_client: ClientPlan, fields: pd.DataFrame, items_table: pd.DataFrame, catalog: Catalog, *,
+    practice: str, period: str, run_date: dt.datetime, version: str, sources: tuple[Source, ...],
+    notes: tuple[str, ...], values: dict[int, tuple[tuple[str, str], ...]], categories: dict[int, str],
+) -> ClientReport:
+    """`fields` and `items_table` hold this client's rows, indexed by their row in the batch."""
+    titles = {g.key: g.title for g in plan_client.groups}
+    keys_of_row: dict[int, list[str]] = {}
+    for group in plan_client.groups:
+        for row in group.rows:
+            keys_of_row.setdefault(int(row), []).append(group.key)
+    items = {}
+    for row, record in zip(fields.index, fields.itertuples(index=False)):
+        keys = keys_of_row.get(row, [""])
+        items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys[1:]),
+                           values.get(row, ()), categories.get(row, ""))
+    groups = tuple(
+        _group(number, g, items, catalog) for number, g in enumerate(plan_client.groups, start=1)
+    )
+    return ClientReport(
+        practice=practice, client=plan_client.name, period=period, run_date=run_date, version=version,
+        sources=sources, status=plan_client.status, status_label=STATUS_LABELS[plan_client.status],
+        item_count=plan_client.items, money=money_of(plan_client.value_by_currency), groups=groups,
+        templates=plan_client.templates, notes=notes, items_table=items_table,
+    )
+
+
+def _item(row, record, fix_key, also, values, categories) -> Item:
+    link = str(record.link)
+    return Item(
+        row=row,
+        item_id=str(record.item_id),
+        date=None if pd.isna(record.date) else record.date.date(),
+        date_text=str(record.date_text),
+        supplier=str(record.supplier),
+        amount=None if pd.isna(record.amount) else float(record.amount),
+        currency=str(record.currency),
+        category=str(record.category),
+        tax=" ".join(t for t in (str(record.tax_name), str(record.tax_code)) if t),
+        error=str(record.error),
+        link=link if link.lower().startswith(("https://", "http://")) else "",
+        source_file=str(record.source_file),
+        source_row=int(record.source_row),
+        categories=categories,
+        values=values,
+        fix_key=fix_key,
+        also=also,
+        in_approval="approv" in str(record.status).lower(),
+    )
+
+
+def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalog) -> Group:
+    fix = group.fix
+    warnings = list(group.warnings)
+    if fix.clears_publishing_data and not any("duplicate" in w.lower() for w in warnings):
+        warnings.insert(0, DUPLICATE_WARNING)
+    if not group.publishable:
+        warnings.append("These items cannot be published from Dext: enter them in Xero by hand.")
+    categories = tuple(
+        (c, catalog.category(c).title if c != UNCLASSIFIED else "Not recognised") for c in group.categories
+    )
+    causes = tuple(dict.fromkeys(
+        catalog.category(c).cause for c in group.categories if c != UNCLASSIFIED
+    )) or ("The error text is not in the analyzer's catalog; the items are grouped by the shape of their message.",)
+    value_name = fix.group_by or ("template" if fix.id == "manual-review" else "")
+    return Group(
+        number=number,
+        key=group.key,
+        anchor=f"fix-{number}",
+        fix_id=fix.id,
+        title=group.title,
+        scope=fix.scope,
+        scope_label=SCOPE_LABELS[fix.scope],
+        who=fix.who_label,
+        where=fix.where,
+        causes=causes,
+        categories=categories,
+        steps=group.steps,
+        warnings=tuple(warnings),
+        publishable=group.publishable,
+        actions=tuple(_action_line(a, value_name) for a in group.actions),
+        items=tuple(items[int(r)] for r in sorted(group.rows, key=lambda r: (_sort_date(items[int(r)]), int(r)))),
+        money=money_of(group.value_by_currency),
+        value_name=value_name,
+        approval_items=group.approval_rows,
+    )
+
+
+def _sort_date(item: Item) -> dt.date:
+    return item.date or dt.date.max
+
+
+def _action_line(action, value_name: str) -> ActionLine:
+    label = ""
+    if action.value and value_name == "template":
+        label = action.value
+    elif action.value:
+        label = f"{value_name.replace('_', ' ').capitalize()} {action.value}"
+    return ActionLine(
+        label=label,
+        value=action.value,
+        items=action.items,
+        money=money_of(action.value_by_currency),
+        first_date=None if action.first_date is None else action.first_date.date(),
+        last_date=None if action.last_date is None else action.last_date.date(),
+    )
+
+
+def build_overview(reports: list[ClientReport], catalog: Catalog, *, practice: str, period: str, run_date: dt.datetime,
+                   version: str, sources: tuple[Source, ...], skipped: int, failures: tuple[str, ...]) -> Overview:
+    lines = []
+    fix_items: dict[str, list] = {}
+    totals: dict[str, float] = {}
+    for report in reports:
+        per_fix: dict[str, int] = {}
+        for group in report.groups:
+            per_fix[group.fix_id] = per_fix.get(group.fix_id, 0) + group.item_count
+            entry = fix_items.setdefault(group.fix_id, [catalog.fixes[group.fix_id].title, 0, 0])
+            entry[1] += group.item_count
+        for fix_id in per_fix:
+            fix_items[fix_id][2] += 1
+        for money in report.money:
+            totals[money.currency] = totals.get(money.currency, 0.0) + money.amount
+        biggest = max(report.groups, key=lambda g: g.item_count, default=None)
+        lines.append(ClientLine(
+            client=report.client, item_count=report.item_count, money=report.money, status=report.status,
+            status_label=report.status_label, biggest_fix=biggest.title if biggest else "",
+            biggest_fix_items=biggest.item_count if biggest else 0, fix_items=per_fix,
+            html_file=report.html_file, xlsx_file=report.xlsx_file,
+            previous_items=report.previous_items, cleared=report.cleared,
+        ))
+    fixes = tuple(sorted(((k, v[0], v[1], v[2]) for k, v in fix_items.items()), key=lambda f: (-f[2], f[0])))
+    return Overview(
+        practice=practice, period=period, run_date=run_date, version=version, sources=sources,
+        clients=tuple(lines), fixes=fixes, item_count=sum(r.item_count for r in reports),
+        money=tuple(Money(c, round(v, 2)) for c, v in sorted(totals.items())), skipped=skipped, failures=failures,
+    )

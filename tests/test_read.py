@@ -1,0 +1,212 @@
+"""Reading exports as they really are: each kind of real-world mess as its own case."""
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from analyzer.normalise import Options, normalise_inputs
+from analyzer.read import Limits, discover, read_export
+
+HEADER = "Receipt ID,Date,Supplier,Total,Currency,Error"
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _batch(path: Path, **options):
+    source = read_export(path)
+    assert source.ok, source.error
+    return normalise_inputs([source], Options(**options))
+
+
+CSV_CASES = {
+    "utf8-bom-crlf": ("\ufeff" + HEADER + "\r\n1,31-Aug-2026,Café Nord,12.50,GBP,Boom\r\n").encode("utf-8"),
+    "cp1252-semicolon-decimal-comma": (
+        "Receipt ID;Date;Supplier;Total;Currency;Error\n1;31/08/2026;Café Nord;1.234,50;EUR;Boom\n"
+    ).encode("cp1252"),
+    "tab": HEADER.replace(",", "\t").encode() + b"\n1\t31-Aug-2026\tCaf\xc3\xa9 Nord\t12.50\tGBP\tBoom\n",
+    "pipe": HEADER.replace(",", "|").encode() + b"\n1|31-Aug-2026|Caf\xc3\xa9 Nord|12.50|GBP|Boom\n",
+    "quoted-delimiters-and-newlines": (
+        HEADER + '\n1,31-Aug-2026,"Café Nord, Ltd",12.50,GBP,"Boom\nand again; twice"\n'
+    ).encode(),
+    "title-rows-above-header": ("Dext failed items\nExported 3 Nov 2026\n\n" + HEADER + "\n1,31-Aug-2026,Café Nord,12.50,GBP,Boom\n").encode(),
+    "mixed-encodings": (HEADER + "\n").encode() + "1,31-Aug-2026,Café Nord,12.50,GBP,Boom\n".encode("cp1252")
+    + "2,31-Aug-2026,Café Sud,1.00,GBP,Boom\n".encode("utf-8"),
+}
+
+
+@pytest.mark.parametrize("name", CSV_CASES)
+def test_csv_variants_read_the_same_row(tmp_path, name):
+    batch = _batch(_write(tmp_path, "Acme Ltd - failed items Oct 2026.csv", CSV_CASES[name]))
+    first = batch.fields.iloc[0]
+    assert first["supplier"].startswith("Café")
+    assert first["error"].startswith("Boom")
+    assert first["client"] == "Acme Ltd"
+    assert first["date"] == dt.datetime(2026, 8, 31)
+    assert first["amount"] in (12.50, 1234.50)
+
+
+def test_source_rows_are_the_rows_a_person_sees(tmp_path):
+    data = ("Title\n\n" + HEADER + '\n1,31-Aug-2026,A,1.00,GBP,"x\ny"\n\n2,31-Aug-2026,B,2.00,GBP,z\n'
+            "Total,,,3.00,,\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert list(batch.fields["source_row"]) == [4, 6]
+    assert [(s.source_row, s.reason) for s in batch.skipped] == [(5, "blank row"), (7, "totals row")]
+
+
+def test_ragged_rows_are_read_with_care_and_noted(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,A,1.00,GBP,x,EXTRA\n2,31-Aug-2026,B\n3,31-Aug-2026,C,3.00,GBP,z\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert len(batch) == 3
+    assert batch.original["(extra cells)"].tolist() == ["EXTRA", "", ""]
+    assert any("more or fewer cells" in n for n in batch.tables[0].notes)
+
+
+def test_duplicate_headers_keep_both_columns(tmp_path):
+    data = b"Receipt ID,Note,Note,Error\n1,a,b,boom\n"
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert list(batch.original.columns) == ["Receipt ID", "Note", "Note (2)", "Error"]
+
+
+@pytest.mark.parametrize(
+    "header, alias",
+    [("Publishing error", "error"), ("failure_reason", "error"), (" ERROR MESSAGE ", "error"), ("Issue", "error")],
+)
+def test_error_column_found_by_alias(tmp_path, header, alias):
+    batch = _batch(_write(tmp_path, "c.csv", f"Item ID,{header}\n1,boom\n".encode()))
+    assert batch.tables[0].roles[alias].strip() == header.strip()
+
+
+def test_no_error_column_names_file_and_columns(tmp_path):
+    path = _write(tmp_path, "c.csv", b"Item ID,Supplier\n1,A\n")
+    batch = normalise_inputs([read_export(path)])
+    assert len(batch) == 0
+    assert batch.failures == (f"{path}: no error column found (columns: Item ID, Supplier); name it 'Error' or pass --column error=\"<header>\"",)
+
+
+def test_column_override(tmp_path):
+    path = _write(tmp_path, "c.csv", b"Item ID,Error,What went wrong\n1,ignored,real\n")
+    batch = normalise_inputs([read_export(path)], Options(columns={"error": "what went wrong"}))
+    assert batch.fields["error"].tolist() == ["real"]
+
+
+@pytest.mark.parametrize(
+    "file_name, client",
+    [
+        ("Acme Plumbing Ltd - failed items Oct 2026.csv", "Acme Plumbing Ltd"),
+        ("Acme_Plumbing_Ltd_failed_items_2026-10.csv", "Acme Plumbing Ltd"),
+        ("Bistro Lumière - publishing errors Oct 2026.csv", "Bistro Lumière"),
+        ("failed items.csv", "clientfolder"),
+    ],
+)
+def test_client_from_file_name(tmp_path, file_name, client):
+    folder = tmp_path / "clientfolder"
+    folder.mkdir()
+    batch = _batch(_write(folder, file_name, b"Item ID,Error\n1,boom\n"))
+    assert batch.fields["client"].tolist() == [client]
+
+
+def test_forced_client(tmp_path):
+    batch = _batch(_write(tmp_path, "x.csv", b"Client,Error\nA,boom\n"), client="Forced Ltd")
+    assert batch.fields["client"].tolist() == ["Forced Ltd"]
+
+
+@pytest.mark.parametrize(
+    "dates, dayfirst, expected",
+    [
+        (["31/08/2026", "01/09/2026"], None, [dt.datetime(2026, 8, 31), dt.datetime(2026, 9, 1)]),
+        (["08/31/2026", "09/01/2026"], None, [dt.datetime(2026, 8, 31), dt.datetime(2026, 9, 1)]),
+        (["05/08/2026"], False, [dt.datetime(2026, 5, 8)]),
+        (["05/08/2026"], True, [dt.datetime(2026, 8, 5)]),
+        (["2026-08-31", "31-Aug-2026"], None, [dt.datetime(2026, 8, 31)] * 2),
+    ],
+)
+def test_dates(tmp_path, dates, dayfirst, expected):
+    body = "".join(f"{n},{d},boom\n" for n, d in enumerate(dates))
+    batch = _batch(_write(tmp_path, "c.csv", ("Item ID,Date,Error\n" + body).encode()), dayfirst=dayfirst)
+    assert batch.fields["date"].tolist() == expected
+    assert batch.fields["date_text"].tolist() == dates
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1,234.50", 1234.5), ("£12.00", 12.0), ("(45.00)", -45.0), ("45.00-", -45.0), ("$ 1,000", 1000.0),
+     ("12.5 GBP", 12.5), ("", None), ("n/a", None)],
+)
+def test_amounts(tmp_path, text, expected):
+    batch = _batch(_write(tmp_path, "c.csv", f'Item ID,Total,Error\n1,"{text}",boom\n'.encode()))
+    value = batch.fields["amount"].iloc[0]
+    assert (value != value) if expected is None else value == expected
+
+
+def test_currency_from_base_currency_header(tmp_path):
+    data = b"Item ID,Total,Total (AUD),Error\n1,10.00,10.00,boom\n"
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert batch.fields["currency"].tolist() == ["AUD"]
+    assert batch.fields["amount_base"].tolist() == [10.0]
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]]):
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_workbook_sheet_per_client(tmp_path):
+    path = _workbook(tmp_path / "clients.xlsx", {
+        "Oakridge Vets": [["Item ID", "Date", "Amount", "Failure reason"], [1, dt.datetime(2026, 8, 31), 12.5, "boom"]],
+        "Empty": [],
+        "Blue Finch": [["Title"], [], ["Item ID", "Date", "Amount", "Failure reason"], [2, dt.datetime(2026, 9, 1), 3, "x"]],
+    })
+    batch = _batch(path)
+    assert batch.fields["client"].tolist() == ["Oakridge Vets", "Blue Finch"]
+    assert batch.fields["source_row"].tolist() == [2, 4]
+    assert batch.fields["date"].tolist() == [dt.datetime(2026, 8, 31), dt.datetime(2026, 9, 1)]
+    assert batch.original["Item ID"].tolist() == ["1", "2"]
+
+
+def test_workbook_client_column_wins_over_sheet_name(tmp_path):
+    path = _workbook(tmp_path / "merged.xlsx", {"Failed items": [["Client", "Error"], ["A Ltd", "x"], ["B Ltd", "y"]]})
+    assert _batch(path).fields["client"].tolist() == ["A Ltd", "B Ltd"]
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "save it as .xlsx or .csv"),
+        ("locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le"), "password-protected"),
+        ("empty.csv", b"", "empty"),
+        ("garbage.csv", bytes(range(256)) * 40, "does not look like a CSV or Excel file"),
+        ("notes.ods", b"PK\x03\x04garbage", "corrupt"),
+        ("numbers.ods", b"plain text,but ods", "save it as .xlsx or .csv"),
+    ],
+)
+def test_unreadable_files_give_one_line(tmp_path, name, data, message):
+    result = read_export(_write(tmp_path, name, data))
+    assert not result.ok
+    assert message in result.error and name in result.error and "\n" not in result.error
+
+
+def test_discover_folder_glob_and_missing(tmp_path):
+    (tmp_path / "b.csv").write_text("Error\nx\n")
+    (tmp_path / "a.xlsx").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("skip me")
+    found = discover([str(tmp_path), str(tmp_path / "*.csv"), str(tmp_path / "missing.csv")])
+    assert [p.name for p in found.files] == ["a.xlsx", "b.csv"]
+    assert len(found.errors) == 1 and "no such file" in found.errors[0].error
+
+
+def test_cell_over_limit_is_refused_with_row_and_column(tmp_path):
+    path = _write(tmp_path, "big.csv", b"Item ID,Error\n1,ok\n2," + b"x" * 5000 + b"\n")
+    result = read_export(path, Limits(max_cell_chars=1000))
+    assert "row 3, column 'Error'" in result.error
