@@ -101,7 +101,7 @@ def split_messages(cell: str) -> list[str]:
     text = clean_text(cell)
     pieces: list[str] = []
     for chunk in _open_json(text):
-        pieces.extend(p for p in _SEPARATORS.split(chunk) if p.strip())
+        pieces.extend(p.strip() for p in _SEPARATORS.split(chunk) if p.strip())
     return pieces
 
 

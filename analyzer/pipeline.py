@@ -20,7 +20,6 @@ from analyzer.classify import Classified, classify_rows
 from analyzer.normalise import Batch, Options, normalise_inputs
 from analyzer.plan import Plan, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
-from analyzer.render import ClientJob, RenderContext, render_client, write_overview
 from analyzer.report_model import ClientReport, Overview, Source, build_overview
 from analyzer.write import safe_name, write_json
 from analyzer import __version__
@@ -159,6 +158,8 @@ def default_period(run_date: dt.datetime) -> str:
 
 def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.datetime) -> ReportRun:
     """Plan, render and write every client's reports, then the index, overview and manifest."""
+    from analyzer.render import ClientJob, RenderContext, write_overview  # only reports need Jinja/XlsxWriter
+
     plan = analysis.plan()
     wanted = {c.casefold() for c in settings.clients}
     clients = [c for c in plan.clients if not wanted or c.name.casefold() in wanted]
@@ -222,8 +223,10 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
     )
 
 
-def _render_all(jobs: list["ClientJob"], workers: int) -> tuple[ClientReport, ...]:
+def _render_all(jobs: list, workers: int) -> tuple[ClientReport, ...]:
     """Clients render in parallel processes when there are enough of them to pay for it."""
+    from analyzer.render import render_client
+
     workers = workers or (min(2, os.cpu_count() or 1) if len(jobs) >= 8 else 1)
     if workers <= 1:
         return tuple(render_client(job) for job in jobs)

@@ -1,0 +1,89 @@
+"""Splitting cells into messages, templates for unknown errors, and row bookkeeping."""
+
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.catalog import load_default_catalog
+from analyzer.classify import NO_ERROR_TEXT, classify_cell, classify_rows, split_messages
+
+CATALOG = load_default_catalog()
+ARCHIVED = "Account code '455' has been archived, or has been deleted. Each line item must reference a valid account."
+
+
+def _body(*messages):
+    return json.dumps({
+        "ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred",
+        "Elements": [{"ValidationErrors": [{"Message": m} for m in messages]}],
+    })
+
+
+@pytest.mark.parametrize(
+    "cell, messages",
+    [
+        ("one\ntwo", ["one", "two"]),
+        ("one; two", ["one", "two"]),
+        ("one\r\n\r\ntwo", ["one", "two"]),
+        (_body("a", "b"), ["a", "b"]),
+        ("Xero said: " + _body("a") + " (code 400)", ["Xero said:", "a", "(code 400)"]),
+        ('{"Title":"Unauthorized","Status":401,"Detail":"AuthenticationUnsuccessful"}',
+         ["Unauthorized", "AuthenticationUnsuccessful"]),
+        ('Error: {"Elements":[{"ValidationErrors":[{"Message":"cut off', ["Error: {\"Elements\":[{\"ValidationErrors\":[{\"Message\":\"cut off"]),
+        ("It&#39;s “quoted”", ["It's \"quoted\""]),
+    ],
+)
+def test_split_messages(cell, messages):
+    assert split_messages(cell) == messages
+
+
+def test_repeated_message_counts_once():
+    assert len(classify_cell(_body(ARCHIVED, ARCHIVED), CATALOG)) == 1
+
+
+def test_several_errors_in_order():
+    cell = "Invoice # must be unique.\n" + _body(ARCHIVED)
+    assert [f.category for f in classify_cell(cell, CATALOG)] == ["invoice_number_not_unique", "account_archived"]
+
+
+def test_unknown_messages_share_a_template():
+    first = classify_cell("Contact name 'Bob Smith Holdings Limited' is too long", CATALOG)[0]
+    second = classify_cell("Error: Contact name \"A\" is too long. Please try again.", CATALOG)[0]
+    assert first.category == second.category == "unclassified"
+    assert first.template == second.template == "Contact name <CODE> is too long"
+
+
+def test_empty_cell_is_accounted_for():
+    (finding,) = classify_cell("  ", CATALOG)
+    assert finding.category == "unclassified" and finding.template == NO_ERROR_TEXT
+
+
+def test_wrapper_alone_is_not_an_error_but_the_row_still_counts():
+    (finding,) = classify_cell("Error: Please try again.", CATALOG)
+    assert finding.category == "unclassified"
+
+
+def test_each_distinct_cell_classified_once():
+    errors = pd.Series([ARCHIVED, "x", ARCHIVED, None, "x"], dtype="object")
+    result = classify_rows(errors, CATALOG)
+    assert len(result.cells) == 3
+    assert list(result.codes) == [0, 1, 0, 2, 1]
+
+
+cells = st.one_of(
+    st.sampled_from([ARCHIVED, "Invoice # must be unique.", "", "??", _body(ARCHIVED, "odd one")]),
+    st.text(max_size=60),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(cells, max_size=40))
+def test_classification_never_drops_or_duplicates_a_row(values):
+    result = classify_rows(pd.Series(values, dtype="object"), CATALOG)
+    columns = result.columns(CATALOG.value_names)
+    assert len(columns) == len(values)
+    assert all(columns["categories"].str.len() > 0)
+    for value, categories in zip(values, columns["categories"]):
+        assert categories == "+".join(dict.fromkeys(f.category for f in classify_cell(value or "", CATALOG)))

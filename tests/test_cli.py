@@ -1,0 +1,121 @@
+"""The command line, run in process: exit codes, one-line errors, outputs."""
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analyzer.cli import build_parser, main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports"
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _commands():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sorted(sub.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage:" in text and len(text.splitlines()) > 3
+    for action in build_parser()._subparsers._group_actions[0].choices[command]._actions:
+        assert action.help, f"{command}: option {action.option_strings or action.dest} has no help"
+
+
+def test_classify_writes_every_row_once_in_input_order(tmp_path):
+    target = tmp_path / "out.csv"
+    code, _, err = run("classify", str(SAMPLES), "-o", str(target))
+    assert code == 0, err
+    table = pd.read_csv(target, dtype=str, keep_default_na=False)
+    keys = list(zip(table["source_file"], table["sheet"], table["source_row"]))
+    assert len(keys) == len(set(keys)) == 205
+    for column in ("source_file", "sheet", "source_row", "client", "error", "categories", "fixes", "template",
+                   "account_code", "tax_type", "lock_date"):
+        assert column in table.columns
+    files = list(dict.fromkeys(table["source_file"]))
+    assert files == sorted(files)  # a folder is read in name order
+    assert "205 data row(s) from 6 file(s); skipped 2 (1 blank row, 1 totals row)" in err
+
+
+def test_classify_jsonl_and_stdout(tmp_path):
+    target = tmp_path / "out.jsonl"
+    code, _, _ = run("classify", str(SAMPLES / "Summit Physio LLC - publishing errors Oct 2026.csv"), "-o", str(target))
+    assert code == 0
+    records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 15 and {"categories", "client", "source_row"} <= set(records[0])
+    code, out, _ = run("classify", str(SAMPLES / "Summit Physio LLC - publishing errors Oct 2026.csv"))
+    assert code == 0 and len(pd.read_csv(io.StringIO(out))) == 15
+
+
+def test_unreadable_input_exit_1_others_still_processed(tmp_path):
+    bad = tmp_path / "old.xls"
+    bad.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    good = tmp_path / "Acme Ltd.csv"
+    good.write_text("Item ID,Error\n1,Invoice # must be unique.\n", encoding="utf-8")
+    code, out, err = run("classify", str(bad), str(good), str(tmp_path / "missing.csv"))
+    assert code == 1
+    assert len(pd.read_csv(io.StringIO(out))) == 1
+    lines = [line for line in err.splitlines() if line.startswith("publish-failures: ") and "old.xls" in line]
+    assert len(lines) == 1 and "save it as .xlsx or .csv" in lines[0]
+    assert "missing.csv: no such file or folder" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["classify"], "the following arguments are required"),
+        (["nope"], "invalid choice"),
+        (["classify", "x.csv", "--column", "error"], 'write it as ROLE="Header name"'),
+        (["classify", "x.csv", "--column", "colour=Red"], "unknown role"),
+        (["report", "x.csv", "--format", "pdf"], "--format 'pdf'"),
+        (["classify", "x.csv", "--dayfirst", "--monthfirst"], "not allowed with"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv, message):
+    code, _, err = run(*argv)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_explain_text_and_json():
+    code, out, _ = run("explain", "Error: The TaxType code 'INPUT2' cannot be used with account code '310'.")
+    assert code == 0
+    assert "tax_type_invalid_for_account" in out and "INPUT2" in out and "1. " in out
+    code, out, _ = run("explain", "--json", "Account code '455' has been archived, or has been deleted.")
+    (item,) = json.loads(out)
+    assert item["category"] == "account_archived" and item["values"] == {"account_code": "455"}
+
+
+def test_explain_unknown_message():
+    code, out, _ = run("explain", "Something odd happened to item 12345")
+    assert code == 0 and "unclassified" in out and "<NUM>" in out
+
+
+def test_rules_table_and_json():
+    code, out, _ = run("rules")
+    assert code == 0 and "account_archived" in out and "refresh-categories" in out
+    code, out, _ = run("rules", "--format", "json")
+    data = json.loads(out)
+    assert {c["id"] for c in data["categories"]} >= {"account_archived", "lock_date"}
+    assert any(f["id"] == "manual-review" for f in data["fixes"])
+
+
+def test_broken_catalog_file_is_a_usage_error(tmp_path):
+    extra = tmp_path / "practice.toml"
+    extra.write_text("[[category]]\nid = 'x'\n", encoding="utf-8")
+    code, _, err = run("rules", "--catalog", str(extra))
+    assert code == 2 and "practice.toml" in err and "missing" in err
