@@ -4,7 +4,9 @@ function, and turn known failures into one-line errors with documented exit code
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import logging
 import json
 import sys
 from pathlib import Path
@@ -12,14 +14,18 @@ from typing import TextIO
 
 from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
+from analyzer.config import DEFAULT_NAME, ConfigError, Period, find_config, load_config
+from analyzer.history import HistoryError
+from analyzer.history import summary as history_summary
 from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
-from analyzer.write import write_rules_table, write_table
+from analyzer.write import FolderBusy, write_rules_table, write_table
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
+log = logging.getLogger("analyzer")
 
 
 class UsageError(Exception):
@@ -56,6 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(report, force_flag="--as-client")
     _add_report_options(report)
     report.set_defaults(handler=_report)
+
+    run = commands.add_parser(
+        "run", help="the whole month-end job from a config file, with no prompts (for schedulers)",
+        description="Read the inputs named in the config (analyzer.toml here, or --config FILE), write every"
+                    " report, and record the run history. Exit codes: 0 ok; 1 some inputs failed (the rest"
+                    " are still reported); 2 configuration or usage error; 3 unrecognised errors found"
+                    " (with --fail-on-unclassified); 4 another run is writing to the same folder.",
+    )
+    run.add_argument("--config", type=Path, default=None, metavar="FILE",
+                     help="the config file (default: analyzer.toml in the working folder)")
+    run.add_argument("--quiet", action="store_true", help="log only warnings and errors")
+    run.add_argument("--fail-on-unclassified", action="store_true",
+                     help="exit 3 when any error was not recognised, so a job can alert someone")
+    run.add_argument("--no-history", action="store_true", help="do not read or record run history")
+    run.set_defaults(handler=_run)
+
+    history = commands.add_parser(
+        "history", help="items per client over past runs, and the items that keep coming back",
+        description="Show, from the run history database, each client's failed items per run and the"
+                    " items seen in more than one run.",
+    )
+    history.add_argument("--client", default="", metavar="NAME", help="only this client")
+    history.add_argument("--db", type=Path, default=None, metavar="FILE",
+                         help="the history database (default: from the config, else reports/history.sqlite)")
+    history.add_argument("--config", type=Path, default=None, metavar="FILE",
+                         help="the config file whose history to read (default: analyzer.toml here, if any)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    history.set_defaults(handler=_history)
 
     explain = commands.add_parser(
         "explain", help="explain one pasted error message",
@@ -110,6 +144,10 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=int, default=0, metavar="N",
                          help="processes rendering clients in parallel (default: one per core for 8+ clients)")
+    command.add_argument("--history", type=Path, default=None, metavar="FILE",
+                         help="run history database (default: history.sqlite in the --out folder)")
+    command.add_argument("--no-history", action="store_true",
+                         help="do not read or record run history (no new / carried-over marks)")
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -124,6 +162,12 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except CatalogError as exc:
         print(f"publish-failures: catalog: {exc}", file=stderr)
         return EXIT_USAGE
+    except (ConfigError, HistoryError) as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_USAGE
+    except FolderBusy as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("publish-failures: interrupted", file=stderr)
         return 130
@@ -167,7 +211,9 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
         raise UsageError(f"--format {args.format!r}: use html, xlsx or html,xlsx")
     if args.templates is not None and not args.templates.is_dir():
         raise UsageError(f"--templates {args.templates}: no such folder")
-    return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=args.period,
+    history = None if args.no_history else (args.history or args.out / "history.sqlite")
+    return ReportSettings(out=args.out, formats=formats, practice=args.practice,
+                          period=Period.parse(args.period) if args.period.strip() else None, history=history,
                           templates=args.templates, clients=tuple(args.clients), workers=args.workers)
 
 
@@ -179,6 +225,110 @@ def _report(args, stdout, stderr) -> int:
     print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/"
           f" (open {settings.out / 'index.html'})", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
+
+
+def _run(args, stdout, stderr) -> int:
+    path = find_config(args.config, Path.cwd())
+    if path is None:
+        raise UsageError(f"publish-failures run: no {DEFAULT_NAME} in {Path.cwd()}; pass --config FILE"
+                         " (see analyzer.example.toml)")
+    config = load_config(path)
+    if not config.inputs:
+        raise ConfigError(f"{path}: inputs: list at least one file, folder or glob to read")
+    now = dt.datetime.now().replace(microsecond=0)
+    period = config.period_for(now.date())
+    out = config.output_dir(period, now.date())
+    with _logging(stderr, config.log_file, args.quiet):
+        log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
+        analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
+                           client_aliases=config.client_aliases), _config_limits(config), config.catalogs)
+        for failure in analysis.failures:
+            log.error("%s", failure)
+        settings = ReportSettings(
+            out=out, formats=config.formats, practice=config.practice, period=period,
+            history=None if args.no_history else config.history_path(), templates=config.templates,
+            lock_timeout=config.lock_timeout,
+        )
+        bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
+        result = run_report(analysis, settings, now, progress=bar)
+        unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
+        log.info("%d row(s) read, %d skipped, %d client(s); %d row(s) with unrecognised errors; wrote %s",
+                 analysis.rows_read, len(analysis.batch.skipped), len(result.reports), unrecognised, out)
+    if analysis.failures:
+        return EXIT_INPUT
+    if unrecognised and (args.fail_on_unclassified or config.fail_on_unclassified):
+        return EXIT_UNCLASSIFIED
+    return EXIT_OK
+
+
+def _config_limits(config) -> Limits:
+    base, mb, given = Limits(), 1024 * 1024, config.limits
+    return Limits(
+        max_file_bytes=int(given.get("max_file_mb", base.max_file_bytes / mb) * mb),
+        max_unzipped_bytes=int(given.get("max_unzipped_mb", base.max_unzipped_bytes / mb) * mb),
+        max_rows=int(given.get("max_rows", base.max_rows)),
+        max_cell_chars=int(given.get("max_cell_chars", base.max_cell_chars)),
+    )
+
+
+@contextlib.contextmanager
+def _logging(stderr: TextIO, log_file: str, quiet: bool):
+    """Log to stderr (warnings only when quiet) and to the configured file, for this run only."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(stderr)]
+    handlers[0].setFormatter(logging.Formatter("publish-failures: %(message)s"))
+    handlers[0].setLevel(logging.WARNING if quiet else logging.INFO)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers[-1].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.setLevel(logging.INFO)
+    for handler in handlers:
+        log.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            log.removeHandler(handler)
+            handler.close()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _progress(stream: TextIO):
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} clients")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def _history(args, stdout, stderr) -> int:
+    db = args.db
+    if db is None:
+        path = find_config(args.config, Path.cwd())
+        db = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+    counts, recurring = history_summary(db, args.client)
+    if args.json:
+        json.dump({"runs": counts.to_dict("records"), "recurring": recurring.to_dict("records")}, stdout, indent=2)
+        stdout.write("\n")
+        return EXIT_OK
+    if counts.empty:
+        stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
+        return EXIT_OK
+    table = counts.pivot_table(index="client", columns="slug", values="items", fill_value=0, aggfunc="sum")
+    stdout.write(f"Failed items per client per run ({db})\n\n{table.to_string()}\n")
+    if not recurring.empty:
+        stdout.write(f"\nItems that keep coming back ({len(recurring)}):\n\n")
+        shown = recurring[["client", "item_id", "supplier", "runs", "first_period", "last_period", "categories"]]
+        stdout.write(shown.head(200).to_string(index=False) + "\n")
+        if len(recurring) > 200:
+            stdout.write(f"... and {len(recurring) - 200} more (use --json for all)\n")
+    return EXIT_OK
 
 
 def _report_reading(analysis, stderr) -> None:

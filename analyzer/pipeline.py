@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,10 +19,12 @@ import pandas as pd
 from analyzer.catalog import Catalog, load_catalog
 from analyzer.classify import Classified, classify_rows
 from analyzer.normalise import Batch, Options, normalise_inputs
-from analyzer.plan import Plan, plan_actions
+from analyzer.config import Period
+from analyzer.history import compare, record
+from analyzer.plan import Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.report_model import ClientReport, Overview, Source, build_overview
-from analyzer.write import safe_name, write_json
+from analyzer.write import output_lock, safe_name, write_json
 from analyzer import __version__
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template")
@@ -134,10 +137,12 @@ class ReportSettings:
     out: Path = Path("reports")
     formats: tuple[str, ...] = ("html", "xlsx")
     practice: str = ""
-    period: str = ""
+    period: Period | None = None  # default: the month before the run date
+    history: Path | None = None  # run history database; None keeps no history
     templates: Path | None = None
     clients: tuple[str, ...] = ()  # only these clients (case-insensitive); all when empty
     workers: int = 0  # 0: one per core when there are enough clients to gain from it
+    lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
 
 
 @dataclass(frozen=True)
@@ -150,21 +155,27 @@ class ReportRun:
     written: tuple[str, ...]
 
 
-def default_period(run_date: dt.datetime) -> str:
-    """The previous calendar month: month-end runs happen a few days after it closed."""
-    last_month = run_date.replace(day=1) - dt.timedelta(days=1)
-    return last_month.strftime("%B %Y")
+def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.datetime,
+               progress: Callable[[int, int], None] | None = None) -> ReportRun:
+    """Plan, render and write every client's reports, then the index, overview and manifest,
+    holding the output folder's lock throughout."""
+    with output_lock(settings.out, settings.lock_timeout):
+        return _run_report(analysis, settings, run_date, progress)
 
 
-def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.datetime) -> ReportRun:
-    """Plan, render and write every client's reports, then the index, overview and manifest."""
+def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     from analyzer.render import ClientJob, RenderContext, write_overview  # only reports need Jinja/XlsxWriter
 
     plan = analysis.plan()
     wanted = {c.casefold() for c in settings.clients}
     clients = [c for c in plan.clients if not wanted or c.name.casefold() in wanted]
-    period = settings.period or default_period(run_date)
+    period = settings.period or Period.previous_month(run_date.date())
+    # Reports carry the run date only; the exact run time is in manifest.json alone, so running
+    # again on the same inputs the same day gives identical reports.
+    report_date = dt.datetime.combine(run_date.date(), dt.time())
     table = items_table(analysis, plan)
+    memory = _history_items(analysis, plan)
+    seen = compare(settings.history, period.slug, memory) if settings.history else None
     sources = _sources(analysis)
     taken: set[str] = set()
     jobs = []
@@ -178,24 +189,45 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
             items=table.iloc[rows].set_axis(rows),
             values={int(r): per_row_values[analysis.classified.codes[r]] for r in rows},
             categories={int(r): per_row_categories[analysis.classified.codes[r]] for r in rows},
+            history={int(r): (seen.status[r], seen.first_seen[r]) for r in rows} if seen else {},
+            client_history=seen.clients.get(client.name) if seen else None,
             stem=stem,
             context=RenderContext(
-                catalog=analysis.catalog, practice=settings.practice, period=period, run_date=run_date,
+                catalog=analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
                 version=__version__, sources=tuple(s for s in sources if s.path in set(client_files(analysis, rows))),
                 notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
             ),
         ))
-    reports = _render_all(jobs, settings.workers)
+    reports = _render_all(jobs, settings.workers, progress or (lambda done, total: None))
     overview = build_overview(
-        list(reports), analysis.catalog, practice=settings.practice, period=period, run_date=run_date,
+        list(reports), analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
         version=__version__, sources=sources, skipped=len(analysis.batch.skipped), failures=tuple(analysis.failures),
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file) if f]
     written.extend(write_overview(overview, settings.out, settings.formats, settings.templates))
-    manifest = build_manifest(analysis, reports, settings, run_date, period)
+    manifest = build_manifest(analysis, reports, settings, run_date, period.label)
     write_json(settings.out / "manifest.json", manifest)
     written.append("manifest.json")
+    if settings.history:
+        record(settings.history, period.slug, period.label, run_date, __version__, memory)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written))
+
+
+def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
+    """What run history remembers of each row: who, which item, and what was wrong with it."""
+    fields = analysis.batch.fields
+    classified = analysis.classified.columns(())
+    return pd.DataFrame({
+        "client": fields["client"].to_numpy(),
+        "item_key": item_keys(fields).to_numpy(),
+        "item_id": fields["item_id"].to_numpy(),
+        "supplier": fields["supplier"].to_numpy(),
+        "date": fields["date"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+        "amount": fields["amount"].to_numpy(),
+        "currency": fields["currency"].to_numpy(),
+        "categories": classified["categories"].to_numpy(),
+        "fixes": classified["fixes"].to_numpy(),
+    })
 
 
 def client_files(analysis: Analysis, rows: np.ndarray) -> list[str]:
@@ -223,15 +255,22 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
     )
 
 
-def _render_all(jobs: list, workers: int) -> tuple[ClientReport, ...]:
+def _render_all(jobs: list, workers: int, progress: Callable[[int, int], None]) -> tuple[ClientReport, ...]:
     """Clients render in parallel processes when there are enough of them to pay for it."""
     from analyzer.render import render_client
 
     workers = workers or (min(2, os.cpu_count() or 1) if len(jobs) >= 8 else 1)
+    reports = []
     if workers <= 1:
-        return tuple(render_client(job) for job in jobs)
+        for job in jobs:
+            reports.append(render_client(job))
+            progress(len(reports), len(jobs))
+        return tuple(reports)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return tuple(pool.map(render_client, jobs, chunksize=max(1, len(jobs) // (workers * 8))))
+        for report in pool.map(render_client, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
+            reports.append(report)
+            progress(len(reports), len(jobs))
+    return tuple(reports)
 
 
 def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_date: dt.datetime, period: str) -> dict:
@@ -250,6 +289,7 @@ def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_da
         "period": period,
         "options": {
             "formats": list(settings.formats), "practice": settings.practice,
+            "history": str(settings.history or ""),
             "clients": list(settings.clients), "templates": str(settings.templates or ""),
         },
         "inputs": [
@@ -263,6 +303,7 @@ def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_da
         "clients": [
             {
                 "name": r.client, "rows": r.item_count, "status": r.status,
+                **({} if r.new_items is None else {"new": r.new_items, "carried_over": r.carried_over, "cleared": r.cleared}),
                 "fixes": _items_per_fix(r),
                 "value": {m.currency: m.amount for m in r.money},
                 "files": [f for f in (r.html_file, r.xlsx_file) if f],

@@ -9,6 +9,7 @@ waiting in an approval workflow).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -226,3 +227,16 @@ def _total(value_by_currency: tuple[tuple[str, float], ...]) -> float:
 
 def _slug(text: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())[:40]
+
+
+def item_keys(fields: pd.DataFrame) -> pd.Series:
+    """A stable key per row for run history: the item's id, or when the export has none a
+    fingerprint of its date, supplier, amount and reference."""
+    ids = fields["item_id"].astype("str").str.strip()
+    keys = ("id:" + ids).astype(object)
+    missing = (ids == "").to_numpy()
+    if missing.any():
+        part = fields.loc[missing, ["date_text", "supplier", "amount", "invoice_number"]].astype("str")
+        keys[missing] = ["fp:" + hashlib.sha1("|".join(r).encode("utf-8")).hexdigest()[:16]
+                         for r in part.itertuples(index=False)]
+    return keys.astype("str")

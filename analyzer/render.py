@@ -38,6 +38,8 @@ class ClientJob:
     items: pd.DataFrame
     values: dict
     categories: dict
+    history: dict  # row -> ("new" | "carried over", first seen date)
+    client_history: object  # history.ClientHistory, or None when no history is kept
     stem: str
     context: RenderContext
 
@@ -47,7 +49,7 @@ def render_client(job: ClientJob) -> ClientReport:
     report = build_client_report(
         job.plan, job.fields, job.items, ctx.catalog, practice=ctx.practice, period=ctx.period,
         run_date=ctx.run_date, version=ctx.version, sources=ctx.sources, notes=ctx.notes,
-        values=job.values, categories=job.categories,
+        values=job.values, categories=job.categories, history=job.history, client_history=job.client_history,
     )
     report = replace(
         report,

@@ -194,6 +194,7 @@ def build_client_report(
     plan_client: ClientPlan, fields: pd.DataFrame, items_table: pd.DataFrame, catalog: Catalog, *,
     practice: str, period: str, run_date: dt.datetime, version: str, sources: tuple[Source, ...],
     notes: tuple[str, ...], values: dict[int, tuple[tuple[str, str], ...]], categories: dict[int, str],
+    history: dict[int, tuple[str, dt.date | None]] | None = None, client_history=None,
 ) -> ClientReport:
     """`fields` and `items_table` hold this client's rows, indexed by their row in the batch."""
     titles = {g.key: g.title for g in plan_client.groups}
@@ -204,20 +205,26 @@ def build_client_report(
     items = {}
     for row, record in zip(fields.index, fields.itertuples(index=False)):
         keys = keys_of_row.get(row, [""])
+        status, first_seen = (history or {}).get(row, ("", None))
         items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys[1:]),
-                           values.get(row, ()), categories.get(row, ""))
+                           values.get(row, ()), categories.get(row, ""), status, first_seen)
+    recurring = client_history.recurring_fixes if client_history else frozenset()
     groups = tuple(
-        _group(number, g, items, catalog) for number, g in enumerate(plan_client.groups, start=1)
+        _group(number, g, items, catalog, g.fix.id in recurring) for number, g in enumerate(plan_client.groups, start=1)
     )
+    counts = {}
+    if client_history is not None:
+        counts = {"new_items": client_history.new, "carried_over": client_history.carried_over,
+                  "cleared": client_history.cleared, "previous_items": client_history.previous_items}
     return ClientReport(
         practice=practice, client=plan_client.name, period=period, run_date=run_date, version=version,
         sources=sources, status=plan_client.status, status_label=STATUS_LABELS[plan_client.status],
         item_count=plan_client.items, money=money_of(plan_client.value_by_currency), groups=groups,
-        templates=plan_client.templates, notes=notes, items_table=items_table,
+        templates=plan_client.templates, notes=notes, items_table=items_table, **counts,
     )
 
 
-def _item(row, record, fix_key, also, values, categories) -> Item:
+def _item(row, record, fix_key, also, values, categories, status="", first_seen=None) -> Item:
     link = str(record.link)
     return Item(
         row=row,
@@ -238,10 +245,12 @@ def _item(row, record, fix_key, also, values, categories) -> Item:
         fix_key=fix_key,
         also=also,
         in_approval="approv" in str(record.status).lower(),
+        history=status,
+        first_seen=first_seen,
     )
 
 
-def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalog) -> Group:
+def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalog, recurring: bool = False) -> Group:
     fix = group.fix
     warnings = list(group.warnings)
     if fix.clears_publishing_data and not any("duplicate" in w.lower() for w in warnings):
@@ -275,6 +284,7 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         money=money_of(group.value_by_currency),
         value_name=value_name,
         approval_items=group.approval_rows,
+        recurring=recurring,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
 
@@ -127,3 +128,26 @@ def _truncate(text: str, limit: int) -> str:
 
 def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+class FolderBusy(Exception):
+    """Another run is writing to the same output folder."""
+
+
+@contextmanager
+def output_lock(folder: Path, timeout: float):
+    """One run at a time per output folder; a second one waits up to `timeout` seconds. The
+    operating system releases the lock when a run dies, so a killed run never blocks the next."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".publish-failures.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise FolderBusy(
+            f"{folder}: another publish-failures run is writing here; waited {timeout:g}s."
+            " Try again when it has finished, or choose another --out folder"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,204 @@
+"""The run configuration: a TOML file (`analyzer.toml` in the working folder, or `--config`).
+
+Every key is checked on load; a mistake is one line naming the file, the key and what is wrong,
+so an unattended job fails at once with a message an administrator can act on. Relative paths
+are taken from the config file's folder, so a scheduler may start the job anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzer.columns import ROLES
+
+DEFAULT_NAME = "analyzer.toml"
+_MONTH_FORMATS = ("%B %Y", "%b %Y", "%Y-%m", "%m/%Y")
+
+
+class ConfigError(ValueError):
+    """A broken configuration file: one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The period a run covers: shown as written, used in paths as a slug (2026-10)."""
+
+    label: str
+    slug: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        for fmt in _MONTH_FORMATS:
+            try:
+                month = dt.datetime.strptime(text.strip(), fmt)
+            except ValueError:
+                continue
+            return cls(month.strftime("%B %Y"), month.strftime("%Y-%m"))
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "period"
+        return cls(text.strip(), slug)
+
+    @classmethod
+    def previous_month(cls, today: dt.date) -> "Period":
+        last = today.replace(day=1) - dt.timedelta(days=1)
+        return cls(last.strftime("%B %Y"), last.strftime("%Y-%m"))
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None = None
+    inputs: tuple[str, ...] = ()
+    output: str = "reports"
+    formats: tuple[str, ...] = ("html", "xlsx")
+    practice: str = ""
+    period: str = ""
+    templates: Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    client_aliases: dict[str, str] = field(default_factory=dict)
+    date_order: str = "auto"
+    catalogs: tuple[Path, ...] = ()
+    history: str = ""
+    log_file: str = ""
+    lock_timeout: float = 60.0
+    fail_on_unclassified: bool = False
+    limits: dict[str, float] = field(default_factory=dict)
+
+    def period_for(self, today: dt.date) -> Period:
+        return Period.parse(self.period) if self.period else Period.previous_month(today)
+
+    def output_dir(self, period: Period, today: dt.date) -> Path:
+        return Path(self.output.replace("{period}", period.slug).replace("{date}", today.isoformat()))
+
+    def history_path(self) -> Path:
+        """The configured database, else beside the reports: in the deepest folder of the
+        output path that has no `{period}`/`{date}` in it, so every month shares one history."""
+        if self.history:
+            return Path(self.history)
+        fixed = list(itertools.takewhile(lambda part: "{" not in part, Path(self.output).parts))
+        return Path(*fixed, "history.sqlite")
+
+    @property
+    def dayfirst(self) -> bool | None:
+        return {"auto": None, "dayfirst": True, "monthfirst": False}[self.date_order]
+
+
+_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "inputs": list, "output": str, "formats": list, "practice": str, "period": str, "templates": str,
+    "columns": dict, "clients": dict, "date_order": str, "catalogs": list, "history": str,
+    "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
+}
+_LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars"}
+
+
+def find_config(explicit: Path | None, cwd: Path) -> Path | None:
+    if explicit is not None:
+        return explicit
+    candidate = cwd / DEFAULT_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict, path: Path) -> Config:
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{path}: {key}: {problem}")
+
+    for key, value in raw.items():
+        if key not in _SCHEMA:
+            raise fail(key, f"unknown key; known keys are {', '.join(sorted(_SCHEMA))}")
+        if not isinstance(value, _SCHEMA[key]) or isinstance(value, bool) and _SCHEMA[key] != bool:
+            raise fail(key, f"must be {_type_name(_SCHEMA[key])}, not {type(value).__name__}")
+    base = path.parent
+
+    def local(text: str) -> str:
+        return str(text) if Path(text).is_absolute() else str(base / text)
+
+    inputs = _strings(raw.get("inputs", []), "inputs", fail)
+    formats = tuple(f.lower() for f in _strings(raw.get("formats", ["html", "xlsx"]), "formats", fail))
+    if not formats or set(formats) - {"html", "xlsx"}:
+        raise fail("formats", 'use ["html"], ["xlsx"] or ["html", "xlsx"]')
+    columns = raw.get("columns", {})
+    for role, header in columns.items():
+        if role not in ROLES:
+            raise fail(f"columns.{role}", f"unknown role; roles are {', '.join(ROLES)}")
+        if not isinstance(header, str) or not header.strip():
+            raise fail(f"columns.{role}", "must be the column's header text")
+    date_order = raw.get("date_order", "auto")
+    if date_order not in ("auto", "dayfirst", "monthfirst"):
+        raise fail("date_order", 'must be "auto", "dayfirst" or "monthfirst"')
+    limits = raw.get("limits", {})
+    for key, value in limits.items():
+        if key not in _LIMIT_KEYS:
+            raise fail(f"limits.{key}", f"unknown limit; limits are {', '.join(sorted(_LIMIT_KEYS))}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise fail(f"limits.{key}", "must be a positive number")
+    timeout = raw.get("lock_timeout", 60)
+    if timeout < 0:
+        raise fail("lock_timeout", "must be 0 or more seconds")
+    branding = raw.get("branding", {})
+    for key in branding:
+        if key not in ("practice", "templates"):
+            raise fail(f"branding.{key}", "unknown key; use practice or templates")
+    templates = branding.get("templates", raw.get("templates", ""))
+    if templates and not (base / templates).is_dir() and not Path(templates).is_dir():
+        raise fail("templates", f"no such folder {templates!r}")
+    return Config(
+        source=path,
+        inputs=tuple(local(i) for i in inputs),
+        output=local(raw.get("output", "reports")),
+        formats=formats,
+        practice=str(branding.get("practice", raw.get("practice", ""))),
+        period=raw.get("period", ""),
+        templates=Path(local(templates)) if templates else None,
+        columns=dict(columns),
+        client_aliases=_client_aliases(raw.get("clients", {}), fail),
+        date_order=date_order,
+        catalogs=tuple(Path(local(c)) for c in _strings(raw.get("catalogs", []), "catalogs", fail)),
+        history=local(raw["history"]) if raw.get("history") else "",
+        log_file=local(raw["log_file"]) if raw.get("log_file") else "",
+        lock_timeout=float(timeout),
+        fail_on_unclassified=raw.get("fail_on_unclassified", False),
+        limits=dict(limits),
+    )
+
+
+def _strings(values: list, key: str, fail) -> list[str]:
+    if any(not isinstance(v, str) or not v.strip() for v in values):
+        raise fail(key, "must be a list of non-empty strings")
+    return list(values)
+
+
+def _client_aliases(clients: dict, fail) -> dict[str, str]:
+    """`[clients] "Acme Plumbing Ltd" = ["ACME PLUMBING", "Acme Plumbing Limited"]`."""
+    aliases: dict[str, str] = {}
+    for name, spellings in clients.items():
+        if not isinstance(spellings, list) or any(not isinstance(s, str) for s in spellings):
+            raise fail(f"clients.{name}", "must be a list of the other spellings of this client's name")
+        for spelling in spellings:
+            if spelling.casefold() in aliases and aliases[spelling.casefold()] != name:
+                raise fail(f"clients.{name}", f"{spelling!r} is already an alias of {aliases[spelling.casefold()]!r}")
+            aliases[spelling.casefold()] = name
+    return aliases
+
+
+def _type_name(kind) -> str:
+    names = {list: "a list", str: "text", dict: "a table", bool: "true or false"}
+    if isinstance(kind, tuple):
+        return "a number"
+    return names.get(kind, kind.__name__)
