@@ -63,6 +63,7 @@ class Fix:
     clears_publishing_data: bool = False
     group_by: str = ""  # extracted value that makes one action per distinct value
     variants: tuple[Variant, ...] = ()
+    transient: bool = False  # clears by itself (rate limit, outage): publish again later
 
     @property
     def who_label(self) -> str:

@@ -103,14 +103,14 @@ def items_table(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     titles = np.full(n, "", dtype=object)
     also = np.full(n, "", dtype=object)
     for client in plan.clients:
-        names = {g.key: g.title for g in client.groups}
         for group in client.groups:
             rows = group.rows
             first = titles[rows] == ""
             titles[rows[first]] = group.title
             seconds = rows[~first]
             also[seconds] = [f"{a}; {group.title}" if a else group.title for a in also[seconds]]
-        del names
+        for row, original in client.duplicates.items():
+            titles[row] = f"Duplicate of {_where(fields, original)}: counted once"
     values = analysis.catalog.value_names
     classified = analysis.classified.columns(values)
     table = pd.DataFrame({"Fix": titles, "Also needs": also, "Categories": classified["categories"].to_numpy()})
@@ -213,6 +213,12 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written))
 
 
+def _where(fields: pd.DataFrame, row: int) -> str:
+    name = str(fields["source_file"].iat[row]).replace("\\", "/").rsplit("/", 1)[-1]
+    sheet = fields["sheet"].iat[row]
+    return f"{name}{' [' + sheet + ']' if sheet else ''} row {fields['source_row'].iat[row]}"
+
+
 def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     """What run history remembers of each row: who, which item, and what was wrong with it."""
     fields = analysis.batch.fields
@@ -281,7 +287,7 @@ def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_da
         per_file = reasons.setdefault(skip.source_file, {})
         per_file[skip.reason] = per_file.get(skip.reason, 0) + 1
     hashes = {i.path: i.sha256 for i in analysis.inputs}
-    reported = sum(r.item_count for r in reports)
+    reported = sum(r.rows for r in reports)
     return {
         "tool": "analyzer",
         "version": __version__,
@@ -302,7 +308,7 @@ def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_da
         ],
         "clients": [
             {
-                "name": r.client, "rows": r.item_count, "status": r.status,
+                "name": r.client, "rows": r.rows, "items": r.item_count, "status": r.status,
                 **({} if r.new_items is None else {"new": r.new_items, "carried_over": r.carried_over, "cleared": r.cleared}),
                 "fixes": _items_per_fix(r),
                 "value": {m.currency: m.amount for m in r.money},

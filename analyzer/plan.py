@@ -79,10 +79,12 @@ class ClientPlan:
     value_by_currency: tuple[tuple[str, float], ...]
     templates: tuple[tuple[str, int], ...]
     primary_group: dict[int, str]  # row -> key of the first group that must act on it
+    duplicates: dict[int, int]  # row -> the earlier row of the same item (same client and item id)
 
     @property
     def items(self) -> int:
-        return len(self.rows)
+        """Distinct items: a row repeating an earlier row's item is counted once."""
+        return len(self.rows) - len(self.duplicates)
 
     @property
     def status(self) -> str:
@@ -90,7 +92,7 @@ class ClientPlan:
         amber: items need fixing; green: nothing failed."""
         if not self.items:
             return "green"
-        if any(g.fix.scope == "connection" or not g.publishable for g in self.groups):
+        if any(g.fix.scope == "connection" and not g.fix.transient or not g.publishable for g in self.groups):
             return "red"
         return "amber"
 
@@ -107,16 +109,19 @@ class Plan:
 
 
 def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan:
-    findings = explode_findings(batch, classified, catalog)
-    clients = []
     fields = batch.fields
+    first_of = duplicate_rows(fields)
+    findings = explode_findings(batch, classified, catalog)
+    findings = findings[first_of[findings["row"].to_numpy()] < 0]
+    clients = []
     client_codes, client_names = pd.factorize(fields["client"], sort=False)
     order = np.argsort(client_codes, kind="stable")
     bounds = np.searchsorted(client_codes[order], np.arange(len(client_names) + 1))
     by_client = {name: findings_part for name, findings_part in findings.groupby("client", sort=False)}
     for index, name in enumerate(client_names):
         rows = order[bounds[index] : bounds[index + 1]]
-        clients.append(_plan_client(str(name), rows, by_client.get(name), fields, catalog))
+        duplicates = {int(r): int(first_of[r]) for r in rows[first_of[rows] >= 0]}
+        clients.append(_plan_client(str(name), rows, by_client.get(name), fields, catalog, duplicates))
     clients.sort(key=lambda c: c.name.casefold())
     return Plan(tuple(clients), findings)
 
@@ -157,7 +162,20 @@ def _variants(exploded: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) ->
     return variant
 
 
-def _plan_client(name, rows, findings, fields, catalog) -> ClientPlan:
+def duplicate_rows(fields: pd.DataFrame) -> np.ndarray:
+    """For each row, the earlier row of the same client with the same item id, or -1. The same
+    Dext item often reaches the tool twice (a per-client file and the merged workbook)."""
+    ids = fields["item_id"].astype("str").str.strip()
+    keyed = pd.DataFrame({"client": fields["client"].to_numpy(), "id": ids.to_numpy(), "row": np.arange(len(fields))})
+    keyed = keyed[keyed["id"] != ""]
+    first = keyed.groupby(["client", "id"], sort=False)["row"].transform("min").to_numpy()
+    result = np.full(len(fields), -1, dtype="int64")
+    repeat = first != keyed["row"].to_numpy()
+    result[keyed["row"].to_numpy()[repeat]] = first[repeat]
+    return result
+
+
+def _plan_client(name, rows, findings, fields, catalog, duplicates) -> ClientPlan:
     groups: list[FixGroup] = []
     if findings is not None:
         for (fix_id, variant), part in findings.groupby(["fix", "variant"], sort=False):
@@ -172,7 +190,8 @@ def _plan_client(name, rows, findings, fields, catalog) -> ClientPlan:
         unknown = findings[findings["category"] == UNCLASSIFIED]
         counts = unknown.drop_duplicates(["row", "value"])["value"].value_counts()
         templates = tuple((str(t), int(n)) for t, n in counts.items())
-    return ClientPlan(name, rows, tuple(groups), _value_by_currency(fields, rows), templates, primary)
+    unique = rows[~np.isin(rows, list(duplicates))] if duplicates else rows
+    return ClientPlan(name, rows, tuple(groups), _value_by_currency(fields, unique), templates, primary, duplicates)
 
 
 def _group(fix: Fix, variant: int, part: pd.DataFrame, fields: pd.DataFrame) -> FixGroup:

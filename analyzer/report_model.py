@@ -142,6 +142,8 @@ class ClientReport:
     templates: tuple[tuple[str, int], ...]
     notes: tuple[str, ...]
     items_table: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+    rows: int = 0  # input rows, duplicates included; item_count counts each item once
+    duplicates: tuple[tuple[Item, str], ...] = ()  # (the repeated row, where its first copy is)
     html_file: str = ""
     xlsx_file: str = ""
     new_items: int | None = None  # None when no run history is kept
@@ -221,6 +223,8 @@ def build_client_report(
         sources=sources, status=plan_client.status, status_label=STATUS_LABELS[plan_client.status],
         item_count=plan_client.items, money=money_of(plan_client.value_by_currency), groups=groups,
         templates=plan_client.templates, notes=notes, items_table=items_table, **counts,
+        rows=len(plan_client.rows),
+        duplicates=tuple((items[r], items[first].source) for r, first in sorted(plan_client.duplicates.items())),
     )
 
 

@@ -1,0 +1,146 @@
+"""Unattended month-end runs: run history across two months, repeatable output, the folder lock,
+and a killed run leaving no partial report."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from analyzer.cli import main
+from analyzer.write import output_lock
+
+HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\n"
+ARCHIVED = "Account code '455' has been archived, or has been deleted."
+UNIQUE = "Invoice # must be unique."
+LOCK = "The document date cannot be before the end of year lock date, currently set at 31-Mar-2026."
+
+SEPTEMBER = {  # item id -> error
+    "Acme Ltd": {"1001": ARCHIVED, "1002": ARCHIVED, "1003": UNIQUE},
+    "Bolt Ltd": {"2001": LOCK},
+}
+OCTOBER = {
+    "Acme Ltd": {"1002": ARCHIVED, "1003": UNIQUE, "1004": ARCHIVED},  # 1001 cleared, 1004 new
+    "Bolt Ltd": {"2001": LOCK, "2002": LOCK},
+}
+
+
+def _exports(folder: Path, month: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for client, items in month.items():
+        rows = "".join(f'{i},15/09/2026,Supplier {i},10.00,GBP,"{e}"\n' for i, e in items.items())
+        (folder / f"{client} - failed items.csv").write_text(HEADER + rows, encoding="utf-8")
+    return folder
+
+
+def _config(tmp_path: Path, inputs: Path, period: str) -> Path:
+    config = tmp_path / f"{period}.toml"
+    config.write_text(
+        f'inputs = ["{inputs.as_posix()}"]\noutput = "{(tmp_path / "out" / "{period}").as_posix()}"\n'
+        f'period = "{period}"\nlock_timeout = 1\n', encoding="utf-8")
+    return config
+
+
+def _run(*argv):
+    err = io.StringIO()
+    return main(list(argv), stdout=io.StringIO(), stderr=err), err.getvalue()
+
+
+@pytest.fixture
+def two_months(tmp_path):
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026")
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026")
+    assert _run("run", "--config", str(september))[0] == 0
+    assert _run("run", "--config", str(october))[0] == 0
+    return tmp_path / "out"
+
+
+def test_manifest_counts_new_carried_over_cleared(two_months):
+    manifest = json.loads((two_months / "2026-10" / "manifest.json").read_text(encoding="utf-8"))
+    clients = {c["name"]: c for c in manifest["clients"]}
+    assert (clients["Acme Ltd"]["new"], clients["Acme Ltd"]["carried_over"], clients["Acme Ltd"]["cleared"]) == (1, 2, 1)
+    assert (clients["Bolt Ltd"]["new"], clients["Bolt Ltd"]["carried_over"], clients["Bolt Ltd"]["cleared"]) == (1, 1, 0)
+    first = json.loads((two_months / "2026-09" / "manifest.json").read_text(encoding="utf-8"))
+    assert {c["name"]: (c["new"], c["carried_over"], c["cleared"]) for c in first["clients"]} == {
+        "Acme Ltd": (3, 0, 0), "Bolt Ltd": (1, 0, 0)}
+    assert (two_months / "history.sqlite").is_file()
+
+
+def test_reports_mark_carried_over_items(two_months):
+    book = openpyxl.load_workbook(two_months / "2026-10" / "Acme Ltd.xlsx")
+    text = " ".join(str(c.value) for row in book["Items"].iter_rows() for c in row if c.value is not None)
+    assert "carried over" in text.lower()
+    html = (two_months / "2026-10" / "Acme Ltd.html").read_text(encoding="utf-8")
+    assert "carried over" in html.lower() and "cleared" in html.lower()
+
+
+def test_history_command(two_months):
+    out = io.StringIO()
+    code = main(["history", "--db", str(two_months / "history.sqlite")], stdout=out, stderr=io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "2026-09" in text and "2026-10" in text and "keep coming back" in text
+    out = io.StringIO()
+    main(["history", "--db", str(two_months / "history.sqlite"), "--client", "bolt ltd", "--json"], stdout=out)
+    data = json.loads(out.getvalue())
+    assert {r["client"] for r in data["runs"]} == {"Bolt Ltd"}
+    assert [r["item_id"] for r in data["recurring"]] == ["2001"]
+
+
+def test_running_again_gives_identical_reports(tmp_path):
+    inputs = _exports(tmp_path / "in", OCTOBER)
+    config = _config(tmp_path, inputs, "October 2026")
+    assert _run("run", "--config", str(config))[0] == 0
+    first = {p.name: p.read_bytes() for p in (tmp_path / "out" / "2026-10").iterdir() if p.suffix in (".html", ".xlsx")}
+    time.sleep(1.1)  # a new run time, which only manifest.json may show
+    assert _run("run", "--config", str(config))[0] == 0
+    second = {p.name: p.read_bytes() for p in (tmp_path / "out" / "2026-10").iterdir() if p.suffix in (".html", ".xlsx")}
+    assert first.keys() == second.keys() and len(first) == 6
+    assert [n for n in first if first[n] != second[n]] == []
+
+
+def test_second_run_on_a_busy_folder_exits_with_a_clear_message(tmp_path):
+    config = _config(tmp_path, _exports(tmp_path / "in", OCTOBER), "October 2026")
+    with output_lock(tmp_path / "out" / "2026-10", timeout=0):
+        code, err = _run("run", "--config", str(config))
+    assert code == 4
+    assert "another publish-failures run is writing here" in err and len(err.strip().splitlines()) <= 2
+
+
+def test_fail_on_unclassified(tmp_path):
+    inputs = _exports(tmp_path / "in", {"Acme Ltd": {"1": "Something nobody has seen before 42"}})
+    config = _config(tmp_path, inputs, "October 2026")
+    assert _run("run", "--config", str(config), "--fail-on-unclassified", "--quiet")[0] == 3
+    assert _run("run", "--config", str(config), "--quiet")[0] == 0
+
+
+def _complete(path: Path) -> bool:
+    if path.suffix == ".html":
+        return path.read_text(encoding="utf-8").rstrip().endswith("</html>")
+    if path.suffix == ".xlsx":
+        openpyxl.load_workbook(path, read_only=True).close()
+        return True
+    json.loads(path.read_text(encoding="utf-8"))
+    return True
+
+
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4])
+def test_killed_run_leaves_no_partial_report(tmp_path, delay):
+    clients = {f"Client {n:03d}": {f"{n}{i:03d}": ARCHIVED for i in range(40)} for n in range(60)}
+    inputs = _exports(tmp_path / "in", clients)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "analyzer", "report", str(inputs), "--out", str(out), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    time.sleep(delay)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finals = [p for p in out.glob("*") if p.suffix in (".html", ".xlsx", ".json")] if out.exists() else []
+    assert all(_complete(p) for p in finals)
