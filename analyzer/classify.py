@@ -84,7 +84,8 @@ def classify_cell(cell: str, catalog: Catalog) -> tuple[Finding, ...]:
         for finding in _classify_message(message, catalog):
             found.setdefault(finding)
     if not found:
-        template = NO_ERROR_TEXT if not cell.strip() else mask_text(clean_text(cell), catalog)
+        remainder = _strip_noise(clean_text(cell), catalog)
+        template = NO_ERROR_TEXT if not cell.strip() else mask_text(remainder or clean_text(cell), catalog)
         found[_unclassified(template)] = None
     return tuple(found)
 
@@ -101,7 +102,7 @@ def split_messages(cell: str) -> list[str]:
     text = clean_text(cell)
     pieces: list[str] = []
     for chunk in _open_json(text):
-        pieces.extend(p.strip() for p in _SEPARATORS.split(chunk) if p.strip())
+        pieces.extend(" ".join(p.split()) for p in _SEPARATORS.split(chunk) if p.strip())
     return pieces
 
 
@@ -117,11 +118,19 @@ def _open_json(text: str) -> list[str]:
     try:
         messages = _json_messages(json.loads(text[start : end + 1]))
     except (ValueError, RecursionError):
-        # A cut-off body: pull the message fields out of what is there.
-        messages = [json.loads(f'"{m.group(2)}"') for m in _JSON_TEXT_FIELD.finditer(text)]
+        # A cut-off or hand-escaped body: pull the message fields out of what is there.
+        messages = [_unescape(m.group(2)) for m in _JSON_TEXT_FIELD.finditer(text)]
     if not messages:
         return [text]
     return [text[:start], *messages, text[end + 1 :]]
+
+
+def _unescape(raw: str) -> str:
+    """A JSON string body; pasted from PHP or JavaScript it may carry escapes JSON forbids (\\')."""
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return re.sub(r"\\(.)", r"\1", raw)
 
 
 def _json_messages(body: object) -> list[str]:

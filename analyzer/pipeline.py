@@ -117,7 +117,10 @@ def items_table(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     for name in values:
         column = classified[name]
         if column.astype(bool).any():
-            table[name.replace("_", " ").capitalize()] = column.to_numpy()
+            heading = name.replace("_", " ").capitalize()
+            # A value read from the error is not the item's own field of the same name.
+            heading = f"{heading} (in error)" if heading in ITEM_FIELDS.values() else heading
+            table[heading] = column.to_numpy()
     for role, heading in ITEM_FIELDS.items():
         column = fields[role]
         if column.dtype.kind in "Mf" and column.notna().any() or column.dtype.kind not in "Mf" and column.astype(bool).any():

@@ -94,3 +94,155 @@ def test_practice_file_overrides_and_adds_before_builtins():
     assert ids[0] == "due_date_before_invoice"
     assert catalog.category("account_archived").fix == "manual-review"
     assert ids.count("account_archived") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole cells: several errors in one cell, wrappers, repeats, values pulled out of the wording.
+
+_BODY = ('{"ErrorNumber":10,"Type":"ValidationException","Message":"A validation exception occurred",'
+         '"Elements":[{"Type":"ACCPAY","ValidationErrors":[%s]}]}')
+
+
+def _body(*messages):
+    import json
+    return _BODY % ",".join(json.dumps({"Message": m}) for m in messages)
+
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        pytest.param(_body("Account code '455' has been archived, or has been deleted. Each line item must reference a valid account.",
+                           "The TaxType code 'INPUT2' cannot be used with account code '310'."),
+                     ["account_archived", "tax_type_invalid_for_account"], id="json-two-validation-errors"),
+        pytest.param(_body("The tax amount cannot be greater than the line amount.",
+                           "The tax amount cannot be greater than the line amount."),
+                     ["tax_exceeds_line_amount"], id="json-repeated-message-counts-once"),
+        pytest.param("Xero error - " + _body("You cannot save this transaction using an inventory account type.",
+                                             "Item code 'FLOUR-T55-25KG' is not valid"),
+                     ["inventory_account", "item_code_invalid"], id="wrapped-json-two-errors"),
+        pytest.param("Organisation is not subscribed to currency EUR\nAccount code '455' has been archived, or has been deleted.",
+                     ["currency_not_enabled", "account_archived"], id="newline-joined-pair"),
+        pytest.param("Invoice # must be unique.; The contact with the specified contact details has been archived.",
+                     ["invoice_number_not_unique", "contact_archived"], id="semicolon-joined-pair"),
+        pytest.param("Account code '455' has been archived or deleted\nAccount code '455' has been archived or deleted!",
+                     ["account_archived"], id="same-error-twice-counts-once"),
+        pytest.param('Xero error - {"Type":null,"Title":"Unauthorized","Status":401,"Detail":"TokenExpired: token expired at 10/21/2026 16:05:09"}',
+                     ["not_authorised"], id="401-body-title-and-detail-one-finding"),
+        pytest.param('{"Type":null,"Title":"Forbidden","Status":403,"Detail":"AuthorizationUnsuccessful"}',
+                     ["not_authorised"], id="403-body"),
+        pytest.param('{"Title":"RequestEntityTooLarge","Status":413,"Detail":"PayloadTooLarge"}',
+                     ["image_publish_failed"], id="413-body"),
+        pytest.param("Contact name 'Greaves Paint & Finish (Trade Counter) - Northwich, Winsford & Middlewich branches' is too long\n"
+                     "A valid user should be identified using the UserID",
+                     ["unclassified", "user_not_linked"], id="unknown-and-known"),
+        pytest.param("The line total 245.60 does not match the expected line total 245.61\nInvoice not of valid status for modification",
+                     ["totals_mismatch", "invalid_status_for_modification"], id="totals-and-status"),
+        pytest.param("Account   code  ‘455’   has been   ARCHIVED, or has been deleted. Please try again.",
+                     ["account_archived"], id="extra-whitespace-curly-quotes-case"),
+        pytest.param("Account code &#39;200&#39; is not a valid code for this document.",
+                     ["account_invalid_for_document"], id="html-entities"),
+        pytest.param("Contact name is too long", ["unclassified"], id="contact-name-too-long-is-nothing"),
+        pytest.param("Contact name 'Unauthorised Access Security Ltd' is too long", ["unclassified"],
+                     id="trigger-word-inside-a-contact-name"),
+        pytest.param("The due date cannot be before the invoice date", ["unclassified"], id="due-date-is-not-lock-date"),
+        pytest.param("Invoice not of valid status for creation", ["unclassified"], id="creation-is-not-modification"),
+    ],
+)
+def test_cell_findings(cell, expected):
+    assert [f.category for f in classify_cell(cell, CATALOG)] == expected
+
+
+@pytest.mark.parametrize(
+    "cell, category, name, value",
+    [
+        ("Account code '455' has been archived, or has been deleted. Each line item must reference a valid account.",
+         "account_archived", "account_code", "455"),
+        ("Account code ‘463’ has been archived or deleted!", "account_archived", "account_code", "463"),
+        ("Error: account code 420 has been archived or deleted!", "account_archived", "account_code", "420"),
+        ("Account code “200” is not a valid code for this document!", "account_invalid_for_document", "account_code", "200"),
+        ("The TaxType code 'INPUT2' cannot be used with account code '310'.", "tax_type_invalid_for_account", "tax_type", "INPUT2"),
+        ("The TaxType code 'INPUT2' cannot be used with account code '310'.", "tax_type_invalid_for_account", "account_code", "310"),
+        ("The TaxType code OUTPUT cannot be used with this account code", "tax_type_invalid_for_account", "tax_type", "OUTPUT"),
+        ("The TaxType code 'GST on Income' cannot be used with account code '40010-01'.",
+         "tax_type_invalid_for_account", "tax_type", "GST on Income"),
+        ("The document date cannot be before the end of year lock date, currently set at 31-Mar-2026.", "lock_date", "lock_date", "31-Mar-2026"),
+        ("The document date cannot be before the period lock date, currently set at 30/09/2026. Please try again.",
+         "lock_date", "lock_date", "30/09/2026"),
+        ("The document date cannot be before the end of year lock date, currently set at 2026-03-31", "lock_date", "lock_date", "2026-03-31"),
+        ("Organisation is not subscribed to currency EUR", "currency_not_enabled", "currency", "EUR"),
+        ("The current organisation is not subscribed to currency 'GBP'.", "currency_not_enabled", "currency", "GBP"),
+        ("Invoice number 'INV-0042' must be unique", "invoice_number_not_unique", "invoice_number", "INV-0042"),
+        ("The contact 'Greaves Paint & Finish' has been archived", "contact_archived", "contact", "Greaves Paint & Finish"),
+        ("The TrackingOption 'Crew 4' for TrackingCategory 'Crew' is not valid", "tracking_invalid", "tracking", "Crew"),
+        ("The TrackingOption 'Crew 4' for TrackingCategory 'Crew' is not valid", "tracking_invalid", "tracking_option", "Crew 4"),
+        ("Tracking category 'Job Site' has been archived", "tracking_invalid", "tracking", "Job Site"),
+        ("Item code 'PAVER-450' is not valid", "item_code_invalid", "item_code", "PAVER-450"),
+        ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "stated_amount", "120.00"),
+        ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "expected_amount", "119.99"),
+        ("Tax amount 52.23 is incorrect for INPUT2 tax type, should be 52.28", "totals_mismatch", "tax_type", "INPUT2"),
+        ("Tax amount 52.23 is incorrect for INPUT2 tax type, should be 52.28", "totals_mismatch", "expected_amount", "52.28"),
+    ],
+)
+def test_values_are_extracted(cell, category, name, value):
+    found = {f.category: f for f in classify_cell(cell, CATALOG)}
+    assert category in found, f"{cell!r} -> {list(found)}"
+    assert found[category].value(name) == value
+
+
+@pytest.mark.parametrize(
+    "cell, template",
+    [
+        ("The due date 11/02/2026 is before the invoice date 11/09/2026", "The due date <DATE> is before the invoice date <DATE>"),
+        ("Contact name 'Hughes, Patel & Co Solicitors (Harbour View Dental Ltd account, matters 2019-2026)' is too long",
+         "Contact name <CODE> is too long"),
+        ("Contact name 'O'Brien's Bakery & Café (Main St)' is too long", "Contact name <CODE> is too long"),
+        ("Xero error - Email address must be valid. Please try again.", "Email address must be valid"),
+        ("ValidationException: Amount 1234.56 exceeds the credit limit of 1,000.00", "Amount <AMOUNT> exceeds the credit limit of <AMOUNT>"),
+    ],
+)
+def test_unknown_messages_are_templated(cell, template):
+    findings = classify_cell(cell, CATALOG)
+    assert [f.category for f in findings] == ["unclassified"]
+    assert findings[0].template == template
+
+
+# The fixes the seed's 19 errors must share (public contract of the report's grouping).
+SEED_FIXES = {
+    "not_authorised": "reconnect-xero",
+    "subscription_inactive": "xero-plan", "approval_limit": "xero-plan",
+    "account_archived": "refresh-categories",
+    "account_invalid_for_document": "fix-tax-and-category", "tax_type_invalid_for_account": "fix-tax-and-category",
+    "invoice_not_found": "void-then-republish", "invalid_status_for_modification": "void-then-republish",
+    "spend_money_not_updatable": "void-then-republish", "already_exists_not_draft": "void-then-republish",
+    "image_publish_failed": "republish-image",
+    "lock_date": "lock-date",
+    "inventory_account": "track-inventory",
+    "bank_account_mismatch": "link-bank-account", "no_linked_bank_account": "link-bank-account",
+    "tax_exceeds_line_amount": "tax-line-amount",
+    "user_permissions": "xero-user-permissions",
+    "user_not_linked": "link-users",
+    "invoice_number_not_unique": "unique-invoice-number",
+}
+
+
+@pytest.mark.parametrize("category_id, fix_id", sorted(SEED_FIXES.items()))
+def test_seed_category_uses_its_fix(category_id, fix_id):
+    category = CATALOG.category(category_id)
+    assert category.fix == fix_id
+    assert category.seed and category.seed_wording
+    # the seed's own sentence is an example of its category
+    assert classify_cell(category.seed_wording, CATALOG)[0].category == category_id
+
+
+def test_fix_contract_details():
+    fixes = CATALOG.fixes
+    assert fixes["reconnect-xero"].scope == "connection"
+    assert fixes["xero-plan"].scope == "connection" and fixes["xero-plan"].who == "client_admin"
+    assert fixes["void-then-republish"].clears_publishing_data
+    assert not fixes["republish-image"].clears_publishing_data
+    assert fixes["lock-date"].group_by == "lock_date" and fixes["lock-date"].scope == "settings"
+    assert fixes["refresh-categories"].group_by == "account_code"
+    assert fixes["retry-later"].scope == "connection"
+    # tax genuinely greater than net cannot be published from Dext: the planner picks this per row
+    variant = {v.when: v for v in fixes["tax-line-amount"].variants}["tax_exceeds_net"]
+    assert fixes["tax-line-amount"].publishable and not variant.publishable
