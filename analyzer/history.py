@@ -100,8 +100,8 @@ def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
     in_previous = pd.MultiIndex.from_frame(current[["client", "item_key"]]).isin(
         pd.MultiIndex.from_frame(previous[["client", "item_key"]]))
     status = np.where(in_previous, "carried over", "new").astype(object)
-    first = pd.to_datetime(view["first_seen"]).dt.date.to_numpy(dtype=object)
-    first[pd.isna(view["first_seen"]).to_numpy()] = None
+    seen_at = pd.to_datetime(view["first_seen"])
+    first = np.array([None if pd.isna(t) else t.date() for t in seen_at], dtype=object)
     runs = view["runs"].fillna(0).astype("int64").to_numpy() + 1
     clients = _client_counts(current, previous, status, recent, len(recent_ids))
     return HistoryView(status, first, runs, clients, str(earlier["period_label"].iloc[-1]))

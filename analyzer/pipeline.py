@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +20,7 @@ from analyzer.catalog import Catalog, load_catalog
 from analyzer.classify import Classified, classify_rows
 from analyzer.normalise import Batch, Options, normalise_inputs
 from analyzer.config import Period
-from analyzer.history import compare, record
+from analyzer.history import HistoryView, compare, record
 from analyzer.plan import Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.report_model import ClientReport, Overview, Source, build_overview
@@ -95,7 +95,7 @@ ITEM_FIELDS = {  # standard field -> Items sheet heading; the typed version of t
 }
 
 
-def items_table(analysis: Analysis, plan: Plan) -> pd.DataFrame:
+def items_table(analysis: Analysis, plan: Plan, seen: HistoryView | None = None) -> pd.DataFrame:
     """Every row for the Items sheets: its fix, categories and values, its own columns (typed
     where the role is known), the original error and where it came from. Indexed by batch row."""
     fields = analysis.batch.fields
@@ -114,6 +114,10 @@ def items_table(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     values = analysis.catalog.value_names
     classified = analysis.classified.columns(values)
     table = pd.DataFrame({"Fix": titles, "Also needs": also, "Categories": classified["categories"].to_numpy()})
+    if seen is not None:
+        table["History"] = seen.status
+        table["First seen"] = pd.to_datetime(pd.Series(seen.first_seen, dtype=object)).to_numpy()
+        table["Runs seen"] = seen.runs_seen
     for name in values:
         column = classified[name]
         if column.astype(bool).any():
@@ -176,9 +180,9 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     # Reports carry the run date only; the exact run time is in manifest.json alone, so running
     # again on the same inputs the same day gives identical reports.
     report_date = dt.datetime.combine(run_date.date(), dt.time())
-    table = items_table(analysis, plan)
     memory = _history_items(analysis, plan)
     seen = compare(settings.history, period.slug, memory) if settings.history else None
+    table = items_table(analysis, plan, seen)
     sources = _sources(analysis)
     taken: set[str] = set()
     jobs = []
@@ -197,7 +201,7 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
             stem=stem,
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
-                version=__version__, sources=tuple(s for s in sources if s.path in set(client_files(analysis, rows))),
+                version=__version__, sources=_client_sources(analysis, sources, rows),
                 notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
             ),
         ))
@@ -239,8 +243,10 @@ def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     })
 
 
-def client_files(analysis: Analysis, rows: np.ndarray) -> list[str]:
-    return list(dict.fromkeys(analysis.batch.fields["source_file"].to_numpy()[rows]))
+def _client_sources(analysis: Analysis, sources: tuple[Source, ...], rows: np.ndarray) -> tuple[Source, ...]:
+    """The files this client's rows came from, each with the number of rows that are this client's."""
+    counts = pd.Series(analysis.batch.fields["source_file"].to_numpy()[rows]).value_counts()
+    return tuple(replace(s, rows=int(counts[s.path])) for s in sources if s.path in counts.index)
 
 
 def _row_lookups(analysis: Analysis):

@@ -1,0 +1,126 @@
+"""HTML reports: one self-contained page per client and an index across clients.
+
+Every page comes from Jinja2 templates. One environment is built here, once per templates folder:
+auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
+before the built-in templates, so a practice can override one partial (say `_brand.html` for its
+name, logo and colours) and keep the rest. Rendering reads only the report model: no clock, no
+network, no files other than templates.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from pathlib import Path
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+
+from analyzer.report_model import ClientReport, Money, Overview, format_date
+
+CLIENT_TEMPLATE = "client.html"
+INDEX_TEMPLATE = "index.html"
+
+
+def render_client_html(report: ClientReport, templates: Path | None) -> str:
+    page = environment(_key(templates)).get_template(CLIENT_TEMPLATE)
+    return page.render(report=report, **_shell(report))
+
+
+def render_index_html(overview: Overview, templates: Path | None) -> str:
+    page = environment(_key(templates)).get_template(INDEX_TEMPLATE)
+    return page.render(overview=overview, **_shell(overview))
+
+
+def _shell(page: ClientReport | Overview) -> dict:
+    """What the page shell (base.html, _brand.html, _provenance.html) shows on every page."""
+    return {"practice": page.practice, "period": page.period, "run_date": page.run_date,
+            "version": page.version, "sources": page.sources}
+
+
+def default_templates() -> Path | None:
+    """The built-in templates: the checkout's top-level `templates/` folder when there is one
+    (a checkout or editable install), else None, meaning the copy packaged inside `analyzer`."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    return checkout if checkout.is_dir() else None
+
+
+def _key(templates: Path | None) -> str:
+    return str(Path(templates).resolve()) if templates else ""
+
+
+@functools.cache
+def environment(templates: str = "") -> Environment:
+    """The one Jinja2 environment for a templates folder ("" for the built-in templates only)."""
+    loaders: list[BaseLoader] = []
+    if templates:
+        loaders.append(FileSystemLoader(templates))
+    loaders.append(_default_loader())
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "htm", "xml", "svg"), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        finalize=lambda value: "" if value is None else value,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(date=date_text, money=money_text, plural=plural,
+                       date_range=date_range, humanise=humanise)
+    return env
+
+
+def _default_loader() -> BaseLoader:
+    checkout = default_templates()
+    if checkout is not None:
+        return FileSystemLoader(str(checkout))
+    packaged = importlib.resources.files("analyzer") / "templates"
+    if isinstance(packaged, Path):
+        return FileSystemLoader(str(packaged))
+    return PackageLoader("analyzer", "templates")  # e.g. a zipped install
+
+
+# -- filters: small, pure, and the only formatting the templates do -----------------------------
+
+def date_text(value) -> str:
+    """31 Aug 2026; '' for no date."""
+    return format_date(value)
+
+
+def money_text(value, currency: str | None = None) -> str:
+    """Always with the 3-letter code: GBP 1,234.50 (or GBP -12.00). Takes a Money, or an amount
+    and its currency; '' when there is no amount."""
+    if value is None:
+        return ""
+    if isinstance(value, Money):
+        currency, value = value.currency, value.amount
+    return f"{currency or '???'} {float(value):,.2f}"
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """`3|plural("item")` -> "3 items"; `1|plural("entry", "entries")` -> "1 entry"."""
+    return f"{count:,} {singular if count == 1 else (many or singular + 's')}"
+
+
+def date_range(first, last) -> str:
+    """'3 Oct 2026', or '3 Oct 2026 – 28 Oct 2026'; '' when neither is known."""
+    if not first and not last:
+        return ""
+    if not first or not last or first == last:
+        return format_date(first or last)
+    return f"{format_date(first)} – {format_date(last)}"
+
+
+def humanise(name: str) -> str:
+    """account_code -> Account code."""
+    return name.replace("_", " ").strip().capitalize()
