@@ -157,9 +157,22 @@ class _Column:
     extra: dict = field(default_factory=dict)
 
 
+def _texts(values: Iterable) -> list[str]:
+    """Cleaned cell texts; '' for missing values. One pass, touching only the cells that need it."""
+    cells = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    search = _NEEDS_CLEANING.search
+    half = MAX_CELL // 2
+    for position, value in enumerate(cells):
+        if type(value) is not str:
+            cells[position] = _text(value)
+        elif search(value) or len(value) > half:
+            cells[position] = clean_text(value)
+    return cells
+
+
 def _text_column(heading: str, values: Iterable, formats: _Formats, *, kind: str = "text",
                  width: float | None = None, wrap: bool | None = None) -> _Column:
-    cells = [_text(v) for v in values]
+    cells = _texts(values)
     longest, multiline = _measure(cells)
     if wrap is None:
         wrap = multiline or longest > WIDTH_CAP
