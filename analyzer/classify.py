@@ -56,7 +56,8 @@ class Classified:
         return self.findings[self.codes[row]]
 
     def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
-        """Per-row output columns: categories, fixes, template and one column per value."""
+        """Per-row output columns: categories, fixes, template and one column per value.
+        Categorical: each row holds its cell's code, each distinct text is stored once."""
         per_cell = {
             "categories": [_join(f.category for f in fs) for fs in self.findings],
             "fixes": [_join(f.fix for f in fs) for fs in self.findings],
@@ -64,9 +65,13 @@ class Classified:
         }
         for name in value_names:
             per_cell[name] = [_join((f.value(name) for f in fs), ", ") for fs in self.findings]
-        return pd.DataFrame(
-            {k: np.asarray(v, dtype=object)[self.codes] for k, v in per_cell.items()}
-        ).astype("string")
+        return pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()})
+
+
+def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
+    """Map per-cell texts to rows without copying a string per row."""
+    texts, positions = np.unique(np.asarray(per_cell, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(positions[codes], categories=pd.Index(texts, dtype="str"))
 
 
 def classify_rows(errors: pd.Series, catalog: Catalog) -> Classified:
