@@ -78,7 +78,6 @@ class ClientPlan:
     groups: tuple[FixGroup, ...]
     value_by_currency: tuple[tuple[str, float], ...]
     templates: tuple[tuple[str, int], ...]
-    primary_group: dict[int, str]  # row -> key of the first group that must act on it
     duplicates: dict[int, int]  # row -> the earlier row of the same item (same client and item id)
 
     @property
@@ -109,19 +108,25 @@ class Plan:
 
 
 def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan:
+    """Every client's ordered fix groups, computed in one pass of grouped aggregates over the
+    findings (a million rows and a thousand clients must not mean a million small queries)."""
     fields = batch.fields
     first_of = duplicate_rows(fields)
     findings = explode_findings(batch, classified, catalog)
-    findings = findings[first_of[findings["row"].to_numpy()] < 0]
+    counted = findings[first_of[findings["row"].to_numpy()] < 0]
+    groups = _group_stats(counted, fields, catalog)
+    client_money = _money(_unique_rows(fields, first_of), ["client"])
+    templates = _templates(counted)
+    codes, names = pd.factorize(fields["client"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     clients = []
-    client_codes, client_names = pd.factorize(fields["client"], sort=False)
-    order = np.argsort(client_codes, kind="stable")
-    bounds = np.searchsorted(client_codes[order], np.arange(len(client_names) + 1))
-    by_client = {name: findings_part for name, findings_part in findings.groupby("client", sort=False)}
-    for index, name in enumerate(client_names):
+    for index, name in enumerate(names):
         rows = order[bounds[index] : bounds[index + 1]]
         duplicates = {int(r): int(first_of[r]) for r in rows[first_of[rows] >= 0]}
-        clients.append(_plan_client(str(name), rows, by_client.get(name), fields, catalog, duplicates))
+        mine = sorted(groups.get(name, []), key=lambda g: (g.fix.rank, -g.items, -_total(g.value_by_currency), g.fix.id, g.title))
+        clients.append(ClientPlan(str(name), rows, tuple(mine), client_money.get((name,), ()),
+                                  templates.get(name, ()), duplicates))
     clients.sort(key=lambda c: c.name.casefold())
     return Plan(tuple(clients), findings)
 
@@ -136,12 +141,19 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog) -> 
                 finding.value(fix.group_by) if fix.group_by else "")
             per_cell.append((cell, order, finding.category, finding.fix, group_value or (NOT_STATED if fix.group_by else "")))
     cells = pd.DataFrame(per_cell, columns=["cell", "order", "category", "fix", "value"])
-    rows = pd.DataFrame({"row": np.arange(len(classified.codes)), "cell": classified.codes})
-    exploded = rows.merge(cells, on="cell", how="left", sort=False).sort_values(["row", "order"], kind="stable")
+    # Each row takes its cell's block of findings, in the cell's order.
+    counts = np.bincount(cells["cell"].to_numpy(), minlength=len(classified.cells))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    per_row = counts[classified.codes]
+    row_ids = np.repeat(np.arange(len(classified.codes)), per_row)
+    offsets = np.arange(len(row_ids)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    picks = starts[classified.codes][row_ids] + offsets
+    exploded = cells.iloc[picks].reset_index(drop=True)
+    exploded.insert(0, "row", row_ids)
     fields = batch.fields
-    exploded["client"] = fields["client"].to_numpy()[exploded["row"].to_numpy()]
+    exploded["client"] = fields["client"].to_numpy()[row_ids]
     exploded["variant"] = _variants(exploded, fields, catalog)
-    return exploded.reset_index(drop=True)
+    return exploded
 
 
 def _variants(exploded: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) -> np.ndarray:
@@ -175,36 +187,55 @@ def duplicate_rows(fields: pd.DataFrame) -> np.ndarray:
     return result
 
 
-def _plan_client(name, rows, findings, fields, catalog, duplicates) -> ClientPlan:
-    groups: list[FixGroup] = []
-    if findings is not None:
-        for (fix_id, variant), part in findings.groupby(["fix", "variant"], sort=False):
-            groups.append(_group(catalog.fixes[fix_id], int(variant), part, fields))
-    groups.sort(key=lambda g: (g.fix.rank, -g.items, -_total(g.value_by_currency), g.fix.id, g.title))
-    primary: dict[int, str] = {}
-    for group in groups:
-        for row in group.rows:
-            primary.setdefault(int(row), group.key)
-    templates = ()
-    if findings is not None:
-        unknown = findings[findings["category"] == UNCLASSIFIED]
-        counts = unknown.drop_duplicates(["row", "value"])["value"].value_counts()
-        templates = tuple((str(t), int(n)) for t, n in counts.items())
-    unique = rows[~np.isin(rows, list(duplicates))] if duplicates else rows
-    return ClientPlan(name, rows, tuple(groups), _value_by_currency(fields, unique), templates, primary, duplicates)
+GROUP = ["client", "fix", "variant"]
+ACTION = [*GROUP, "value"]
 
 
-def _group(fix: Fix, variant: int, part: pd.DataFrame, fields: pd.DataFrame) -> FixGroup:
-    rows = part["row"].drop_duplicates().to_numpy()
-    actions = []
+def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) -> dict[str, list[FixGroup]]:
+    """All fix groups of all clients, keyed by client."""
+    if findings.empty:
+        return {}
+    rows = findings["row"].to_numpy()
+    findings = findings.assign(
+        currency=_currency(fields).to_numpy()[rows],
+        amount=fields["amount"].to_numpy()[rows],
+        date=fields["date"].to_numpy()[rows],
+        approval=fields["status"].str.contains(APPROVAL_WORDS, case=False, regex=True).to_numpy(dtype=bool)[rows],
+    )
+    in_group = findings.drop_duplicates([*GROUP, "row"])
+    in_action = findings.drop_duplicates([*ACTION, "row"])
+    group_rows = _rows_by(in_group, GROUP)
+    group_money = _money(in_group, GROUP)
+    approvals = in_group.groupby(GROUP, sort=False)["approval"].sum()
+    categories = findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False)["category"].agg(tuple)
+    action_rows = _rows_by(in_action, ACTION)
+    action_money = _money(in_action, ACTION)
+    dates = in_action.groupby(ACTION, sort=False)["date"].agg(["min", "max"])
+    actions_of: dict[tuple, list[Action]] = {}
+    for key, action_row_ids in action_rows.items():
+        first, last = dates.loc[key]
+        actions_of.setdefault(key[:3], []).append(Action(
+            value=str(key[3]), rows=action_row_ids, value_by_currency=action_money.get(key, ()),
+            first_date=None if pd.isna(first) else pd.Timestamp(first),
+            last_date=None if pd.isna(last) else pd.Timestamp(last),
+        ))
+    groups: dict[str, list[FixGroup]] = {}
+    for key, row_ids in group_rows.items():
+        client, fix_id, variant = key
+        fix = catalog.fixes[fix_id]
+        groups.setdefault(client, []).append(
+            _group(fix, int(variant), row_ids, actions_of[key], categories[key], group_money.get(key, ()), int(approvals[key]))
+        )
+    return groups
+
+
+def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -> FixGroup:
     if fix.group_by or fix.id == MANUAL_REVIEW:
-        for value, by_value in part.groupby("value", sort=False):
-            actions.append(_action(str(value), by_value["row"].drop_duplicates().to_numpy(), fields))
-        actions.sort(key=lambda a: (-a.items, a.value))
-    else:
-        actions.append(_action("", rows, fields))
+        actions = sorted(actions, key=lambda a: (-a.items, a.value))
+    else:  # one action for the whole group
+        actions = [Action("", rows, money, min((a.first_date for a in actions if a.first_date is not None), default=None),
+                          max((a.last_date for a in actions if a.last_date is not None), default=None))]
     chosen = fix.variants[variant - 1] if variant else None
-    approval = int(fields["status"].iloc[rows].str.contains(APPROVAL_WORDS, case=False, regex=True).sum())
     steps = chosen.steps if chosen else fix.steps
     if approval:
         steps = (*steps, APPROVAL_STEP)
@@ -214,30 +245,45 @@ def _group(fix: Fix, variant: int, part: pd.DataFrame, fields: pd.DataFrame) -> 
         steps=tuple(steps),
         warnings=fix.warnings,
         publishable=chosen.publishable if chosen else fix.publishable,
-        categories=tuple(dict.fromkeys(part["category"])),
+        categories=tuple(categories),
         actions=tuple(actions),
         rows=rows,
-        value_by_currency=_value_by_currency(fields, rows),
+        value_by_currency=money,
         approval_rows=approval,
     )
 
 
-def _action(value: str, rows: np.ndarray, fields: pd.DataFrame) -> Action:
-    dates = fields["date"].iloc[rows].dropna()
-    return Action(
-        value=value,
-        rows=rows,
-        value_by_currency=_value_by_currency(fields, rows),
-        first_date=dates.min() if len(dates) else None,
-        last_date=dates.max() if len(dates) else None,
-    )
+def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, np.ndarray]:
+    """The input rows of each group, in input order, from one pass over the frame."""
+    rows = frame["row"].to_numpy()
+    return {key: np.sort(rows[positions]) for key, positions in frame.groupby(keys, sort=False).indices.items()}
 
 
-def _value_by_currency(fields: pd.DataFrame, rows: np.ndarray) -> tuple[tuple[str, float], ...]:
-    part = fields.iloc[rows]
-    currency = part["currency"].where(part["currency"] != "", UNKNOWN_CURRENCY)
-    sums = part["amount"].groupby(currency.to_numpy()).sum(min_count=1).dropna()
-    return tuple((str(c), round(float(v), 2)) for c, v in sorted(sums.items()))
+def _currency(fields: pd.DataFrame) -> pd.Series:
+    return fields["currency"].where(fields["currency"] != "", UNKNOWN_CURRENCY)
+
+
+def _unique_rows(fields: pd.DataFrame, first_of: np.ndarray) -> pd.DataFrame:
+    unique = fields[first_of < 0]
+    return pd.DataFrame({"client": unique["client"], "currency": _currency(unique), "amount": unique["amount"]})
+
+
+def _money(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[tuple[str, float], ...]]:
+    """Value per currency for each group: {key: (("GBP", 12.5), ...)}, currencies sorted."""
+    sums = frame.groupby([*keys, "currency"], sort=True)["amount"].sum(min_count=1).dropna()
+    money: dict[tuple, list] = {}
+    for key, value in sums.items():
+        money.setdefault(tuple(key[:-1]), []).append((str(key[-1]), round(float(value), 2)))
+    return {k: tuple(v) for k, v in money.items()}
+
+
+def _templates(findings: pd.DataFrame) -> dict[str, tuple[tuple[str, int], ...]]:
+    unknown = findings[findings["category"] == UNCLASSIFIED].drop_duplicates(["client", "row", "value"])
+    counts = unknown.groupby(["client", "value"], sort=False).size()
+    result: dict[str, list] = {}
+    for (client, template), n in counts.items():
+        result.setdefault(client, []).append((str(template), int(n)))
+    return {c: tuple(sorted(t, key=lambda x: (-x[1], x[0]))) for c, t in result.items()}
 
 
 def _total(value_by_currency: tuple[tuple[str, float], ...]) -> float:
