@@ -58,13 +58,17 @@ class Classified:
     def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
         """Per-row output columns: categories, fixes, template and one column per value.
         Categorical: each row holds its cell's code, each distinct text is stored once."""
-        per_cell = {
-            "categories": [_join(f.category for f in fs) for fs in self.findings],
-            "fixes": [_join(f.fix for f in fs) for fs in self.findings],
-            "template": [" | ".join(f.template for f in fs if f.template) for fs in self.findings],
-        }
-        for name in value_names:
-            per_cell[name] = [_join((f.value(name) for f in fs), ", ") for fs in self.findings]
+        per_cell: dict[str, list[str]] = {k: [] for k in ("categories", "fixes", "template", *value_names)}
+        for findings in self.findings:
+            per_cell["categories"].append(_join(f.category for f in findings))
+            per_cell["fixes"].append(_join(f.fix for f in findings))
+            per_cell["template"].append(" | ".join(f.template for f in findings if f.template))
+            values: dict[str, dict[str, None]] = {}
+            for finding in findings:
+                for name, value in finding.values:
+                    values.setdefault(name, {})[value] = None
+            for name in value_names:
+                per_cell[name].append(", ".join(values.get(name, ())))
         return pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()})
 
 
@@ -78,15 +82,19 @@ def classify_rows(errors: pd.Series, catalog: Catalog) -> Classified:
     """Classify a column of error cells, each distinct cell once."""
     codes, uniques = pd.factorize(errors.fillna(""), sort=False)
     cells = tuple(str(u) for u in uniques)
-    findings = tuple(classify_cell(cell, catalog) for cell in cells)
+    messages: dict[str, list[Finding]] = {}  # cells share messages: classify each message once
+    findings = tuple(classify_cell(cell, catalog, messages) for cell in cells)
     return Classified(codes=codes, cells=cells, findings=findings)
 
 
-def classify_cell(cell: str, catalog: Catalog) -> tuple[Finding, ...]:
+def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] | None = None) -> tuple[Finding, ...]:
     """Every error in one cell, in order of appearance, each distinct finding once."""
     found: dict[Finding, None] = {}
+    cache = {} if cache is None else cache
     for message in split_messages(cell):
-        for finding in _classify_message(message, catalog):
+        if message not in cache:
+            cache[message] = _classify_message(message, catalog)
+        for finding in cache[message]:
             found.setdefault(finding)
     if not found:
         remainder = _strip_noise(clean_text(cell), catalog)
@@ -176,18 +184,17 @@ def _scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
     """Matches of every category, earlier categories winning any overlap."""
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, Finding]] = []
+    lowered = message.lower()
     for category in catalog.categories:
-        for pattern in category.patterns:
+        for pattern, needle in zip(category.patterns, category.needles):
+            if needle not in lowered:  # most patterns miss: reject without running the regex
+                continue
             for match in pattern.finditer(message):
                 span = match.span()
                 if any(span[0] < end and start < span[1] for start, end in taken):
                     continue
                 taken.append(span)
-                values = tuple(
-                    (name, _tidy_value(value))
-                    for name, value in match.groupdict().items()
-                    if value
-                )
+                values = tuple((name, _tidy_value(value)) for name, value in match.groupdict().items() if value)
                 found.append((span[0], Finding(category.id, category.fix, values)))
     return found
 

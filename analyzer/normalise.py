@@ -178,10 +178,7 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
     error_empty = (stripped[roles["error"]] == "").to_numpy()
     first_cells = _first_filled(stripped)
     totals = error_empty & first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy() & ~blank
-    repeated = np.ones(len(sheet.rows), dtype=bool)
-    for h, s in stripped.items():
-        repeated &= (s.str.casefold() == h.casefold()).to_numpy() | (s == "").to_numpy()
-    repeated &= ~blank
+    repeated = _repeated_headers(stripped) & ~blank
     keep = ~(blank | totals | repeated)
     sheet_label = sheet.sheet_name or ""
     source_rows = sheet.rows["source_row"].to_numpy()
@@ -190,6 +187,20 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
     skips.sort(key=lambda s: s.source_row)
     return keep, skips
+
+
+def _repeated_headers(stripped: dict[str, pd.Series]) -> np.ndarray:
+    """Rows that repeat the header (two exports pasted one under the other). Only rows whose
+    first cell names the first column are compared in full."""
+    headers = list(stripped)
+    first = stripped[headers[0]]
+    candidates = (first.str.lower() == headers[0].lower()).to_numpy(dtype=bool)
+    if not candidates.any():
+        return candidates
+    for h in headers[1:]:
+        values = stripped[h][candidates]
+        candidates[candidates] = ((values.str.lower() == h.lower()) | (values == "")).to_numpy(dtype=bool)
+    return candidates
 
 
 def _first_filled(stripped: dict[str, pd.Series]) -> pd.Series:
@@ -326,10 +337,24 @@ def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
 
 
 def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
-    """`1,234.50`, `£12.00`, `(45.00)`, `45.00-`, `1.234,50`: each distinct value parsed once."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    parsed = np.array([parse_amount(u, decimal_comma) for u in uniques] + [np.nan], dtype="float64")
-    return pd.Series(parsed[codes], dtype="float64")
+    """`1,234.50`, `£12.00`, `(45.00)`, `45.00-`, `1.234,50`. Plain numbers are converted in one
+    vectorised step; only the rest are parsed one distinct value at a time."""
+    if values.dtype == object and values.map(type).eq(float).all():
+        return values.astype("float64")
+    numbers = pd.Series(np.nan, index=values.index, dtype="float64")
+    text = values if values.dtype != object else values.map(_cell_text).astype("str")
+    if not decimal_comma:
+        plain = text.str.fullmatch(r"\s*-?\d+(?:\.\d+)?\s*").fillna(False).to_numpy(dtype=bool)
+        numbers[plain] = pd.to_numeric(text[plain], errors="coerce").to_numpy()
+    else:
+        plain = np.zeros(len(values), dtype=bool)
+    rest = ~plain & (text != "").to_numpy(dtype=bool)
+    if rest.any():
+        raw = values[rest] if values.dtype == object else text[rest]
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        parsed = np.array([parse_amount(u, decimal_comma) for u in uniques] + [np.nan], dtype="float64")
+        numbers[rest] = parsed[codes]
+    return numbers.reset_index(drop=True)
 
 
 def parse_amount(value: object, decimal_comma: bool = False) -> float:
@@ -359,9 +384,12 @@ def parse_amount(value: object, decimal_comma: bool = False) -> float:
 
 def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
     """The item's currency: its own column, else a symbol in the amount, else the base currency."""
-    code = codes.str.upper().str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
-    symbol = totals.str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("")
-    result = code.where(code != "", symbol)
+    code_of, distinct = pd.factorize(codes.str.upper(), use_na_sentinel=True)
+    found = pd.Series(distinct, dtype="str").str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
+    result = pd.Series(np.append(found.to_numpy(dtype=object), "")[code_of], dtype="str")
+    symbols = totals.str.contains("[£€¥₹]", regex=True).fillna(False).to_numpy(dtype=bool) & (result == "").to_numpy()
+    if symbols.any():
+        result[symbols] = totals[symbols].str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("").to_numpy()
     return result.where(result != "", base).astype("str")
 
 

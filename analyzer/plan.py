@@ -206,18 +206,17 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog)
     in_action = findings.drop_duplicates([*ACTION, "row"])
     group_rows = _rows_by(in_group, GROUP)
     group_money = _money(in_group, GROUP)
-    approvals = in_group.groupby(GROUP, sort=False)["approval"].sum()
-    categories = findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False)["category"].agg(tuple)
+    approvals = in_group.groupby(GROUP, sort=False)["approval"].sum().to_dict()
+    categories = findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False)["category"].agg(tuple).to_dict()
     action_rows = _rows_by(in_action, ACTION)
     action_money = _money(in_action, ACTION)
-    dates = in_action.groupby(ACTION, sort=False)["date"].agg(["min", "max"])
+    by_action = in_action.groupby(ACTION, sort=False)["date"]
+    first_dates, last_dates = by_action.min().to_dict(), by_action.max().to_dict()
     actions_of: dict[tuple, list[Action]] = {}
     for key, action_row_ids in action_rows.items():
-        first, last = dates.loc[key]
         actions_of.setdefault(key[:3], []).append(Action(
             value=str(key[3]), rows=action_row_ids, value_by_currency=action_money.get(key, ()),
-            first_date=None if pd.isna(first) else pd.Timestamp(first),
-            last_date=None if pd.isna(last) else pd.Timestamp(last),
+            first_date=_timestamp(first_dates[key]), last_date=_timestamp(last_dates[key]),
         ))
     groups: dict[str, list[FixGroup]] = {}
     for key, row_ids in group_rows.items():
@@ -227,6 +226,10 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog)
             _group(fix, int(variant), row_ids, actions_of[key], categories[key], group_money.get(key, ()), int(approvals[key]))
         )
     return groups
+
+
+def _timestamp(value) -> pd.Timestamp | None:
+    return None if pd.isna(value) else pd.Timestamp(value)
 
 
 def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -> FixGroup:
