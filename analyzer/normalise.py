@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
@@ -169,16 +171,25 @@ def _cell_text(cell: object) -> str:
 
 
 def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: dict[str, str]):
-    """Blank rows, totals rows and repeated header rows are skipped, each with its reason."""
+    """Blank rows, totals rows and repeated header rows are skipped, each with its reason.
+    Each has an empty or header-like error cell, so only those rows are examined in full."""
+    n = len(sheet.rows)
     if not text:
-        return np.zeros(len(sheet.rows), dtype=bool), []
-    stripped = {h: s.str.strip() for h, s in text.items()}
-    filled = sum((s != "").astype("int64") for s in stripped.values())
-    blank = (filled == 0).to_numpy()
-    error_empty = (stripped[roles["error"]] == "").to_numpy()
-    first_cells = _first_filled(stripped)
-    totals = error_empty & first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy() & ~blank
-    repeated = _repeated_headers(stripped) & ~blank
+        return np.zeros(n, dtype=bool), []
+    error = text[roles["error"]].str.strip()
+    candidates = ((error == "") | (error.str.lower() == roles["error"].lower())).to_numpy(dtype=bool)
+    blank = np.zeros(n, dtype=bool)
+    totals = np.zeros(n, dtype=bool)
+    repeated = np.zeros(n, dtype=bool)
+    if candidates.any():
+        at = np.flatnonzero(candidates)
+        stripped = {h: s.iloc[at].str.strip().reset_index(drop=True) for h, s in text.items()}
+        filled = sum((s != "").astype("int64") for s in stripped.values()).to_numpy()
+        blank[at] = filled == 0
+        error_empty = (stripped[roles["error"]] == "").to_numpy()
+        first_cells = _first_filled(stripped)
+        totals[at] = error_empty & first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy(dtype=bool) & (filled > 0)
+        repeated[at] = _repeated_headers(stripped) & (filled > 0)
     keep = ~(blank | totals | repeated)
     sheet_label = sheet.sheet_name or ""
     source_rows = sheet.rows["source_row"].to_numpy()
@@ -194,7 +205,7 @@ def _repeated_headers(stripped: dict[str, pd.Series]) -> np.ndarray:
     first cell names the first column are compared in full."""
     headers = list(stripped)
     first = stripped[headers[0]]
-    candidates = (first.str.lower() == headers[0].lower()).to_numpy(dtype=bool)
+    candidates = np.array(first.str.lower() == headers[0].lower(), dtype=bool)
     if not candidates.any():
         return candidates
     for h in headers[1:]:
@@ -344,7 +355,7 @@ def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
     numbers = pd.Series(np.nan, index=values.index, dtype="float64")
     text = values if values.dtype != object else values.map(_cell_text).astype("str")
     if not decimal_comma:
-        plain = text.str.fullmatch(r"\s*-?\d+(?:\.\d+)?\s*").fillna(False).to_numpy(dtype=bool)
+        plain = _plain_numbers(text)
         numbers[plain] = pd.to_numeric(text[plain], errors="coerce").to_numpy()
     else:
         plain = np.zeros(len(values), dtype=bool)
@@ -355,6 +366,17 @@ def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
         parsed = np.array([parse_amount(u, decimal_comma) for u in uniques] + [np.nan], dtype="float64")
         numbers[rest] = parsed[codes]
     return numbers.reset_index(drop=True)
+
+
+def _plain_numbers(text: pd.Series) -> np.ndarray:
+    """Which cells are plain numbers (12.50, -3): Arrow's vectorised regex when the column is
+    Arrow-backed, else pandas'."""
+    pattern = r"^\s*-?\d+(?:\.\d+)?\s*$"
+    try:
+        array = pa.array(text.array)
+        return pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError):
+        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
 
 
 def parse_amount(value: object, decimal_comma: bool = False) -> float:

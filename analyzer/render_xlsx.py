@@ -1,14 +1,20 @@
 """Excel reports: one workbook per client (Summary, Actions, Items, Unrecognised) and an overview
 workbook across clients.
 
-Written with XlsxWriter, in memory, with every automatic conversion switched off. Text from the
-input always goes through `write_string` after `clean_text`, so a cell such as `=HYPERLINK(...)`,
+Written with XlsxWriter with every automatic conversion switched off. Text from the input
+always goes through `write_string` after `clean_text`, so a cell such as `=HYPERLINK(...)`,
 `+1+1` or `@SUM(A1)` stays text and can never become a formula, a number or a link; numbers go
-through `write_number`, dates become real date cells, and only http/https links in the Link
-column become hyperlinks. Formats are built once per workbook and cells are written column by
-column from plain Python lists, which keeps the formatted workbook about as cheap as an
-unformatted dump. Nothing here reads the clock: the workbook's dates come from the run date, so
-the same report gives the same bytes.
+through `write_number`, dates become real date cells (Excel date numbers with a date format), and
+only http/https addresses in the Link column become hyperlinks. The only formulas are the
+overview's totals, which are ours.
+
+Speed: each column is turned into a plain list of ready cells once (vectorised where pandas can),
+formats are built once per workbook, and rows are written in order with one bound method per
+column, which keeps the formatted workbook cheaper than an unformatted openpyxl dump. Writing in
+row order also allows XlsxWriter's constant-memory mode, used for very large clients.
+
+Nothing here reads the clock: the workbook's dates come from the report's run date, so the same
+report gives the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,13 +44,13 @@ WORKBOOK_OPTIONS = {
 STATUS_CHOICES = ("To do", "Done", "Can't fix", "Not needed")
 TRACKING_COLUMNS = ("Status", "Assigned to", "Note")
 GROUP_COLUMN = "Fix #"
-SHEETS = ("Summary", "Actions", "Items", "Unrecognised")
 
 MAX_CELL = 32_767  # Excel's limit, in UTF-16 code units
 TRUNCATED = " … [truncated: Excel holds at most 32,767 characters in a cell]"
 MAX_ROWS = 1_048_576
 MAX_URL = 2_079  # Excel's limit on a hyperlink's address
 MAX_LINKS = 65_530  # Excel's limit on hyperlinks in one worksheet
+CONSTANT_MEMORY_ROWS = 20_000  # more Items rows than this: write in constant-memory mode
 WIDTH_CAP = 60
 WIDTH_SAMPLE = 2_000  # rows looked at to size a column
 
@@ -59,6 +65,7 @@ _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NEEDS_CLEANING = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 _URL = re.compile(r"https?://[^\s\"<>\\^`{|}]+\Z", re.IGNORECASE)
 _CURRENCY = re.compile(r"[A-Za-z?]{1,8}\Z")
+_SAFE_FILE = re.compile(r"[\w .()&,'+-]+\.xlsx")
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "us")
 _FIRST_SERIAL_DATE = np.datetime64("1900-03-01T00:00:00", "us")  # before it, Excel's 1900 leap-year bug
 _LAST_DATE = np.datetime64("9999-12-31T23:59:59", "us")
@@ -89,7 +96,7 @@ def _text(value) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        if isinstance(value, float) and math.isnan(value) or value is pd.NaT or value is pd.NA:
+        if value is pd.NaT or value is pd.NA or isinstance(value, float) and math.isnan(value):
             return ""
         value = str(value)
     return clean_text(value)
@@ -142,31 +149,37 @@ class _Formats:
 
 @dataclass
 class _Column:
-    """One column of a data table: its heading, its cells (already cleaned) and how to write them.
+    """One column of a data table: its heading and its cells, ready to write (None = empty).
 
-    kinds: text (str, '' = empty), number (float/int, None or NaN = empty), date (Excel serial
-    numbers, NaN = empty; or date/datetime objects), link (str: a hyperlink when it is an
-    http/https address), internal ((location, text) or None)."""
+    kinds: text (cleaned str), number (finite float/int), date (Excel date numbers, or text for a
+    date Excel cannot show), datetime (date/datetime objects), link (cleaned str: a hyperlink when
+    it is an http/https address), internal ((location in this workbook, text)), styled ((text,
+    format)), file ((file name beside the workbook, text))."""
 
     heading: str
     kind: str
-    values: Sequence
+    cells: Sequence
     format: object = None
-    width: float | None = None
-    wrap: bool | None = None
-    extra: dict = field(default_factory=dict)
+    width: float = 10.0
+    plain: object = None  # link columns: the format of text that is not a link
 
 
-def _texts(values: Iterable) -> list[str]:
-    """Cleaned cell texts; '' for missing values. One pass, touching only the cells that need it."""
+def _texts(values: Iterable) -> list[str | None]:
+    """Cleaned cell texts, None for empty or missing ones. One pass, touching only the cells
+    that need it."""
     cells = values.tolist() if isinstance(values, np.ndarray) else list(values)
     search = _NEEDS_CLEANING.search
     half = MAX_CELL // 2
     for position, value in enumerate(cells):
         if type(value) is not str:
-            cells[position] = _text(value)
+            value = _text(value)
         elif search(value) or len(value) > half:
-            cells[position] = clean_text(value)
+            value = clean_text(value)
+        else:
+            if not value:
+                cells[position] = None
+            continue
+        cells[position] = value or None
     return cells
 
 
@@ -176,19 +189,17 @@ def _text_column(heading: str, values: Iterable, formats: _Formats, *, kind: str
     longest, multiline = _measure(cells)
     if wrap is None:
         wrap = multiline or longest > WIDTH_CAP
-    if width is None:
-        width = _fit(heading, longest)
     plain = formats.wrap if wrap else formats.text
-    column = _Column(heading, kind, cells, formats.link if kind == "link" else plain, width, wrap)
-    if kind == "link":
-        column.extra["plain"] = plain
-    return column
+    return _Column(heading, kind, cells, formats.link if kind == "link" else plain,
+                   width if width is not None else _fit(heading, longest), plain)
 
 
-def _measure(cells: Sequence[str]) -> tuple[int, bool]:
+def _measure(cells: Sequence[str | None]) -> tuple[int, bool]:
     """The longest line among the first cells, and whether any holds a line break."""
     longest, multiline = 0, False
     for cell in cells[:WIDTH_SAMPLE]:
+        if not cell:
+            continue
         if "\n" in cell:
             multiline = True
             size = max(map(len, cell.split("\n")))
@@ -203,57 +214,74 @@ def _fit(heading: str, longest: int, minimum: int = 6) -> float:
     return float(min(WIDTH_CAP, max(minimum, longest + 2, min(len(heading), 30) + 2)))
 
 
-def _number_column(heading: str, values: Sequence, fmt, width: float | None = None) -> _Column:
-    return _Column(heading, "number", values, fmt, width or float(max(12, min(len(heading), 30) + 2)))
+def _heading_width(heading: str, minimum: int) -> float:
+    return float(max(minimum, min(len(heading), 30) + 2))
+
+
+def _numbers(values: Iterable) -> list:
+    """Numbers as cells: None for missing, NaN or infinite values."""
+    isfinite = math.isfinite
+    return [v if v is not None and isfinite(v) else None for v in values]
+
+
+def _number_column(heading: str, values: Iterable, fmt, width: float | None = None) -> _Column:
+    return _Column(heading, "number", _numbers(values), fmt, width or _heading_width(heading, 12))
 
 
 def _date_column(heading: str, values: Sequence, formats: _Formats) -> _Column:
-    return _Column(heading, "date", values, formats.date, float(max(12, min(len(heading), 30) + 2)))
+    """date/datetime objects (None = empty)."""
+    return _Column(heading, "datetime", list(values), formats.date, _heading_width(heading, 12))
 
 
-def _frame_columns(table: pd.DataFrame, formats: _Formats, headings: list[str]) -> list[_Column]:
-    """The table's columns as cells: datetimes as date cells, floats as amounts, integers as
-    numbers, everything else as text."""
+def _frame_columns(table: pd.DataFrame, order: np.ndarray | None, formats: _Formats,
+                   headings: list[str]) -> list[_Column]:
+    """The table's columns as cells, rows taken in `order` (positions; None keeps the table's
+    order): datetimes as date cells, floats as amounts, integers as numbers, the rest as text."""
     columns = []
-    for position, heading in enumerate(headings):
-        series = table.iloc[:, position]
+    for heading, (_, series) in zip(headings, table.items()):
         kind = series.dtype.kind
         if kind == "M":
-            serials, outside = _excel_serials(series)
-            column = _date_column(heading, serials, formats)
-            if outside:  # a date Excel cannot show: say it as text instead
-                column.extra["text"] = outside
-            columns.append(column)
+            if getattr(series.dt, "tz", None) is not None:
+                series = series.dt.tz_localize(None)
+            values = _take(series.to_numpy(dtype="datetime64[us]"), order)
+            columns.append(_Column(heading, "date", _excel_dates(values), formats.date, _heading_width(heading, 12),
+                                   formats.text))
         elif kind == "f":
-            columns.append(_number_column(heading, series.to_numpy(dtype=float, na_value=np.nan).tolist(),
-                                          formats.money))
+            values = _take(series.to_numpy(dtype=float, na_value=np.nan), order)
+            cells = values.tolist()
+            for missing in np.flatnonzero(~np.isfinite(values)):
+                cells[missing] = None
+            columns.append(_Column(heading, "number", cells, formats.money, _heading_width(heading, 12)))
         elif kind in "iu":
-            width = float(max(8, len(str(series.max())) + 2 if len(series) else 8, min(len(heading), 30) + 2))
-            columns.append(_Column(heading, "number", series.tolist(), formats.integer, width))
+            values = _take(series.to_numpy(), order)
+            longest = len(str(values.max())) if len(values) else 0
+            columns.append(_Column(heading, "number", values.tolist(), formats.integer,
+                                   float(max(longest + 2, _heading_width(heading, 8)))))
         elif kind == "b":
-            columns.append(_text_column(heading, np.where(series.to_numpy(), "Yes", "No"), formats))
+            values = _take(series.to_numpy(), order)
+            columns.append(_text_column(heading, np.where(values, "Yes", "No"), formats))
         else:
-            values = series.to_numpy(dtype=object, na_value="")
+            values = _take(series.to_numpy(dtype=object, na_value=""), order)
             kind = "link" if heading.casefold() == "link" else "text"
             columns.append(_text_column(heading, values, formats, kind=kind))
     return columns
 
 
-def _excel_serials(series: pd.Series) -> tuple[list[float], dict[int, str]]:
-    """Excel's date numbers for a datetime column (NaN for missing), and the text of any date
-    outside what Excel can show (before 1 Mar 1900 or after 9999), by position."""
-    if getattr(series.dt, "tz", None) is not None:
-        series = series.dt.tz_localize(None)
-    values = series.to_numpy(dtype="datetime64[us]")  # one unit, wide enough for any date
-    serials = (values - _EXCEL_EPOCH) / np.timedelta64(1, "D")
-    outside = {}
-    valid = ~np.isnat(values)
-    bad = valid & ((values < _FIRST_SERIAL_DATE) | (values > _LAST_DATE))
-    if bad.any():
-        for position in np.flatnonzero(bad):
-            outside[int(position)] = pd.Timestamp(values[position]).strftime("%d %b %Y").lstrip("0")
-        serials[bad] = np.nan
-    return serials.tolist(), outside
+def _take(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    return values if order is None else values[order]
+
+
+def _excel_dates(values: np.ndarray) -> list:
+    """Excel's date numbers for datetime64[us] values (None for missing); a date Excel cannot
+    show (before 1 Mar 1900, when its 1900 leap-year bug shifts days, or after 9999) as text."""
+    cells = ((values - _EXCEL_EPOCH) / np.timedelta64(1, "D")).tolist()
+    missing = np.isnat(values)
+    for position in np.flatnonzero(missing):
+        cells[position] = None
+    outside = ~missing & ((values < _FIRST_SERIAL_DATE) | (values > _LAST_DATE))
+    for position in np.flatnonzero(outside):
+        cells[position] = pd.Timestamp(values[position]).strftime("%d %b %Y").lstrip("0")
+    return cells
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,73 +290,89 @@ def _excel_serials(series: pd.Series) -> tuple[list[float], dict[int, str]]:
 
 def _write_table(sheet: Worksheet, formats: _Formats, columns: list[_Column], *, first_row: int = 0,
                  first_col: int = 0, freeze: bool = True, filter: bool = True) -> int:
-    """Header, cells, widths, autofilter and frozen header; returns the number of data rows."""
-    rows = max((len(c.values) for c in columns), default=0)
+    """Header, cells (row by row, so that it works in constant-memory mode too), widths,
+    autofilter and frozen header; returns the number of data rows written."""
+    rows = max((len(c.cells) for c in columns), default=0)
     rows = min(rows, MAX_ROWS - 1 - first_row)
+    write_string = sheet.write_string
     for offset, column in enumerate(columns):
-        col = first_col + offset
-        sheet.write_string(first_row, col, clean_text(column.heading), formats.header)
-        _write_cells(sheet, first_row + 1, col, column, rows)
-        sheet.set_column(col, col, column.width or 10)
-    last_col = first_col + len(columns) - 1
+        write_string(first_row, first_col + offset, clean_text(column.heading), formats.header)
+        sheet.set_column(first_col + offset, first_col + offset, column.width)
+    plan = []
+    for offset, column in enumerate(columns):
+        if any(c is not None for c in column.cells):
+            cells = column.cells
+            if len(cells) < rows:
+                cells = [*cells, *([None] * (rows - len(cells)))]
+            plan.append((first_col + offset, cells, _writer(sheet, column), column.format))
+    for position in range(rows):
+        row = first_row + 1 + position
+        for col, cells, write, fmt in plan:
+            value = cells[position]
+            if value is not None:
+                write(row, col, value, fmt)
     if filter and columns:
-        sheet.autofilter(first_row, first_col, first_row + rows, last_col)
+        sheet.autofilter(first_row, first_col, first_row + rows, first_col + len(columns) - 1)
     if freeze:
         sheet.freeze_panes(first_row + 1, 0)
         sheet.repeat_rows(first_row)
     return rows
 
 
-def _write_cells(sheet: Worksheet, start: int, col: int, column: _Column, rows: int) -> None:
-    fmt = column.format
-    values = column.values[:rows] if len(column.values) > rows else column.values
+def _writer(sheet: Worksheet, column: _Column):
+    """The call that writes one cell of the column: (row, col, value, format)."""
     kind = column.kind
     if kind == "text":
-        write_string = sheet.write_string
-        for row, value in enumerate(values, start):
-            if value:
-                write_string(row, col, value, fmt)
-    elif kind == "number":
-        write_number = sheet.write_number
-        isfinite = math.isfinite
-        for row, value in enumerate(values, start):
-            if value is not None and isfinite(value):
+        return sheet.write_string
+    if kind == "number":
+        return sheet.write_number
+    if kind == "datetime":
+        return sheet.write_datetime
+    if kind == "date":
+        write_number, write_string, plain = sheet.write_number, sheet.write_string, column.plain
+
+        def date(row, col, value, fmt):
+            if type(value) is str:  # a date Excel cannot show
+                write_string(row, col, value, plain)
+            else:
                 write_number(row, col, value, fmt)
-    elif kind == "date":
-        write_number, write_datetime = sheet.write_number, sheet.write_datetime
-        for row, value in enumerate(values, start):
-            if value is None:
-                continue
-            if isinstance(value, (dt.date, dt.datetime)):
-                write_datetime(row, col, value, fmt)
-            elif value == value:  # a serial date number; NaN is a missing date
-                write_number(row, col, value, fmt)
-        for position, text in column.extra.get("text", {}).items():
-            if position < rows:
-                sheet.write_string(start + position, col, text)
-    elif kind == "link":
-        _write_links(sheet, start, col, values, fmt, column.extra.get("plain"))
-    elif kind == "internal":
-        for row, value in enumerate(values, start):
-            if value:
-                location, text = value
-                sheet.write_url(row, col, f"internal:{location}", fmt, string=clean_text(text))
-    else:  # pragma: no cover - a programming error
-        raise ValueError(f"unknown column kind {kind!r}")
+        return date
+    if kind == "link":
+        return _link_writer(sheet, column.plain)
+    if kind == "internal":
+        def internal(row, col, value, fmt):
+            location, text = value
+            sheet.write_url(row, col, f"internal:{location}", fmt, string=clean_text(text))
+        return internal
+    if kind == "styled":
+        def styled(row, col, value, fmt):
+            sheet.write_string(row, col, value[0], value[1])
+        return styled
+    if kind == "file":
+        def file(row, col, value, fmt):
+            name, text = value
+            if _SAFE_FILE.fullmatch(name) and not name.startswith((".", "-")):
+                sheet.write_url(row, col, f"external:{name}", fmt, string=text)
+            else:
+                sheet.write_string(row, col, text, column.plain)
+        return file
+    raise ValueError(f"unknown column kind {kind!r}")  # pragma: no cover - a programming error
 
 
-def _write_links(sheet: Worksheet, start: int, col: int, values: Sequence[str], fmt, plain=None) -> None:
-    """http/https addresses as hyperlinks showing the address; anything else as text."""
-    write_string, write_url = sheet.write_string, sheet.write_url
+def _link_writer(sheet: Worksheet, plain):
+    """http/https addresses as hyperlinks showing the address (up to Excel's limits); anything
+    else as text."""
+    write_string, write_url, match = sheet.write_string, sheet.write_url, _URL.match
     links = 0
-    for row, value in enumerate(values, start):
-        if not value:
-            continue
-        if links < MAX_LINKS and len(value) <= MAX_URL and _URL.match(value):
+
+    def link(row, col, value, fmt):
+        nonlocal links
+        if links < MAX_LINKS and len(value) <= MAX_URL and match(value):
             write_url(row, col, value, fmt, string=value)
             links += 1
         else:
             write_string(row, col, value, plain)
+    return link
 
 
 def _write_value(sheet: Worksheet, formats: _Formats, row: int, col: int, value, fmt=None) -> None:
@@ -355,8 +399,13 @@ def _page_setup(sheet: Worksheet) -> None:
 
 
 def _new_workbook(buffer: io.BytesIO, title: str, subject: str, author: str, company: str,
-                  created: dt.datetime, comments: str) -> Workbook:
-    book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+                  created: dt.datetime, comments: str, rows: int = 0) -> Workbook:
+    """In memory; for a very large client, constant-memory mode instead (rows go to temporary
+    files as they are written, strings inline), so memory stays flat however many rows."""
+    options = WORKBOOK_OPTIONS
+    if rows > CONSTANT_MEMORY_ROWS:
+        options = {**WORKBOOK_OPTIONS, "in_memory": False, "constant_memory": True}
+    book = xlsxwriter.Workbook(buffer, options)
     book.set_properties({
         "title": clean_text(title), "subject": clean_text(subject), "author": clean_text(author),
         "company": clean_text(company), "created": _naive(created), "comments": clean_text(comments),
@@ -394,9 +443,11 @@ def _money_columns(rows: Sequence[Sequence[Money]], currencies: list[str], forma
 
 
 def render_client_xlsx(report: ClientReport) -> bytes:
+    table, order, group_of, first_row = _ordered_items(report)
     buffer = io.BytesIO()
     book = _new_workbook(
         buffer,
+        rows=len(table),
         title=f"Publishing failures: {report.client}",
         subject=report.period,
         author=f"analyzer {report.version}",
@@ -408,8 +459,7 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     summary = book.add_worksheet("Summary")
     actions = book.add_worksheet("Actions")
     items = book.add_worksheet("Items")
-    table, group_of, first_row = _ordered_items(report)
-    _write_items(items, formats, table, group_of)
+    _write_items(items, formats, table, order, group_of)
     _write_summary(summary, formats, report, first_row, len(table))
     _write_actions(actions, formats, report)
     if report.templates:
@@ -424,9 +474,10 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     return buffer.getvalue()
 
 
-def _ordered_items(report: ClientReport) -> tuple[pd.DataFrame, list[int | None], dict[int, int]]:
-    """The client's rows in fix-group order (each group's own items together, in the group's
-    order), then any row no group claimed; the group number of each row; and, per group, the
+def _ordered_items(report: ClientReport) -> tuple[pd.DataFrame, np.ndarray | None, list[int | None], dict[int, int]]:
+    """The client's table and the order of its rows on the Items sheet (positions; None when
+    unchanged): fix-group order, each group's own items together in the group's order, then any
+    row no group claimed. Also the group number of each sheet row and, per group, the sheet
     position of its first row."""
     table = report.items_table
     if table is None or not len(table.columns):
@@ -450,15 +501,17 @@ def _ordered_items(report: ClientReport) -> tuple[pd.DataFrame, list[int | None]
             order.append(label)
             numbers.append(None)
     if len(order) != len(index):  # duplicate labels: keep the table as it is
-        return table, [None] * len(table), {}
+        return table, None, [None] * len(table), {}
     positions = {label: position for position, label in enumerate(order)}
     for group in report.groups:  # a group all of whose items are listed under an earlier fix
         if group.number not in first_row:
             found = [positions[i.row] for i in group.items if i.row in positions]
             if found:
                 first_row[group.number] = min(found)
-    ordered = table.take(index.get_indexer(order)) if order != list(index) else table
-    return ordered, numbers, first_row
+    positions = index.get_indexer(order)
+    if (positions == np.arange(len(positions))).all():
+        positions = None
+    return table, positions, numbers, first_row
 
 
 def _table_from_items(report: ClientReport) -> pd.DataFrame:
@@ -502,14 +555,15 @@ def _item_headings(table: pd.DataFrame) -> list[str]:
     return headings
 
 
-def _write_items(sheet: Worksheet, formats: _Formats, table: pd.DataFrame, group_of: list[int | None]) -> None:
+def _write_items(sheet: Worksheet, formats: _Formats, table: pd.DataFrame, order: np.ndarray | None,
+                 group_of: list[int | None]) -> None:
     rows = len(table)
     columns = [
         _Column("Status", "text", [STATUS_CHOICES[0]] * rows, formats.text, 12.0),
         _Column("Assigned to", "text", [], formats.text, 16.0),
         _Column("Note", "text", [], formats.wrap, 30.0),
         _Column(GROUP_COLUMN, "number", group_of, formats.integer, 7.0),
-        *_frame_columns(table, formats, _item_headings(table)),
+        *_frame_columns(table, order, formats, _item_headings(table)),
     ]
     written = _write_table(sheet, formats, columns)
     if written:
@@ -601,6 +655,9 @@ def _write_summary(sheet: Worksheet, formats: _Formats, report: ClientReport, fi
         *_money_columns([g.money for g in groups], currencies, formats),
         _Column("Items sheet", "internal", links, formats.link, 16),
     ]
+    if any(g.recurring for g in groups):
+        columns.insert(5, _text_column("Needed last run too", ["Yes" if g.recurring else "" for g in groups],
+                                       formats, width=12, wrap=True))
     if not groups:
         sheet.write_string(row, 0, "Nothing failed to publish for this client.", formats.text)
         sheet.set_column(0, 0, 24)
@@ -688,16 +745,19 @@ def _write_overview(sheet: Worksheet, formats: _Formats, overview: Overview) -> 
     if any(c.cleared is not None for c in clients):
         columns.append(_number_column("Cleared", [c.cleared for c in clients], formats.count, 10))
         totals.append(sum(c.cleared or 0 for c in clients))
-    columns.append(_text_column("Workbook", [c.xlsx_file for c in clients], formats))
+    files = _texts(c.xlsx_file for c in clients)
+    columns.append(_Column("Workbook", "file", [(c.xlsx_file, f) if f else None for c, f in zip(clients, files)],
+                           formats.link, _fit("Workbook", _measure(files)[0]), formats.text))
+    statuses = _texts(c.status_label for c in clients)  # each status cell carries its light's colour
+    columns[1] = _Column("Status", "styled",
+                         [(text, formats.status.get(c.status, formats.text)) if text else None
+                          for c, text in zip(clients, statuses)],
+                         width=_fit("Status", _measure(statuses)[0]))
     rows = _write_table(sheet, formats, columns)
-    _link_workbooks(sheet, formats, clients, len(columns) - 1)
-    for position, client in enumerate(clients, 1):  # the status cell carries its light's colour
-        if client.status_label:
-            sheet.write_string(position, 1, clean_text(client.status_label), formats.status.get(client.status, formats.text))
     total_row = rows + 1
     sheet.write_string(total_row, 0, "Total", formats.total_label)
     for col, value in enumerate(totals):
-        if value is None or col >= len(columns) - 1:
+        if value is None:
             continue
         fmt = formats.total_money if columns[col].format is formats.money else formats.total_count
         letter = xl_col_to_name(col)
@@ -705,14 +765,6 @@ def _write_overview(sheet: Worksheet, formats: _Formats, overview: Overview) -> 
             sheet.write_formula(total_row, col, f"=SUM({letter}2:{letter}{rows + 1})", fmt, value)
         else:
             sheet.write_number(total_row, col, value, fmt)
-
-
-def _link_workbooks(sheet: Worksheet, formats: _Formats, clients, col: int) -> None:
-    """Each client's workbook name, as a link to the file beside the overview."""
-    for position, client in enumerate(clients, 1):
-        name = client.xlsx_file
-        if name and re.fullmatch(r"[\w .()&,'+-]+\.xlsx", name) and not name.startswith((".", "-")):
-            sheet.write_url(position, col, f"external:{name}", formats.link, string=clean_text(name))
 
 
 def _write_run(sheet: Worksheet, formats: _Formats, overview: Overview) -> None:

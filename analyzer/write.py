@@ -27,10 +27,19 @@ def atomic_path(target: Path):
     os.close(handle)
     try:
         yield Path(temporary)
+        # mkstemp makes the file private (0600); reports on a shared folder must be readable
+        # like any other new file there, so apply the usual mode under the user's umask.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_bytes(target: Path, data: bytes) -> None:

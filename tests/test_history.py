@@ -144,3 +144,14 @@ def test_killed_run_leaves_no_partial_report(tmp_path, delay):
     process.wait()
     finals = [p for p in out.glob("*") if p.suffix in (".html", ".xlsx", ".json")] if out.exists() else []
     assert all(_complete(p) for p in finals)
+
+
+def test_reports_are_readable_like_other_new_files(tmp_path):
+    config = _config(tmp_path, _exports(tmp_path / "in", OCTOBER), "October 2026")
+    old = os.umask(0o022)
+    try:
+        assert _run("run", "--config", str(config))[0] == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out" / "2026-10").glob("*.*") if p.suffix != ".sqlite"}
+    assert set(modes.values()) == {0o644}, modes

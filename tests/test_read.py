@@ -210,3 +210,10 @@ def test_cell_over_limit_is_refused_with_row_and_column(tmp_path):
     path = _write(tmp_path, "big.csv", b"Item ID,Error\n1,ok\n2," + b"x" * 5000 + b"\n")
     result = read_export(path, Limits(max_cell_chars=1000))
     assert "row 3, column 'Error'" in result.error
+
+
+def test_repeated_header_row_is_skipped_with_its_reason(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,A,1.00,GBP,x\n" + HEADER + "\n2,31-Aug-2026,B,2.00,GBP,y\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert batch.fields["source_row"].tolist() == [2, 4]
+    assert [(s.source_row, s.reason) for s in batch.skipped] == [(3, "repeated header row")]

@@ -340,6 +340,29 @@ def test_a_hand_built_hostile_report_reads_back_as_text(tmp_path):
     assert book["Unrecognised"]["A2"].value == "=template <NUM>"
 
 
+def test_constant_memory_mode_reads_back_the_same(tmp_path, monkeypatch):
+    import analyzer.render_xlsx as render_xlsx
+
+    texts = HOSTILE + ["plain", "x" * (MAX_CELL + 5)]
+    n = len(texts)
+    table = pd.DataFrame({
+        "Supplier": texts,
+        "Date": pd.to_datetime([dt.datetime(2026, 10, 3)] * (n - 1) + [dt.datetime(1899, 5, 1)]),
+        "Amount": [12.5] * (n - 1) + [np.nan],
+        "Link": ["https://app.dext.com/receipts/view/1"] * n,
+    }, index=np.arange(n))
+    report = _report(table, tuple(_item(r, "=x") for r in table.index))
+    small, large = tmp_path / "memory.xlsx", tmp_path / "constant.xlsx"
+    small.write_bytes(render_client_xlsx(report))
+    monkeypatch.setattr(render_xlsx, "CONSTANT_MEMORY_ROWS", 0)
+    large.write_bytes(render_client_xlsx(report))
+    with zipfile.ZipFile(large) as archive:
+        assert "inlineStr" in archive.read("xl/worksheets/sheet3.xml").decode()
+    assert dump_workbook(large) == dump_workbook(small)
+    assert render_client_xlsx(report) == large.read_bytes()  # still reproducible
+    _assert_no_formulas(large)
+
+
 def test_a_report_without_an_items_table_lists_the_groups_items(tmp_path):
     items = tuple(_item(r, f"item {r}") for r in (5, 6))
     report = _report(pd.DataFrame(), items, templates=())
