@@ -135,6 +135,8 @@ def items_table(analysis: Analysis, plan: Plan, seen: HistoryView | None = None)
             table[column if column not in table.columns else f"{column} (input)"] = analysis.batch.original[column].to_numpy()
     table["Error"] = fields["error"].to_numpy()
     table["Source file"] = fields["source_file"].map(lambda p: p.replace("\\", "/").rsplit("/", 1)[-1]).to_numpy()
+    if fields["sheet"].astype(bool).any():
+        table["Source sheet"] = fields["sheet"].to_numpy()
     table["Source row"] = fields["source_row"].to_numpy()
     return table
 
@@ -193,7 +195,7 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
         jobs.append(ClientJob(
             plan=client,
             fields=analysis.batch.fields.iloc[rows].set_axis(rows),
-            items=table.iloc[rows].set_axis(rows),
+            items=_client_items(table, rows),
             values={int(r): per_row_values[analysis.classified.codes[r]] for r in rows},
             categories={int(r): per_row_categories[analysis.classified.codes[r]] for r in rows},
             history={int(r): (seen.status[r], seen.first_seen[r]) for r in rows} if seen else {},
@@ -241,6 +243,22 @@ def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
         "categories": classified["categories"].to_numpy(),
         "fixes": classified["fixes"].to_numpy(),
     })
+
+
+def _client_items(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The client's rows of the Items table, without the columns only other clients' files have."""
+    part = table.iloc[rows].set_axis(rows)
+    keep = [c for c in part.columns if c in _ALWAYS or _has_values(part[c])]
+    return part[keep]
+
+
+_ALWAYS = {"Fix", "Also needs", "Categories", "Error", "Source file", "Source row"}
+
+
+def _has_values(column: pd.Series) -> bool:
+    if column.dtype.kind in "fMmiub":
+        return bool(column.notna().any())
+    return bool((column.astype("str").str.strip() != "").any())
 
 
 def _client_sources(analysis: Analysis, sources: tuple[Source, ...], rows: np.ndarray) -> tuple[Source, ...]:
