@@ -24,6 +24,7 @@ TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", 
                "description", "link")
 FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_FIELDS,
                  "date", "date_text", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
+_KEY_FIELDS = {"client", "item_id", "invoice_number", "supplier", "currency", "total", "date", "due_date", "link", "status"}
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
     r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
@@ -230,7 +231,9 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
         header = roles.get(role)
         if header is None:
             return pd.Series([""] * n, dtype="str")
-        return text[header][keep].reset_index(drop=True).str.strip()
+        values = text[header][keep].reset_index(drop=True)
+        # Stray spaces matter where a value is a key or a test; display text is shown as written.
+        return values.str.strip() if role in _KEY_FIELDS else values
 
     typed = pd.DataFrame({
         "source_file": pd.Series([path] * n, dtype="str"),

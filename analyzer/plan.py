@@ -141,6 +141,8 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog) -> 
                 finding.value(fix.group_by) if fix.group_by else "")
             per_cell.append((cell, order, finding.category, finding.fix, group_value or (NOT_STATED if fix.group_by else "")))
     cells = pd.DataFrame(per_cell, columns=["cell", "order", "category", "fix", "value"])
+    # Keys as categoricals: grouping a million findings then works on integer codes.
+    cells = cells.astype({"category": "category", "fix": "category", "value": "category"})
     # Each row takes its cell's block of findings, in the cell's order.
     counts = np.bincount(cells["cell"].to_numpy(), minlength=len(classified.cells))
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -151,7 +153,8 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog) -> 
     exploded = cells.iloc[picks].reset_index(drop=True)
     exploded.insert(0, "row", row_ids)
     fields = batch.fields
-    exploded["client"] = fields["client"].to_numpy()[row_ids]
+    client_codes, client_names = pd.factorize(fields["client"], sort=False)
+    exploded["client"] = pd.Categorical.from_codes(client_codes[row_ids], pd.Index(client_names, dtype=object))
     exploded["variant"] = _variants(exploded, fields, catalog)
     return exploded
 
@@ -178,12 +181,13 @@ def duplicate_rows(fields: pd.DataFrame) -> np.ndarray:
     """For each row, the earlier row of the same client with the same item id, or -1. The same
     Dext item often reaches the tool twice (a per-client file and the merged workbook)."""
     ids = fields["item_id"].astype("str").str.strip()
-    keyed = pd.DataFrame({"client": fields["client"].to_numpy(), "id": ids.to_numpy(), "row": np.arange(len(fields))})
-    keyed = keyed[keyed["id"] != ""]
-    first = keyed.groupby(["client", "id"], sort=False)["row"].transform("min").to_numpy()
-    result = np.full(len(fields), -1, dtype="int64")
-    repeat = first != keyed["row"].to_numpy()
-    result[keyed["row"].to_numpy()[repeat]] = first[repeat]
+    client_codes, _ = pd.factorize(fields["client"], sort=False)
+    id_codes, _ = pd.factorize(ids, sort=False)
+    key = client_codes.astype("int64") * (int(id_codes.max(initial=0)) + 1) + id_codes
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    firsts = first[inverse.ravel()]
+    result = np.where(firsts != np.arange(len(key)), firsts, -1)
+    result[(ids == "").to_numpy(dtype=bool)] = -1
     return result
 
 
@@ -197,7 +201,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog)
         return {}
     rows = findings["row"].to_numpy()
     findings = findings.assign(
-        currency=_currency(fields).to_numpy()[rows],
+        currency=pd.Categorical(_currency(fields).to_numpy()[rows]),
         amount=fields["amount"].to_numpy()[rows],
         date=fields["date"].to_numpy()[rows],
         approval=fields["status"].str.contains(APPROVAL_WORDS, case=False, regex=True).to_numpy(dtype=bool)[rows],
@@ -206,11 +210,12 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog)
     in_action = findings.drop_duplicates([*ACTION, "row"])
     group_rows = _rows_by(in_group, GROUP)
     group_money = _money(in_group, GROUP)
-    approvals = in_group.groupby(GROUP, sort=False)["approval"].sum().to_dict()
-    categories = findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False)["category"].agg(tuple).to_dict()
+    approvals = in_group.groupby(GROUP, sort=False, observed=True)["approval"].sum().to_dict()
+    categories = (findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False, observed=True)["category"]
+                  .agg(lambda c: tuple(str(x) for x in c)).to_dict())
     action_rows = _rows_by(in_action, ACTION)
     action_money = _money(in_action, ACTION)
-    by_action = in_action.groupby(ACTION, sort=False)["date"]
+    by_action = in_action.groupby(ACTION, sort=False, observed=True)["date"]
     first_dates, last_dates = by_action.min().to_dict(), by_action.max().to_dict()
     actions_of: dict[tuple, list[Action]] = {}
     for key, action_row_ids in action_rows.items():
@@ -259,7 +264,8 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -
 def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, np.ndarray]:
     """The input rows of each group, in input order, from one pass over the frame."""
     rows = frame["row"].to_numpy()
-    return {key: np.sort(rows[positions]) for key, positions in frame.groupby(keys, sort=False).indices.items()}
+    grouped = frame.groupby(keys, sort=False, observed=True).indices
+    return {key: np.sort(rows[positions]) for key, positions in grouped.items()}
 
 
 def _currency(fields: pd.DataFrame) -> pd.Series:
@@ -273,7 +279,7 @@ def _unique_rows(fields: pd.DataFrame, first_of: np.ndarray) -> pd.DataFrame:
 
 def _money(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[tuple[str, float], ...]]:
     """Value per currency for each group: {key: (("GBP", 12.5), ...)}, currencies sorted."""
-    sums = frame.groupby([*keys, "currency"], sort=True)["amount"].sum(min_count=1).dropna()
+    sums = frame.groupby([*keys, "currency"], sort=True, observed=True)["amount"].sum(min_count=1).dropna()
     money: dict[tuple, list] = {}
     for key, value in sums.items():
         money.setdefault(tuple(key[:-1]), []).append((str(key[-1]), round(float(value), 2)))
@@ -282,7 +288,7 @@ def _money(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[tuple[str,
 
 def _templates(findings: pd.DataFrame) -> dict[str, tuple[tuple[str, int], ...]]:
     unknown = findings[findings["category"] == UNCLASSIFIED].drop_duplicates(["client", "row", "value"])
-    counts = unknown.groupby(["client", "value"], sort=False).size()
+    counts = unknown.groupby(["client", "value"], sort=False, observed=True).size()
     result: dict[str, list] = {}
     for (client, template), n in counts.items():
         result.setdefault(client, []).append((str(template), int(n)))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analyzer.columns import known_header_count
@@ -718,12 +719,23 @@ def _number_rows(frame: pd.DataFrame, header_row: int) -> pd.DataFrame:
     return frame
 
 
+def _most_bytes(values: pd.Series) -> int:
+    """The longest cell in UTF-8 bytes, from Arrow's offsets without touching the text."""
+    try:
+        longest = pc.max(pc.binary_length(pa.array(values.array))).as_py()
+    except (pa.ArrowException, TypeError):
+        return 1 << 62  # not Arrow-backed: measure characters the slow way
+    return longest or 0
+
+
 def _check_sizes(frame: pd.DataFrame, limits: Limits) -> None:
     if len(frame) > limits.max_rows:
         raise ReadError(f"has {len(frame):,} rows, over the {limits.max_rows:,} limit; split it or raise --max-rows")
     for column in frame.columns[1:]:
         values = frame[column]
         if values.dtype == object or str(values.dtype).startswith(("str", "string")):
+            if _most_bytes(values) <= limits.max_cell_chars:
+                continue  # no cell has more bytes, so none has more characters
             lengths = values.astype("str").str.len()
             if len(lengths) and lengths.max() > limits.max_cell_chars:
                 at = int(lengths.idxmax())
