@@ -73,10 +73,10 @@ def classified_table(analysis: Analysis) -> pd.DataFrame:
     taken = {c.casefold() for c in (*ADDED_COLUMNS, "sheet", *values)}
     for column in original.columns:
         name = f"{column} (input)" if column.casefold() in taken else column
-        table[name] = original[column].to_numpy()
-    table["error"] = fields["error"].to_numpy()
+        table[name] = original[column].array
+    table["error"] = fields["error"].array
     for column in ("categories", "fixes", "template", *values):
-        table[column] = result[column].to_numpy()
+        table[column] = result[column].array
     if not table["sheet"].astype(bool).any():
         table = table.drop(columns="sheet")
     return table
@@ -113,7 +113,7 @@ def items_table(analysis: Analysis, plan: Plan, seen: HistoryView | None = None)
             titles[row] = f"Duplicate of {_where(fields, original)}: counted once"
     values = analysis.catalog.value_names
     classified = analysis.classified.columns(values)
-    table = pd.DataFrame({"Fix": titles, "Also needs": also, "Categories": classified["categories"].to_numpy()})
+    table = pd.DataFrame({"Fix": titles, "Also needs": also, "Categories": classified["categories"].array})
     if seen is not None:
         table["History"] = seen.status
         table["First seen"] = pd.to_datetime(pd.Series(seen.first_seen, dtype=object)).to_numpy()
@@ -124,20 +124,21 @@ def items_table(analysis: Analysis, plan: Plan, seen: HistoryView | None = None)
             heading = name.replace("_", " ").capitalize()
             # A value read from the error is not the item's own field of the same name.
             heading = f"{heading} (in error)" if heading in ITEM_FIELDS.values() else heading
-            table[heading] = column.to_numpy()
+            table[heading] = column.array
     for role, heading in ITEM_FIELDS.items():
         column = fields[role]
         if column.dtype.kind in "Mf" and column.notna().any() or column.dtype.kind not in "Mf" and column.astype(bool).any():
-            table[heading] = column.to_numpy()
+            table[heading] = column.array
     mapped = {h for info in analysis.batch.tables for r, h in info.roles.items() if r in ITEM_FIELDS or r in ("client", "error")}
     for column in analysis.batch.original.columns:
         if column not in mapped:
-            table[column if column not in table.columns else f"{column} (input)"] = analysis.batch.original[column].to_numpy()
-    table["Error"] = fields["error"].to_numpy()
-    table["Source file"] = fields["source_file"].map(lambda p: p.replace("\\", "/").rsplit("/", 1)[-1]).to_numpy()
+            table[column if column not in table.columns else f"{column} (input)"] = analysis.batch.original[column].array
+    table["Error"] = fields["error"].array
+    codes, paths = pd.factorize(fields["source_file"], sort=False)
+    table["Source file"] = pd.Categorical.from_codes(codes, [p.replace("\\", "/").rsplit("/", 1)[-1] for p in paths])
     if fields["sheet"].astype(bool).any():
-        table["Source sheet"] = fields["sheet"].to_numpy()
-    table["Source row"] = fields["source_row"].to_numpy()
+        table["Source sheet"] = fields["sheet"].array
+    table["Source row"] = fields["source_row"].array
     return table
 
 
@@ -233,15 +234,15 @@ def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     fields = analysis.batch.fields
     classified = analysis.classified.columns(())
     return pd.DataFrame({
-        "client": fields["client"].to_numpy(),
-        "item_key": item_keys(fields).to_numpy(),
-        "item_id": fields["item_id"].to_numpy(),
-        "supplier": fields["supplier"].to_numpy(),
-        "date": fields["date"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
-        "amount": fields["amount"].to_numpy(),
-        "currency": fields["currency"].to_numpy(),
-        "categories": classified["categories"].to_numpy(),
-        "fixes": classified["fixes"].to_numpy(),
+        "client": fields["client"].array,
+        "item_key": item_keys(fields).array,
+        "item_id": fields["item_id"].array,
+        "supplier": fields["supplier"].array,
+        "date": fields["date"].dt.strftime("%Y-%m-%d").fillna("").array,
+        "amount": fields["amount"].array,
+        "currency": fields["currency"].array,
+        "categories": classified["categories"].array,
+        "fixes": classified["fixes"].array,
     })
 
 

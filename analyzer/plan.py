@@ -307,10 +307,11 @@ def item_keys(fields: pd.DataFrame) -> pd.Series:
     """A stable key per row for run history: the item's id, or when the export has none a
     fingerprint of its date, supplier, amount and reference."""
     ids = fields["item_id"].astype("str").str.strip()
-    keys = ("id:" + ids).astype(object)
-    missing = (ids == "").to_numpy()
+    keys = "id:" + ids
+    missing = (ids == "").to_numpy(dtype=bool)
     if missing.any():
         part = fields.loc[missing, ["date_text", "supplier", "amount", "invoice_number"]].astype("str")
+        keys = keys.where(~missing, "")
         keys[missing] = ["fp:" + hashlib.sha1("|".join(r).encode("utf-8")).hexdigest()[:16]
                          for r in part.itertuples(index=False)]
     return keys.astype("str")
