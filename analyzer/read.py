@@ -23,6 +23,7 @@ import itertools
 import re
 import stat
 import struct
+import sys
 import threading
 import warnings
 import zipfile
@@ -500,26 +501,22 @@ def _parse_arrow(path: Path, encoding: str, delimiter: str, header: tuple[str, .
     UTF-8; raises ParserError for a row with more or fewer cells than the header."""
     if encoding not in ("utf-8-sig", "utf-8"):
         return None
-    ragged: list[int] = []
     try:
         table = pa_csv.read_csv(
             path,
             read_options=pa_csv.ReadOptions(column_names=list(header), skip_rows=skip, block_size=1 << 24),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
-                invalid_row_handler=lambda row: ragged.append(1) or "skip",
-            ),
+            # No invalid-row handler: Arrow would decode a ragged row's text (perhaps not UTF-8)
+            # before calling it. A ragged row raises instead, and the careful reader takes over.
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types={h: pa.string() for h in header}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False, null_values=[],
             ),
         )
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            return None
-        raise pd.errors.ParserError(str(exc)) from None
-    if ragged:
-        raise pd.errors.ParserError("rows with more or fewer cells than the header")
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError) or "utf8" in str(exc).lower():
+            return None  # bytes that are not UTF-8: the reader with the cp1252 fallback
+        raise pd.errors.ParserError("a row has more or fewer cells than the header") from None
     if table.num_rows > limits.max_rows:
         raise ReadError(f"has more than {limits.max_rows:,} rows; split it or raise --max-rows")
     return table.to_pandas()
@@ -577,10 +574,11 @@ def _sample_records(sample: str, delimiter: str) -> list[list[str]]:
 
 
 def _find_header(records: list[list[object]]) -> int:
-    """The header is the first row naming two or more known columns; failing that, the first
-    row as wide as the table (title rows above a header are narrower)."""
-    scores = [known_header_count(r) for r in records]
-    if scores and max(scores) >= 2:
+    """The header is the row naming the most known columns (the first such row); failing that,
+    the first row as wide as the table (title rows above a header are narrower). A row of more
+    than one cell naming even one known column (say only `Error`) beats a wider data row."""
+    scores = [known_header_count(r) if sum(bool(str(c).strip()) for c in r) > 1 else 0 for r in records]
+    if scores and max(scores) >= 1:
         return scores.index(max(scores))
     widths = [sum(bool(str(c).strip()) for c in r) for r in records]
     widest = max(widths, default=0)

@@ -217,3 +217,9 @@ def test_repeated_header_row_is_skipped_with_its_reason(tmp_path):
     batch = _batch(_write(tmp_path, "c.csv", data))
     assert batch.fields["source_row"].tolist() == [2, 4]
     assert [(s.source_row, s.reason) for s in batch.skipped] == [(3, "repeated header row")]
+
+
+def test_header_naming_one_known_column_beats_a_wider_ragged_row(tmp_path):
+    batch = _batch(_write(tmp_path, "c.csv", b"a,b,Error\n1,2,caf\xe9\n3,4,5,6\n"))
+    assert batch.fields["error"].tolist() == ["café", "5"]
+    assert batch.original["(extra cells)"].tolist() == ["", "6"]
