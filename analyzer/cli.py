@@ -334,6 +334,10 @@ def _history(args, stdout, stderr) -> int:
 def _report_reading(analysis, stderr) -> None:
     for failure in analysis.failures:
         print(f"publish-failures: {failure}", file=stderr)
+    for table in analysis.batch.tables:
+        where = f"{table.source_file}" + (f" [{table.sheet}]" if table.sheet else "")
+        for note in table.notes:
+            print(f"publish-failures: note: {where}: {note}", file=stderr)
     skipped = analysis.batch.skipped
     reasons: dict[str, int] = {}
     for skip in skipped:

@@ -330,6 +330,7 @@ def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_da
             {
                 "path": s.path, "sha256": hashes.get(s.path, ""), "rows": s.rows,
                 "skipped": {"count": s.skipped, "reasons": reasons.get(s.path, {})},
+                "notes": [n for t in analysis.batch.tables if t.source_file == s.path for n in t.notes],
                 "status": s.status, "message": s.message,
             }
             for s in sources

@@ -59,7 +59,10 @@ def write_table(table: pd.DataFrame, target: str, stdout: TextIO) -> None:
     path = Path(target)
     with atomic_path(path) as temporary:
         if path.suffix.lower() == ".jsonl":
-            table.to_json(temporary, orient="records", lines=True, force_ascii=False, date_format="iso")
+            if table.empty:  # pandas writes one blank line, which is not valid JSON Lines
+                temporary.write_bytes(b"")
+            else:
+                table.to_json(temporary, orient="records", lines=True, force_ascii=False, date_format="iso")
         else:
             table.to_csv(temporary, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
