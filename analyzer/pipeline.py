@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -174,7 +175,7 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
 
 
 def _run_report(analysis, settings, run_date, progress) -> ReportRun:
-    from analyzer.render import ClientJob, RenderContext, write_overview  # only reports need Jinja/XlsxWriter
+    from analyzer.render import write_overview  # only reports need Jinja and XlsxWriter
 
     plan = analysis.plan()
     wanted = {c.casefold() for c in settings.clients}
@@ -185,30 +186,9 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     report_date = dt.datetime.combine(run_date.date(), dt.time())
     memory = _history_items(analysis, plan)
     seen = compare(settings.history, period.slug, memory) if settings.history else None
-    table = items_table(analysis, plan, seen)
     sources = _sources(analysis)
-    taken: set[str] = set()
-    jobs = []
-    per_row_values, per_row_categories = _row_lookups(analysis)
-    for client in clients:
-        stem = safe_name(client.name, taken)
-        rows = np.sort(client.rows)
-        jobs.append(ClientJob(
-            plan=client,
-            fields=analysis.batch.fields.iloc[rows].set_axis(rows),
-            items=_client_items(table, rows),
-            values={int(r): per_row_values[analysis.classified.codes[r]] for r in rows},
-            categories={int(r): per_row_categories[analysis.classified.codes[r]] for r in rows},
-            history={int(r): (seen.status[r], seen.first_seen[r]) for r in rows} if seen else {},
-            client_history=seen.clients.get(client.name) if seen else None,
-            stem=stem,
-            context=RenderContext(
-                catalog=analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
-                version=__version__, sources=_client_sources(analysis, sources, rows),
-                notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
-            ),
-        ))
-    reports = _render_all(jobs, settings.workers, progress or (lambda done, total: None))
+    jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, seen)
+    reports = _render_all(jobs, len(clients), settings.workers, progress or (lambda done, total: None))
     overview = build_overview(
         list(reports), analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
         version=__version__, sources=sources, skipped=len(analysis.batch.skipped), failures=tuple(analysis.failures),
@@ -289,21 +269,65 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
     )
 
 
-def _render_all(jobs: list, workers: int, progress: Callable[[int, int], None]) -> tuple[ClientReport, ...]:
-    """Clients render in parallel processes when there are enough of them to pay for it."""
+def client_jobs(analysis: Analysis, plan: Plan, clients, settings: ReportSettings, period: str,
+                report_date: dt.datetime, seen: HistoryView | None = None):
+    """Each client's rendering job, made only when taken, so the parent never holds every
+    client's rows twice."""
+    from analyzer.render import ClientJob, RenderContext
+
+    table = items_table(analysis, plan, seen)
+    sources = _sources(analysis)
+    per_cell_values, per_cell_categories = _row_lookups(analysis)
+    stems = _stems(clients)
+    for client in clients:
+        rows = np.sort(client.rows)
+        cells = analysis.classified.codes[rows]
+        present = np.unique(cells)
+        yield ClientJob(
+            plan=client,
+            fields=analysis.batch.fields.iloc[rows].set_axis(rows),
+            items=_client_items(table, rows),
+            cells=cells,
+            cell_values={int(c): per_cell_values[c] for c in present},
+            cell_categories={int(c): per_cell_categories[c] for c in present},
+            history=(seen.status[rows], seen.first_seen[rows]) if seen else None,
+            client_history=seen.clients.get(client.name) if seen else None,
+            stem=stems[client.name],
+            context=RenderContext(
+                catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,
+                version=__version__, sources=_client_sources(analysis, sources, rows),
+                notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
+            ),
+        )
+
+
+def _stems(clients) -> dict[str, str]:
+    taken: set[str] = set()
+    return {client.name: safe_name(client.name, taken) for client in clients}
+
+
+def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], None]) -> tuple[ClientReport, ...]:
+    """Clients render in parallel processes when there are enough of them to pay for it. Only a
+    few jobs are in flight at once, so the parent never holds every client's rows twice."""
     from analyzer.render import render_client
 
-    workers = workers or (min(2, os.cpu_count() or 1) if len(jobs) >= 8 else 1)
-    reports = []
+    workers = workers or (min(2, os.cpu_count() or 1) if total >= 8 else 1)
+    reports: list[ClientReport] = []
     if workers <= 1:
         for job in jobs:
             reports.append(render_client(job))
-            progress(len(reports), len(jobs))
+            progress(len(reports), total)
         return tuple(reports)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for report in pool.map(render_client, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
-            reports.append(report)
-            progress(len(reports), len(jobs))
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(pool.submit(render_client, job))
+            if len(pending) >= workers * 2:
+                reports.append(pending.popleft().result())
+                progress(len(reports), total)
+        while pending:
+            reports.append(pending.popleft().result())
+            progress(len(reports), total)
     return tuple(reports)
 
 

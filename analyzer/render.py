@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analyzer.catalog import Catalog
@@ -33,34 +34,55 @@ class RenderContext:
 
 @dataclass(frozen=True)
 class ClientJob:
+    """One client's work, compact enough to send to a worker: its rows, each row's cell code
+    (per-cell values and categories stored once), and its run history if kept."""
+
     plan: ClientPlan
     fields: pd.DataFrame
     items: pd.DataFrame
-    values: dict
-    categories: dict
-    history: dict  # row -> ("new" | "carried over", first seen date)
+    cells: np.ndarray  # per row (in `fields` order): its error cell's code
+    cell_values: dict[int, tuple]
+    cell_categories: dict[int, str]
+    history: tuple[np.ndarray, np.ndarray] | None  # per row: "new"/"carried over", first seen
     client_history: object  # history.ClientHistory, or None when no history is kept
     stem: str
     context: RenderContext
 
 
-def render_client(job: ClientJob) -> ClientReport:
+def build_report(job: ClientJob) -> ClientReport:
+    """The client's full report, its items included."""
     ctx = job.context
+    rows = job.fields.index.to_numpy().tolist()
+    cells = job.cells.tolist()
+    history = dict(zip(rows, zip(*job.history))) if job.history is not None else None
     report = build_client_report(
         job.plan, job.fields, job.items, ctx.catalog, practice=ctx.practice, period=ctx.period,
         run_date=ctx.run_date, version=ctx.version, sources=ctx.sources, notes=ctx.notes,
-        values=job.values, categories=job.categories, history=job.history, client_history=job.client_history,
+        values={r: job.cell_values[c] for r, c in zip(rows, cells)},
+        categories={r: job.cell_categories[c] for r, c in zip(rows, cells)},
+        history=history, client_history=job.client_history,
     )
-    report = replace(
+    return replace(
         report,
         html_file=f"{job.stem}.html" if "html" in ctx.formats else "",
         xlsx_file=f"{job.stem}.xlsx" if "xlsx" in ctx.formats else "",
     )
+
+
+def render_client(job: ClientJob) -> ClientReport:
+    """Build, render and write one client's reports; return only what the overview needs."""
+    report = build_report(job)
     if report.html_file:
-        write_text(ctx.out / report.html_file, render_client_html(report, ctx.templates))
+        write_text(job.context.out / report.html_file, render_client_html(report, job.context.templates))
     if report.xlsx_file:
-        write_bytes(ctx.out / report.xlsx_file, render_client_xlsx(report))
-    return replace(report, items_table=pd.DataFrame())
+        write_bytes(job.context.out / report.xlsx_file, render_client_xlsx(report))
+    return summary_of(report)
+
+
+def summary_of(report: ClientReport) -> ClientReport:
+    """The report without its rows: what the overview and manifest need, cheap to send back."""
+    return replace(report, items_table=pd.DataFrame(), duplicates=(),
+                   groups=tuple(replace(g, items=()) for g in report.groups))
 
 
 def write_overview(overview: Overview, out: Path, formats: tuple[str, ...], templates: Path | None) -> list[str]:

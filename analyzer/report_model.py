@@ -107,10 +107,7 @@ class Group:
     value_name: str = ""  # the value each action is for (e.g. account_code)
     approval_items: int = 0
     recurring: bool = False  # the same fix was needed in earlier runs too
-
-    @property
-    def item_count(self) -> int:
-        return len(self.items)
+    item_count: int = 0  # kept when a summary drops the items
 
 
 @dataclass(frozen=True)
@@ -286,6 +283,7 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         actions=tuple(_action_line(a, value_name) for a in group.actions),
         items=tuple(items[int(r)] for r in sorted(group.rows, key=lambda r: (_sort_date(items[int(r)]), int(r)))),
         money=money_of(group.value_by_currency),
+        item_count=group.items,
         value_name=value_name,
         approval_items=group.approval_rows,
         recurring=recurring,

@@ -15,7 +15,8 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import escape
 
-from analyzer.pipeline import ReportSettings, analyse, run_report
+from analyzer.pipeline import ReportSettings, analyse, client_jobs, run_report
+from analyzer.render import build_report
 from analyzer.render_html import date_range, environment, money_text, plural, render_client_html, render_index_html
 from analyzer.report_model import ActionLine, Money, format_date
 
@@ -32,8 +33,14 @@ def out(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(out):
+    """The written run, with each client's full report (run_report returns summaries)."""
     settings = ReportSettings(out=out, formats=("html",), practice="Hartley & Cole")
-    return run_report(analyse([str(SAMPLES)]), settings, RUN_DATE)
+    analysis = analyse([str(SAMPLES)])
+    written = run_report(analysis, settings, RUN_DATE)
+    plan = analysis.plan()
+    report_date = dt.datetime.combine(RUN_DATE.date(), dt.time())
+    jobs = client_jobs(analysis, plan, plan.clients, settings, written.overview.period, report_date)
+    return replace(written, reports=tuple(build_report(job) for job in jobs))
 
 
 @pytest.fixture(scope="module")
