@@ -718,11 +718,14 @@ def _number_rows(frame: pd.DataFrame, header_row: int) -> pd.DataFrame:
 
 
 def _most_bytes(values: pd.Series) -> int:
-    """The longest cell in UTF-8 bytes, from Arrow's offsets without touching the text."""
+    """An upper bound of the longest cell: UTF-8 bytes from Arrow's offsets without touching the
+    text, or for a column of Excel values the longest text (4 bytes a character at most)."""
+    if values.dtype == object:
+        return 4 * max((len(v) for v in values.to_numpy() if type(v) is str), default=0)
     try:
         longest = pc.max(pc.binary_length(pa.array(values.array))).as_py()
     except (pa.ArrowException, TypeError):
-        return 1 << 62  # not Arrow-backed: measure characters the slow way
+        return 1 << 62  # measure characters the slow way
     return longest or 0
 
 
