@@ -25,6 +25,7 @@ TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", 
 FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_FIELDS,
                  "date", "date_text", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
 _KEY_FIELDS = {"client", "item_id", "invoice_number", "supplier", "currency", "total", "date", "due_date", "link", "status"}
+_TOTAL_LABEL = re.compile(r"(?i)\s*(?:grand\s+|sub\s*)?totals?\s*:?\s*")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
     r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
@@ -188,8 +189,12 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         filled = sum((s != "").astype("int64") for s in stripped.values()).to_numpy()
         blank[at] = filled == 0
         error_empty = (stripped[roles["error"]] == "").to_numpy()
+        labelled = np.zeros(len(at), dtype=bool)  # a cell saying "Total", wherever it sits
+        for column in stripped.values():
+            labelled |= column.str.fullmatch(_TOTAL_LABEL).fillna(False).to_numpy(dtype=bool)
         first_cells = _first_filled(stripped)
-        totals[at] = error_empty & first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy(dtype=bool) & (filled > 0)
+        labelled |= first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy(dtype=bool)
+        totals[at] = error_empty & labelled & (filled > 0)
         repeated[at] = _repeated_headers(stripped) & (filled > 0)
     keep = ~(blank | totals | repeated)
     sheet_label = sheet.sheet_name or ""

@@ -223,3 +223,9 @@ def test_header_naming_one_known_column_beats_a_wider_ragged_row(tmp_path):
     batch = _batch(_write(tmp_path, "c.csv", b"a,b,Error\n1,2,caf\xe9\n3,4,5,6\n"))
     assert batch.fields["error"].tolist() == ["café", "5"]
     assert batch.original["(extra cells)"].tolist() == ["", "6"]
+
+
+def test_totals_row_labelled_after_the_amount(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,A,1.00,GBP,x\n,,,1.00,TOTAL,\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert len(batch) == 1 and [(s.source_row, s.reason) for s in batch.skipped] == [(3, "totals row")]
