@@ -114,9 +114,6 @@ class Catalog:
     def category(self, category_id: str) -> Category:
         return self._by_id()[category_id]
 
-    def fix_for(self, category_id: str) -> Fix:
-        return self.fixes[self.category(category_id).fix]
-
     @property
     def value_names(self) -> tuple[str, ...]:
         """Every value any category extracts, in catalog order: the classify output columns."""

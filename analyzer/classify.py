@@ -52,9 +52,6 @@ class Classified:
     cells: tuple[str, ...]
     findings: tuple[tuple[Finding, ...], ...]
 
-    def row_findings(self, row: int) -> tuple[Finding, ...]:
-        return self.findings[self.codes[row]]
-
     def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
         """Per-row output columns: categories, fixes, template and one column per value.
         Categorical: each row holds its cell's code, each distinct text is stored once."""

@@ -95,9 +95,6 @@ class ClientPlan:
             return "red"
         return "amber"
 
-    @property
-    def biggest_group(self) -> FixGroup | None:
-        return max(self.groups, key=lambda g: g.items, default=None)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ import pyarrow.csv as pa_csv
 from analyzer.columns import known_header_count
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
 SNIFF_BYTES = 256 * 1024
