@@ -96,7 +96,6 @@ class ClientPlan:
         return "amber"
 
 
-
 @dataclass(frozen=True)
 class Plan:
     clients: tuple[ClientPlan, ...]
