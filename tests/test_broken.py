@@ -174,15 +174,20 @@ def test_folder_and_missing_path_given_together(tmp_path, good):
     assert len([line for line in err.splitlines() if line.startswith("publish-failures: ") and ": " in line]) >= 2
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path, good):
+def test_unreadable_file(tmp_path, good, monkeypatch):
+    """The operating system refuses to open the file (simulated, so that it also holds for root,
+    who may read anything, as in CI)."""
     path = tmp_path / "locked.csv"
     path.write_text("Item ID,Error\n1,x\n", encoding="utf-8")
-    path.chmod(0)
-    try:
-        code, _, err = run("classify", path, good)
-    finally:
-        path.chmod(0o600)
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    code, _, err = run("classify", path, good)
     assert code == 1 and f"{path}: cannot open (Permission denied); check the path and permissions" in err
 
 
