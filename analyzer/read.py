@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from analyzer.columns import known_header_count
+from analyzer.columns import known_header_count, role_of
+from analyzer.read_pieces import Digest, NotUtf8, Ragged, TooManyRows, read_pieces
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 DELIMITERS = (",", ";", "\t", "|")
@@ -200,14 +201,6 @@ def read_export(path: Path, limits: Limits = Limits()) -> InputFile:
     return InputFile(name, error=one_line(message))
 
 
-@dataclass
-class _Scan:
-    sha256: str
-    size: int
-    nuls: int
-    head: bytes
-
-
 def _read(path: Path, name: str, limits: Limits) -> InputFile:
     info = path.stat()
     if stat.S_ISDIR(info.st_mode):
@@ -219,33 +212,38 @@ def _read(path: Path, name: str, limits: Limits) -> InputFile:
             f"file is {info.st_size / 1024**2:,.0f} MB, over the {limits.max_file_bytes / 1024**2:,.0f} MB limit;"
             " split it or raise --max-file-mb"
         )
-    scan = _scan_file(path, limits)
-    kind, notes = _sniff_kind(path, scan.head)
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    kind, notes = _sniff_kind(path, head)
     if kind == "xlsx":
+        digest = _scan_file(path, limits)
         sheets = _read_excel(path, limits, notes)
         if not sheets:
             raise ReadError("workbook has no sheet with data; check it is the export of failed items")
-    else:
-        sheets = (_read_csv(path, limits, scan, notes),)
-    return InputFile(name, scan.sha256, tuple(sheets))
+        return InputFile(name, digest.sha256, tuple(sheets))
+    sheet, digest = _read_csv(path, limits, head, info.st_size, notes)
+    return InputFile(name, digest.sha256, (sheet,))
 
 
-def _scan_file(path: Path, limits: Limits) -> _Scan:
+def _scan_file(path: Path, limits: Limits) -> Digest:
     """One pass over the bytes: the hash for the manifest, the NUL bytes some systems pad with,
-    and the size actually read (a file may grow after it was measured)."""
+    and the size actually read (a file may grow after it was measured). The CSV fast path does
+    this while it parses; other paths call it."""
     digest = hashlib.sha256()
     size = nuls = 0
-    head = b""
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK), b""):
-            if not head:
-                head = block[:SNIFF_BYTES]
             digest.update(block)
-            nuls += block.count(0)
+            if b"\0" in block:
+                nuls += block.count(0)
             size += len(block)
             if size > limits.max_file_bytes:
-                raise ReadError(f"file is over the {limits.max_file_bytes / 1024**2:,.0f} MB limit; split it or raise --max-file-mb")
-    return _Scan(digest.hexdigest(), size, nuls, head)
+                raise _over_size(limits)
+    return Digest(digest.hexdigest(), size, nuls)
+
+
+def _over_size(limits: Limits) -> ReadError:
+    return ReadError(f"file is over the {limits.max_file_bytes / 1024**2:,.0f} MB limit; split it or raise --max-file-mb")
 
 
 _MAGIC = (
@@ -432,16 +430,14 @@ def _ole_stream_names(handle) -> set[str]:
 # CSV
 
 
-def _read_csv(path: Path, limits: Limits, scan: _Scan, notes: list[str]) -> Sheet:
-    head = scan.head
+def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[str]) -> tuple[Sheet, Digest]:
     csv.field_size_limit(max(limits.max_cell_chars + 1, 131072))
     encoding = _encoding_of(head)
-    nuls = scan.nuls if not encoding.startswith("utf-16") else 0
     _fallbacks.count = 0
     sample = head.decode(encoding, errors=_FALLBACK)
-    if nuls:
+    if "\0" in sample:
         sample = sample.replace("\0", "")
-    if len(head) < scan.size:  # the sample ends mid-file: drop its last, perhaps partial, line
+    if len(head) < size:  # the sample ends mid-file: drop its last, perhaps partial, line
         sample = sample[: max(sample.rfind("\n"), 0)] or sample
     delimiter = _sniff_delimiter(sample)
     records = _sample_records(sample, delimiter)
@@ -449,24 +445,28 @@ def _read_csv(path: Path, limits: Limits, scan: _Scan, notes: list[str]) -> Shee
     header = _unique_headers(records[header_index])
     skip_lines = _lines_before_record(sample, delimiter, header_index)
     _fallbacks.count = 0
+    digest = None
     try:
-        frame = _parse_arrow(path, encoding, delimiter, header, skip_lines + 1, limits)
+        frame, digest, swallowed = _parse_utf8(path, encoding, delimiter, header, skip_lines + 1, limits)
         if frame is None:  # bytes that are not UTF-8: pandas' parser with the cp1252 fallback
             with warnings.catch_warnings():
                 # pandas only warns when a row is longer than the header, and drops the extra cells.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = _parse_fast(path, encoding, delimiter, header, skip_lines + 1, limits)
-        if _swallowed_records(frame, delimiter, len(header)):
+            swallowed = _swallowed_records(frame, delimiter, len(header))
+        if swallowed:
             raise pd.errors.ParserError("a stray quote swallowed the records after it")
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv.Error):
         _fallbacks.count = 0
         frame, careful_notes = _parse_careful(path, encoding, delimiter, header, header_index, limits)
         notes = [*notes, *careful_notes]
+    digest = digest or _scan_file(path, limits)
     recoded = getattr(_fallbacks, "count", 0)
     if recoded:
         notes.append(f"{recoded:,} byte(s) were not UTF-8 and were read as Windows-1252 (accents from another system)")
     if encoding in ("utf-16-le", "utf-16-be"):
         notes.append("read as UTF-16 (no byte-order mark)")
+    nuls = digest.nuls if not encoding.startswith("utf-16") else 0
     if nuls:
         frame = _strip_nuls(frame)
         notes.append(f"removed {nuls:,} NUL (zero) byte(s), padding some systems write; nothing else was changed")
@@ -474,32 +474,64 @@ def _read_csv(path: Path, limits: Limits, scan: _Scan, notes: list[str]) -> Shee
     _check_sizes(frame, limits)
     if frame.empty:
         notes.append("has a header but no data rows")
-    return Sheet(None, tuple(frame.columns[1:]), header_index + 1, frame, delimiter, encoding, tuple(notes))
+    sheet = Sheet(None, tuple(frame.columns[1:]), header_index + 1, frame, delimiter, encoding, tuple(notes))
+    return sheet, digest
+
+
+def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ...], skip: int, limits: Limits):
+    """(frame, digest, swallowed) from Arrow, in pieces on every core when the file can be cut,
+    else in one go; (None, None, False) for bytes that are not UTF-8. A ragged row raises
+    ParserError, for the careful reader."""
+    if encoding not in ("utf-8-sig", "utf-8"):
+        return None, None, False
+    free_text = tuple(h for h in header if role_of(h) in ("error", "note", "description"))
+    try:
+        parsed = read_pieces(path, header, skip, delimiter, max_bytes=limits.max_file_bytes,
+                             max_rows=limits.max_rows, check_first=free_text)
+    except NotUtf8:
+        return None, None, False
+    except Ragged:
+        raise pd.errors.ParserError("a row has more or fewer cells than the header") from None
+    except TooManyRows:
+        raise ReadError(f"has more than {limits.max_rows:,} rows; split it or raise --max-rows") from None
+    except OverflowError:
+        raise _over_size(limits) from None
+    if parsed is None:
+        frame = _parse_arrow(path, encoding, delimiter, header, skip, limits)
+        swallowed = frame is not None and _swallowed_records(frame, delimiter, len(header))
+        return frame, None, swallowed
+    if parsed.table.num_rows > limits.max_rows:
+        raise ReadError(f"has more than {limits.max_rows:,} rows; split it or raise --max-rows")
+    swallowed = any(_swallowed_cell(cell, delimiter, len(header)) for cells in parsed.broken_cells.values()
+                    for cell in cells)
+    return parsed.table.to_pandas(), parsed.digest, swallowed
 
 
 def _swallowed_records(frame: pd.DataFrame, delimiter: str, width: int) -> bool:
     """A stray quote makes a parser take the records after it into one cell: such a cell has a
     line break followed by a line holding a whole record's delimiters. (Line breaks alone are
     normal: several errors pasted into one cell.)"""
-    need = max(1, width - 1)
     for column in frame.columns:
         values = frame[column]
         if not (values.dtype == object or str(values.dtype).startswith(("str", "string"))):
             continue
         broken = values[values.str.contains("\n", regex=False).fillna(False)]
-        for cell in broken.unique():
-            if any(line.count(delimiter) >= need for line in str(cell).split("\n")[1:]):
-                return True
+        if any(_swallowed_cell(str(cell), delimiter, width) for cell in broken.unique()):
+            return True
     return False
+
+
+def _swallowed_cell(cell: str, delimiter: str, width: int) -> bool:
+    need = max(1, width - 1)
+    return any(line.count(delimiter) >= need for line in cell.split("\n")[1:])
 
 
 def _parse_arrow(path: Path, encoding: str, delimiter: str, header: tuple[str, ...], skip: int,
                  limits: Limits) -> pd.DataFrame | None:
-    """Arrow's multithreaded CSV reader, for well-formed UTF-8 files: every cell as text, blank
-    lines kept as empty rows so row numbers stay exact. Returns None for bytes that are not
-    UTF-8; raises ParserError for a row with more or fewer cells than the header."""
-    if encoding not in ("utf-8-sig", "utf-8"):
-        return None
+    """Arrow's multithreaded CSV reader, lexing for quotes, for well-formed UTF-8 files that
+    cannot be cut in pieces: every cell as text, blank lines kept as empty rows so row numbers
+    stay exact. Returns None for bytes that are not UTF-8; raises ParserError for a row with
+    more or fewer cells than the header."""
     try:
         table = pa_csv.read_csv(
             path,
@@ -508,7 +540,7 @@ def _parse_arrow(path: Path, encoding: str, delimiter: str, header: tuple[str, .
             # before calling it. A ragged row raises instead, and the careful reader takes over.
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                column_types={h: pa.large_string() for h in header}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False, null_values=[],
             ),
         )
