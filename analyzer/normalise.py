@@ -42,6 +42,7 @@ _DATE_FORMATS_DAYFIRST = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 _DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
 _DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
                        "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%d-%B-%Y")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
 _SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 
@@ -123,12 +124,26 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     text = {h: _as_text(rows[h]) for h in sheet.header}
     keep, skips = _rows_to_keep(path, sheet, text, roles)
     sheet_label = sheet.sheet_name or ""
-    original = pd.DataFrame({h: text[h][keep] for h in sheet.header}).reset_index(drop=True)
-    typed = _typed_fields(path, sheet, rows.loc[keep].reset_index(drop=True), text, keep, roles, options, sheet_count)
+    original = pd.DataFrame({h: _kept(text[h], keep) for h in sheet.header})
+    typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
     info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes))
     return original, typed, skips, info
+
+
+def _kept(values, keep: np.ndarray):
+    """The kept rows, renumbered; no copy when every row is kept (the usual case)."""
+    return values.reset_index(drop=True) if keep.all() else values[keep].reset_index(drop=True)
+
+
+def _constant_text(value: str, n: int) -> pd.Series:
+    """One value on every row (the file name, say) as a categorical: no million copies."""
+    return pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([value], dtype="str")))
+
+
+def _empty_text(n: int) -> pd.Series:
+    return pa.repeat(pa.scalar("", pa.large_string()), n).to_pandas()
 
 
 def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str = "") -> dict[str, str]:
@@ -178,8 +193,7 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
     n = len(sheet.rows)
     if not text:
         return np.zeros(n, dtype=bool), []
-    error = text[roles["error"]].str.strip()
-    candidates = ((error == "") | (error.str.lower() == roles["error"].lower())).to_numpy(dtype=bool)
+    candidates = _blank_or_header_like(text[roles["error"]], roles["error"])
     blank = np.zeros(n, dtype=bool)
     totals = np.zeros(n, dtype=bool)
     repeated = np.zeros(n, dtype=bool)
@@ -204,6 +218,35 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
     skips.sort(key=lambda s: s.source_row)
     return keep, skips
+
+
+def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:
+    """Rows whose error cell is blank or repeats the header: only those can be blank, totals or
+    repeated header rows. Decided from each cell's length and Arrow's whitespace test, so a
+    million error messages are not stripped and lowered to find none."""
+    array = _arrow(error)
+    if array is None:
+        stripped = error.str.strip()
+        return ((stripped == "") | (stripped.str.lower() == header.lower())).to_numpy(dtype=bool)
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+    candidates = (lengths == 0) | pc.utf8_is_space(array).to_numpy(zero_copy_only=False)
+    # Room for spaces around the header, and for case changes that change a character's size.
+    short = ~candidates & (lengths <= 4 * len(header) + 16)
+    if short.any():  # a filter, not a take: Arrow's take would first join the column's chunks
+        cells = pc.utf8_trim_whitespace(array.filter(pa.array(short)))
+        same = pc.or_(pc.equal(cells, ""), pc.equal(pc.utf8_lower(cells), header.lower()))
+        candidates[short] = np.asarray(same, dtype=bool)
+    return candidates
+
+
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow text behind a column read from CSV (no copy), or None for other columns."""
+    if not str(values.dtype).startswith(("str", "string")):
+        return None
+    try:
+        return pa.array(values.array)
+    except (pa.ArrowException, TypeError):
+        return None
 
 
 def _repeated_headers(stripped: dict[str, pd.Series]) -> np.ndarray:
@@ -235,17 +278,17 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     def column(role: str) -> pd.Series:
         header = roles.get(role)
         if header is None:
-            return pd.Series([""] * n, dtype="str")
-        values = text[header][keep].reset_index(drop=True)
+            return _empty_text(n)
+        values = _kept(text[header], keep)
         # Stray spaces matter where a value is a key or a test; display text is shown as written.
-        return values.str.strip() if role in _KEY_FIELDS else values
+        return _stripped(values) if role in _KEY_FIELDS else values
 
     typed = pd.DataFrame({
-        "source_file": pd.Series([path] * n, dtype="str"),
-        "sheet": pd.Series([sheet.sheet_name or ""] * n, dtype="str"),
+        "source_file": _constant_text(path, n),
+        "sheet": _constant_text(sheet.sheet_name or "", n),
         "source_row": rows["source_row"].astype("int64"),
         "client": client_names(column("client"), path, sheet.sheet_name, sheet_count, options),
-        "error": text[roles["error"]][keep].reset_index(drop=True),
+        "error": _kept(text[roles["error"]], keep),
     })
     for role in TEXT_FIELDS:
         typed[role] = column(role)
@@ -262,13 +305,52 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     typed["tax"] = parse_amounts(_raw(rows, roles.get("tax")), decimal_comma)
     typed["amount_base"] = parse_amounts(_raw(rows, roles.get("amount_base")), decimal_comma)
     base = roles.get("base_currency", "")
-    typed["base_currency"] = pd.Series([base] * n, dtype="str")
+    typed["base_currency"] = _constant_text(base, n)
     typed["currency"] = currencies(column("currency"), column("total"), base)
     unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
     if unparsed:
         notes.append(f"{unparsed} date(s) could not be read and are shown as written")
     typed.attrs["notes"] = notes
     return typed
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Spaces around values removed; the column itself (no copy) when no value has any."""
+    maybe = _maybe_padded(values)
+    if maybe is not None and not len(maybe):
+        return values
+    if maybe is not None and len(maybe) <= max(1000, len(values) // 8):  # accents at the ends, mostly
+        cells = values.iloc[maybe]
+        if (cells.str.strip() == cells).all():
+            return values
+    return values.str.strip()
+
+
+# Bytes that may begin or end a space str.strip() removes: ASCII white space and separators,
+# and any byte of a multi-byte character (a no-break space, say), which the caller checks.
+_SPACE_BYTE = np.zeros(256, dtype=bool)
+_SPACE_BYTE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_SPACE_BYTE[0x80:] = True
+
+
+def _maybe_padded(values: pd.Series) -> np.ndarray | None:
+    """Rows whose first or last byte may be a space, from Arrow's buffers (no text decoded), or
+    None when the column is not plain Arrow text."""
+    array = _arrow(values)
+    if array is None:
+        return None
+    rows, base = [], 0
+    for chunk in getattr(array, "chunks", [array]):
+        if chunk.type != pa.large_string() or chunk.offset or chunk.null_count:
+            return None
+        _, offsets, data = chunk.buffers()
+        starts = np.frombuffer(offsets, dtype=np.int64, count=len(chunk) + 1)
+        text = np.frombuffer(data, dtype=np.uint8, count=int(starts[-1])) if data is not None else np.zeros(0, np.uint8)
+        filled = np.flatnonzero(starts[1:] > starts[:-1])
+        edge = _SPACE_BYTE[text[starts[filled]]] | _SPACE_BYTE[text[starts[filled + 1] - 1]]
+        rows.append(filled[edge] + base)
+        base += len(chunk)
+    return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
 
 
 def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
@@ -285,7 +367,7 @@ def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_cou
         fallback = sheet_name.strip()
     else:
         fallback = client_from_path(path)
-    names = values if not options.client else pd.Series([""] * len(values), dtype="str")
+    names = values if not options.client else _empty_text(len(values))
     names = names.where(names != "", fallback).astype("str")
     if options.client_aliases:
         aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
@@ -346,6 +428,14 @@ def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
     text = str(value).strip() if value is not None else ""
     if not text:
         return None
+    numeric = _NUMERIC_DATE.match(text)
+    if numeric:  # the usual export: 06/10/2026; strptime for it is slow to fail on other formats
+        first, second, year = int(numeric[1]), int(numeric[3]), int(numeric[4])
+        day, month = (first, second) if dayfirst else (second, first)
+        try:
+            return dt.datetime(year, month, day)
+        except ValueError:
+            return None
     ordered = _DATE_FORMATS_DAYFIRST if dayfirst else _DATE_FORMATS_MONTHFIRST
     for fmt in (*_DATE_FORMATS_NAMED, *ordered):
         try:
@@ -360,31 +450,43 @@ def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
     vectorised step; only the rest are parsed one distinct value at a time."""
     if values.dtype == object and values.map(type).eq(float).all():
         return values.astype("float64")
-    numbers = pd.Series(np.nan, index=values.index, dtype="float64")
+    numbers = np.full(len(values), np.nan)
     text = values if values.dtype != object else values.map(_cell_text).astype("str")
+    plain = np.zeros(len(values), dtype=bool)
     if not decimal_comma:
-        plain = _plain_numbers(text)
-        numbers[plain] = pd.to_numeric(text[plain], errors="coerce").to_numpy()
-    else:
-        plain = np.zeros(len(values), dtype=bool)
+        plain, parsed = _plain_numbers(text)
+        numbers[plain] = parsed[plain]
     rest = ~plain & (text != "").to_numpy(dtype=bool)
     if rest.any():
         raw = values[rest] if values.dtype == object else text[rest]
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         parsed = np.array([parse_amount(u, decimal_comma) for u in uniques] + [np.nan], dtype="float64")
         numbers[rest] = parsed[codes]
-    return numbers.reset_index(drop=True)
+    return pd.Series(numbers, dtype="float64")
 
 
-def _plain_numbers(text: pd.Series) -> np.ndarray:
-    """Which cells are plain numbers (12.50, -3): Arrow's vectorised regex when the column is
-    Arrow-backed, else pandas'."""
-    pattern = r"^\s*-?\d+(?:\.\d+)?\s*$"
-    try:
-        array = pa.array(text.array)
-        return pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
-    except (pa.ArrowException, TypeError):
-        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
+_PLAIN_NUMBER = r"^\s*-?\d+(?:\.\d+)?\s*$"
+
+
+def _plain_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells are plain numbers (12.50, -3), and their values: Arrow's vectorised regex and
+    cast when the column is Arrow-backed, else pandas'."""
+    array = _arrow(text)
+    if array is None:
+        plain = text.str.match(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+        return plain, pd.to_numeric(text.where(plain, "nan"), errors="coerce").to_numpy(dtype="float64")
+    filled = pc.greater(pc.binary_length(array), 0)
+    try:  # the usual column: every filled cell a plain number, converted in one step
+        numbers = np.asarray(pc.cast(pc.if_else(filled, array, pa.scalar(None, array.type)), pa.float64()).to_numpy(zero_copy_only=False),
+                             dtype="float64")
+        filled = np.asarray(filled, dtype=bool)
+        if np.isfinite(numbers[filled]).all():  # Arrow also reads "inf" and "nan"; people do not mean those
+            return filled, numbers
+    except pa.ArrowInvalid:
+        pass
+    plain = pc.fill_null(pc.match_substring_regex(array, _PLAIN_NUMBER), False)
+    only = pc.if_else(plain, pc.utf8_trim_whitespace(array), pa.scalar(None, array.type))
+    return np.asarray(plain, dtype=bool), np.asarray(pc.cast(only, pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
 
 
 def parse_amount(value: object, decimal_comma: bool = False) -> float:
@@ -414,12 +516,15 @@ def parse_amount(value: object, decimal_comma: bool = False) -> float:
 
 def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
     """The item's currency: its own column, else a symbol in the amount, else the base currency."""
-    code_of, distinct = pd.factorize(codes.str.upper(), use_na_sentinel=True)
-    found = pd.Series(distinct, dtype="str").str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
+    code_of, distinct = pd.factorize(codes, use_na_sentinel=True)  # a few distinct spellings
+    found = pd.Series(distinct, dtype="str").str.upper().str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
     result = pd.Series(np.append(found.to_numpy(dtype=object), "")[code_of], dtype="str")
-    symbols = totals.str.contains("[£€¥₹]", regex=True).fillna(False).to_numpy(dtype=bool) & (result == "").to_numpy()
-    if symbols.any():
-        result[symbols] = totals[symbols].str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("").to_numpy()
+    unknown = (result == "").to_numpy(dtype=bool)
+    if unknown.any():
+        symbols = np.zeros(len(result), dtype=bool)
+        symbols[unknown] = totals[unknown].str.contains("[£€¥₹]", regex=True).fillna(False).to_numpy(dtype=bool)
+        if symbols.any():
+            result[symbols] = totals[symbols].str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("").to_numpy()
     return result.where(result != "", base).astype("str")
 
 

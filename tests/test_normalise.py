@@ -1,0 +1,93 @@
+"""Typed fields from raw text: the vectorised paths (Arrow columns from the CSV reader, in several
+chunks) must give what the one-value-at-a-time rules give, for every shape a cell takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analyzer.normalise import _blank_or_header_like, _stripped, parse_amount, parse_amounts, parse_dates
+
+
+def arrow_text(values: list[str]) -> pd.Series:
+    """A column as the CSV reader gives it: Arrow large_string in more than one chunk."""
+    half = len(values) // 2
+    chunks = [pa.array(values[:half], pa.large_string()), pa.array(values[half:], pa.large_string())]
+    return pa.chunked_array(chunks, pa.large_string()).to_pandas()
+
+
+def both(values: list[str]) -> list[pd.Series]:
+    return [arrow_text(values), pd.Series(values, dtype=object)]
+
+
+AMOUNTS = [
+    ("12.50", 12.5), ("-3", -3.0), ("  7.25 ", 7.25), ("", None), ("1,234.50", 1234.5), ("£12.00", 12.0),
+    ("(45.00)", -45.0), ("45.00-", -45.0), ("1e5", None), ("inf", None), ("nan", None), ("n/a", None),
+    ("0012", 12.0), ("12.", 12.0),
+]
+
+
+@pytest.mark.parametrize("column", [0, 1], ids=["arrow", "object"])
+def test_amounts_match_the_one_value_rules(column):
+    texts = [t for t, _ in AMOUNTS] * 3
+    parsed = parse_amounts(both(texts)[column])
+    for text, got in zip(texts, parsed):
+        want = parse_amount(text) if text.strip() else math.nan
+        assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), text
+
+
+def test_a_column_of_plain_numbers_converts_in_one_step():
+    parsed = parse_amounts(arrow_text(["1.5", "", "-2", "1000000.01"]))
+    assert parsed.tolist()[0] == 1.5 and math.isnan(parsed.tolist()[1]) and parsed.tolist()[2:] == [-2, 1000000.01]
+
+
+@given(st.lists(st.one_of(st.decimals(-10**6, 10**6, places=2, allow_nan=False).map(str),
+                          st.sampled_from(["", " 3 ", "£4", "(5)", "1,000", "x"])), min_size=2, max_size=30))
+def test_amounts_agree_on_any_mix(texts):
+    fast, slow = parse_amounts(arrow_text(texts)), parse_amounts(pd.Series(texts, dtype=object))
+    assert np.allclose(fast.to_numpy(), slow.to_numpy(), equal_nan=True)
+
+
+DATES = [
+    ("06/10/2026", True, dt.datetime(2026, 10, 6)), ("06/10/2026", False, dt.datetime(2026, 6, 10)),
+    ("6-1-2026", True, dt.datetime(2026, 1, 6)), ("31.12.2026", True, dt.datetime(2026, 12, 31)),
+    ("31/02/2026", True, None), ("06/10-2026", True, None), ("2026-10-06", True, dt.datetime(2026, 10, 6)),
+    ("06 Oct 2026", True, dt.datetime(2026, 10, 6)), ("06/10/26", True, dt.datetime(2026, 10, 6)), ("", True, None),
+]
+
+
+@pytest.mark.parametrize("text, dayfirst, expected", DATES)
+def test_dates(text, dayfirst, expected):
+    got = parse_dates(arrow_text([text, text]), dayfirst)[0]
+    assert (pd.isna(got) and expected is None) or got == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize("values, changed", [
+    (["Acme", "Bob Ltd", "Café", "Lumière"], False),
+    (["Acme ", "Bob"], True),
+    (["\u00a0Acme", "Bob"], True),
+    (["Acme\u3000", "Bob"], True),
+    (["\tAcme", "Bob"], True),
+    (["", "Bob", "é"], False),
+])
+def test_stripping_key_fields(values, changed):
+    series = arrow_text(values)
+    result = _stripped(series)
+    assert result.tolist() == [v.strip() for v in values]
+    assert (result is not series) == changed  # no copy when nothing is padded
+
+
+@pytest.mark.parametrize("cell, candidate", [
+    ("", True), ("   ", True), ("\u00a0", True), ("Error", True), ("  ERROR ", True), ("Errors", False),
+    ("Xero error - Account code '404' has been archived", False), ("x" * 500, False), (" " * 500, True),
+])
+def test_blank_or_header_like_error_cells(cell, candidate):
+    assert _blank_or_header_like(arrow_text([cell, "real error"]), "Error").tolist() == [candidate, False]
+    assert _blank_or_header_like(pd.Series([cell, "real error"], dtype=object), "Error").tolist() == [candidate, False]
