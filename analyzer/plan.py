@@ -111,9 +111,9 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
     findings = explode_findings(batch, classified, catalog)
     counted = findings[first_of[findings["row"].to_numpy()] < 0]
     groups = _group_stats(counted, fields, catalog)
-    client_money = _money(_unique_rows(fields, first_of), ["client"])
     templates = _templates(counted)
     codes, names = pd.factorize(fields["client"], sort=False)
+    client_money = _client_money(fields, first_of, codes)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     clients = []
@@ -121,7 +121,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
         rows = order[bounds[index] : bounds[index + 1]]
         duplicates = {int(r): int(first_of[r]) for r in rows[first_of[rows] >= 0]}
         mine = sorted(groups.get(name, []), key=lambda g: (g.fix.rank, -g.items, -_total(g.value_by_currency), g.fix.id, g.title))
-        clients.append(ClientPlan(str(name), rows, tuple(mine), client_money.get((name,), ()),
+        clients.append(ClientPlan(str(name), rows, tuple(mine), client_money[index],
                                   templates.get(name, ()), duplicates))
     clients.sort(key=lambda c: c.name.casefold())
     return Plan(tuple(clients), findings)
@@ -187,50 +187,47 @@ def duplicate_rows(fields: pd.DataFrame) -> np.ndarray:
     return result
 
 
-GROUP = ["client", "fix", "variant"]
-ACTION = [*GROUP, "value"]
-
-
 def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) -> dict[str, list[FixGroup]]:
-    """All fix groups of all clients, keyed by client."""
+    """All fix groups of all clients, keyed by client: one sort of the findings by group, then
+    sums, minimums and maximums over each group's slice (no per-group queries)."""
     if findings.empty:
         return {}
     rows = findings["row"].to_numpy()
-    findings = findings.assign(
-        currency=pd.Categorical(_currency(fields).to_numpy()[rows]),
-        amount=fields["amount"].to_numpy()[rows],
-        date=fields["date"].to_numpy()[rows],
-        approval=fields["status"].str.contains(APPROVAL_WORDS, case=False, regex=True).to_numpy(dtype=bool)[rows],
+    client, fix, value = (findings[c].cat for c in ("client", "fix", "value"))
+    variant = findings["variant"].to_numpy()
+    group = pd.factorize(_combine(_combine(client.codes.to_numpy(), fix.codes.to_numpy()), variant))[0]
+    currency_codes, currencies = _currencies(fields)
+    facts = _Facts(
+        rows=rows,
+        currency=currency_codes[rows], currencies=currencies,
+        amount=fields["amount"].to_numpy(dtype="float64")[rows],
+        date=fields["date"].to_numpy(dtype="datetime64[ns]").view("int64")[rows],
     )
-    in_group = findings.drop_duplicates([*GROUP, "row"])
-    in_action = findings.drop_duplicates([*ACTION, "row"])
-    group_rows = _rows_by(in_group, GROUP)
-    group_money = _money(in_group, GROUP)
-    approvals = in_group.groupby(GROUP, sort=False, observed=True)["approval"].sum().to_dict()
-    categories = (findings.drop_duplicates([*GROUP, "category"]).groupby(GROUP, sort=False, observed=True)["category"]
-                  .agg(lambda c: tuple(str(x) for x in c)).to_dict())
-    action_rows = _rows_by(in_action, ACTION)
-    action_money = _money(in_action, ACTION)
-    by_action = in_action.groupby(ACTION, sort=False, observed=True)["date"]
-    first_dates, last_dates = by_action.min().to_dict(), by_action.max().to_dict()
-    actions_of: dict[tuple, list[Action]] = {}
-    for key, action_row_ids in action_rows.items():
-        actions_of.setdefault(key[:3], []).append(Action(
-            value=str(key[3]), rows=action_row_ids, value_by_currency=action_money.get(key, ()),
-            first_date=_timestamp(first_dates[key]), last_date=_timestamp(last_dates[key]),
+    approval = _per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True))[rows]
+    groups_of = _Slices(group, rows)
+    group_money = facts.money(groups_of)
+    approvals = np.add.reduceat(approval[groups_of.order], groups_of.starts) if len(groups_of.starts) else []
+    categories = _categories_of(group, findings["category"].cat, len(groups_of.starts))
+    action = pd.factorize(_combine(group, value.codes.to_numpy()))[0]
+    actions_of = _Slices(action, rows)
+    action_money = facts.money(actions_of)
+    first_dates, last_dates = facts.date_range(actions_of)
+    value_names, client_names, fix_ids = (list(map(str, c.categories)) for c in (value, client, fix))
+    value_codes, client_codes, fix_codes = (c.codes.to_numpy() for c in (value, client, fix))
+    actions: dict[int, list[Action]] = {}
+    for index, at in enumerate(actions_of.firsts.tolist()):
+        actions.setdefault(int(group[at]), []).append(Action(
+            value=value_names[value_codes[at]], rows=actions_of.rows(index),
+            value_by_currency=action_money[index], first_date=first_dates[index], last_date=last_dates[index],
         ))
     groups: dict[str, list[FixGroup]] = {}
-    for key, row_ids in group_rows.items():
-        client, fix_id, variant = key
-        fix = catalog.fixes[fix_id]
-        groups.setdefault(client, []).append(
-            _group(fix, int(variant), row_ids, actions_of[key], categories[key], group_money.get(key, ()), int(approvals[key]))
-        )
+    for index, at in enumerate(groups_of.firsts.tolist()):
+        key = int(group[at])
+        groups.setdefault(client_names[client_codes[at]], []).append(_group(
+            catalog.fixes[fix_ids[fix_codes[at]]], int(variant[at]), groups_of.rows(index),
+            actions[key], categories[key], group_money[index], int(approvals[index]),
+        ))
     return groups
-
-
-def _timestamp(value) -> pd.Timestamp | None:
-    return None if pd.isna(value) else pd.Timestamp(value)
 
 
 def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -> FixGroup:
@@ -257,29 +254,113 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -
     )
 
 
-def _rows_by(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, np.ndarray]:
-    """The input rows of each group, in input order, from one pass over the frame."""
-    rows = frame["row"].to_numpy()
-    grouped = frame.groupby(keys, sort=False, observed=True).indices
-    return {key: np.sort(rows[positions]) for key, positions in grouped.items()}
+def _currencies(fields: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Each row's currency as a code into the sorted list of currencies ("???" when unknown)."""
+    codes, names = pd.factorize(fields["currency"].where(fields["currency"] != "", UNKNOWN_CURRENCY), sort=True)
+    return codes, [str(n) for n in names]
 
 
-def _currency(fields: pd.DataFrame) -> pd.Series:
-    return fields["currency"].where(fields["currency"] != "", UNKNOWN_CURRENCY)
+def _per_distinct(values: pd.Series, test) -> np.ndarray:
+    """A vectorised test run once per distinct value (a status column has a handful)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return test(pd.Series(distinct, dtype="str")).fillna(False).to_numpy(dtype=bool)[codes]
 
 
-def _unique_rows(fields: pd.DataFrame, first_of: np.ndarray) -> pd.DataFrame:
-    unique = fields[first_of < 0]
-    return pd.DataFrame({"client": unique["client"], "currency": _currency(unique), "amount": unique["amount"]})
+def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray) -> list[tuple[tuple[str, float], ...]]:
+    """Value per currency of each client's distinct items (a repeated item counted once)."""
+    unique = np.flatnonzero(first_of < 0)
+    currency_codes, currencies = _currencies(fields)
+    facts = _Facts(unique, currency_codes[unique], currencies, fields["amount"].to_numpy(dtype="float64")[unique],
+                   np.zeros(0, dtype="int64"))
+    by_client = _Slices(codes[unique], unique)
+    money = facts.money(by_client)
+    result: list[tuple] = [()] * (int(codes.max(initial=-1)) + 1)
+    for index, at in enumerate(by_client.firsts.tolist()):
+        result[int(codes[unique[at]])] = money[index]
+    return result
 
 
-def _money(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[tuple[str, float], ...]]:
-    """Value per currency for each group: {key: (("GBP", 12.5), ...)}, currencies sorted."""
-    sums = frame.groupby([*keys, "currency"], sort=True, observed=True)["amount"].sum(min_count=1).dropna()
-    money: dict[tuple, list] = {}
-    for key, value in sums.items():
-        money.setdefault(tuple(key[:-1]), []).append((str(key[-1]), round(float(value), 2)))
-    return {k: tuple(v) for k, v in money.items()}
+def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 key per pair of non-negative codes."""
+    return a.astype("int64") * (int(b.max(initial=0)) + 1) + b
+
+
+class _Slices:
+    """Findings sorted by key (input order kept within a key), one per (key, row): the rows of
+    each key are a slice, and sums over keys are one `reduceat`."""
+
+    def __init__(self, key: np.ndarray, rows: np.ndarray):
+        order = np.argsort(key, kind="stable")
+        sorted_key, sorted_rows = key[order], rows[order]
+        fresh = np.ones(len(order), dtype=bool)
+        fresh[1:] = (sorted_key[1:] != sorted_key[:-1]) | (sorted_rows[1:] != sorted_rows[:-1])
+        self.order = order[fresh]
+        kept = sorted_key[fresh]
+        self.starts = np.flatnonzero(np.r_[True, kept[1:] != kept[:-1]]) if len(kept) else np.zeros(0, dtype=np.int64)
+        self.ends = np.r_[self.starts[1:], len(kept)]
+        self.firsts = self.order[self.starts]  # a finding of each key, to read its codes from
+        self.all_rows = rows[self.order]
+
+    def rows(self, index: int) -> np.ndarray:
+        return self.all_rows[self.starts[index] : self.ends[index]]
+
+    def slice_ids(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """Per finding: its row, the row's currency (a code into `currencies`, which are sorted),
+    amount and date (int64 nanoseconds)."""
+
+    rows: np.ndarray
+    currency: np.ndarray
+    currencies: list[str]
+    amount: np.ndarray
+    date: np.ndarray
+
+    def money(self, slices: _Slices) -> list[tuple[tuple[str, float], ...]]:
+        """Value per currency of each slice, currencies sorted; a currency with no amount at all
+        is left out."""
+        width = len(self.currencies)
+        pair = slices.slice_ids() * width + self.currency[slices.order]
+        amount = self.amount[slices.order]
+        size = len(slices.starts) * width
+        totals = np.bincount(pair, weights=np.nan_to_num(amount), minlength=size)
+        counted = np.bincount(pair, weights=~np.isnan(amount), minlength=size)
+        money: list[list] = [[] for _ in slices.starts]
+        present = np.flatnonzero(counted)
+        for key, total in zip(present.tolist(), totals[present].tolist()):
+            money[key // width].append((self.currencies[key % width], round(total, 2)))
+        return [tuple(m) for m in money]
+
+    def date_range(self, slices: _Slices) -> tuple[list, list]:
+        """First and last date of each slice (None when no row has a date)."""
+        if not len(slices.starts):
+            return [], []
+        dates = self.date[slices.order]
+        missing = dates == np.iinfo("int64").min  # NaT
+        first = np.minimum.reduceat(np.where(missing, np.iinfo("int64").max, dates), slices.starts)
+        last = np.maximum.reduceat(dates, slices.starts)
+        empty = np.logical_and.reduceat(missing, slices.starts)
+        return _timestamps(first, empty), _timestamps(last, empty)
+
+
+def _timestamps(values: np.ndarray, empty: np.ndarray) -> list:
+    stamps = pd.DatetimeIndex(np.where(empty, 0, values).astype("datetime64[ns]"))
+    return [None if e else t for t, e in zip(stamps, empty.tolist())]
+
+
+def _categories_of(group: np.ndarray, category, groups: int) -> list[tuple[str, ...]]:
+    """Each group's categories in the order they first appear."""
+    codes = category.codes.to_numpy().astype("int64")
+    pair = group.astype("int64") * (len(category.categories) + 1) + codes
+    pairs, first = np.unique(pair, return_index=True)
+    result: list[list[str]] = [[] for _ in range(groups)]
+    names, width = list(map(str, category.categories)), len(category.categories) + 1
+    for key in pairs[np.argsort(first, kind="stable")].tolist():
+        result[key // width].append(names[key % width])
+    return [tuple(c) for c in result]
 
 
 def _templates(findings: pd.DataFrame) -> dict[str, tuple[tuple[str, int], ...]]:
