@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analyzer.catalog import MANUAL_REVIEW, ROW_TESTS, UNCLASSIFIED, Catalog, Fix
 from analyzer.classify import Classified
@@ -107,13 +109,14 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
     """Every client's ordered fix groups, computed in one pass of grouped aggregates over the
     findings (a million rows and a thousand clients must not mean a million small queries)."""
     fields = batch.fields
-    first_of = duplicate_rows(fields)
-    findings = explode_findings(batch, classified, catalog)
-    counted = findings[first_of[findings["row"].to_numpy()] < 0]
-    groups = _group_stats(counted, fields, catalog)
-    templates = _templates(counted)
     codes, names = pd.factorize(fields["client"], sort=False)
-    client_money = _client_money(fields, first_of, codes)
+    first_of = duplicate_rows(fields, codes)
+    findings = explode_findings(batch, classified, catalog, (codes, names))
+    counted = findings[first_of[findings["row"].to_numpy()] < 0]
+    currencies = _currencies(fields)
+    groups = _group_stats(counted, fields, catalog, currencies)
+    templates = _templates(counted)
+    client_money = _client_money(fields, first_of, codes, currencies)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     clients = []
@@ -127,7 +130,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
     return Plan(tuple(clients), findings)
 
 
-def explode_findings(batch: Batch, classified: Classified, catalog: Catalog) -> pd.DataFrame:
+def explode_findings(batch: Batch, classified: Classified, catalog: Catalog, clients=None) -> pd.DataFrame:
     """One row per (input row, finding), with the value its fix groups by and its variant."""
     per_cell = []
     for cell, findings in enumerate(classified.findings):
@@ -149,7 +152,7 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog) -> 
     exploded = cells.iloc[picks].reset_index(drop=True)
     exploded.insert(0, "row", row_ids)
     fields = batch.fields
-    client_codes, client_names = pd.factorize(fields["client"], sort=False)
+    client_codes, client_names = clients if clients is not None else pd.factorize(fields["client"], sort=False)
     exploded["client"] = pd.Categorical.from_codes(client_codes[row_ids], pd.Index(client_names, dtype=object))
     exploded["variant"] = _variants(exploded, fields, catalog)
     return exploded
@@ -167,27 +170,47 @@ def _variants(exploded: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) ->
         rows = exploded["row"].to_numpy()[mine]
         chosen = np.zeros(mine.sum(), dtype="int64")
         for number, candidate in reversed(list(enumerate(fix.variants, start=1))):
-            passes = ROW_TESTS[candidate.when](fields.iloc[rows].reset_index(drop=True)).to_numpy(dtype=bool)
+            # Tested on every row (vectorised, cheap) rather than copying the rows concerned.
+            passes = ROW_TESTS[candidate.when](fields).to_numpy(dtype=bool)[rows]
             chosen[passes] = number
         variant[mine] = chosen
     return variant
 
 
-def duplicate_rows(fields: pd.DataFrame) -> np.ndarray:
+def duplicate_rows(fields: pd.DataFrame, client_codes: np.ndarray | None = None) -> np.ndarray:
     """For each row, the earlier row of the same client with the same item id, or -1. The same
-    Dext item often reaches the tool twice (a per-client file and the merged workbook)."""
-    ids = fields["item_id"].astype("str").str.strip()
-    client_codes, _ = pd.factorize(fields["client"], sort=False)
-    id_codes, _ = pd.factorize(ids, sort=False)
-    key = client_codes.astype("int64") * (int(id_codes.max(initial=0)) + 1) + id_codes
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    firsts = first[inverse.ravel()]
-    result = np.where(firsts != np.arange(len(key)), firsts, -1)
+    Dext item often reaches the tool twice (a per-client file and the merged workbook). Item
+    ids arrive stripped (a key field)."""
+    if client_codes is None:
+        client_codes, _ = pd.factorize(fields["client"], sort=False)
+    ids = fields["item_id"]
+    id_codes = _codes_of_ids(ids)
+    # Codes are numbered in order of first appearance, so the first row of each code is where
+    # the running maximum of the codes grows.
+    codes, _ = pd.factorize(_combine(client_codes, id_codes), sort=False)
+    new = np.ones(len(codes), dtype=bool)
+    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    firsts = np.flatnonzero(new)[codes]
+    result = np.where(firsts != np.arange(len(codes)), firsts, -1)
     result[(ids == "").to_numpy(dtype=bool)] = -1
     return result
 
 
-def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) -> dict[str, list[FixGroup]]:
+def _codes_of_ids(ids: pd.Series) -> np.ndarray:
+    """A code per distinct id. Dext's ids are digits: read as integers (when that loses nothing,
+    such as a leading zero) they are hashed several times faster than as text."""
+    try:
+        text = pa.array(ids.array)
+        numbers = pc.cast(text, pa.int64())
+        if pc.all(pc.equal(pc.cast(numbers, text.type), text)).as_py():
+            return pd.factorize(numbers.to_numpy(zero_copy_only=False), sort=False)[0]
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    return pd.factorize(ids, sort=False)[0]
+
+
+def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
+                 currencies: tuple[np.ndarray, list[str]]) -> dict[str, list[FixGroup]]:
     """All fix groups of all clients, keyed by client: one sort of the findings by group, then
     sums, minimums and maximums over each group's slice (no per-group queries)."""
     if findings.empty:
@@ -196,7 +219,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog)
     client, fix, value = (findings[c].cat for c in ("client", "fix", "value"))
     variant = findings["variant"].to_numpy()
     group = pd.factorize(_combine(_combine(client.codes.to_numpy(), fix.codes.to_numpy()), variant))[0]
-    currency_codes, currencies = _currencies(fields)
+    currency_codes, currencies = currencies
     facts = _Facts(
         rows=rows,
         currency=currency_codes[rows], currencies=currencies,
@@ -266,10 +289,11 @@ def _per_distinct(values: pd.Series, test) -> np.ndarray:
     return test(pd.Series(distinct, dtype="str")).fillna(False).to_numpy(dtype=bool)[codes]
 
 
-def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray) -> list[tuple[tuple[str, float], ...]]:
+def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray,
+                  currencies: tuple[np.ndarray, list[str]]) -> list[tuple[tuple[str, float], ...]]:
     """Value per currency of each client's distinct items (a repeated item counted once)."""
     unique = np.flatnonzero(first_of < 0)
-    currency_codes, currencies = _currencies(fields)
+    currency_codes, currencies = currencies
     facts = _Facts(unique, currency_codes[unique], currencies, fields["amount"].to_numpy(dtype="float64")[unique],
                    np.zeros(0, dtype="int64"))
     by_client = _Slices(codes[unique], unique)
@@ -285,12 +309,18 @@ def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a.astype("int64") * (int(b.max(initial=0)) + 1) + b
 
 
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Small codes in a small integer type: NumPy's stable sort is then a radix sort."""
+    top = int(codes.max(initial=0))
+    return codes.astype(np.int16) if top < 2**15 else codes.astype(np.int32) if top < 2**31 else codes
+
+
 class _Slices:
     """Findings sorted by key (input order kept within a key), one per (key, row): the rows of
     each key are a slice, and sums over keys are one `reduceat`."""
 
     def __init__(self, key: np.ndarray, rows: np.ndarray):
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(_narrow(key), kind="stable")
         sorted_key, sorted_rows = key[order], rows[order]
         fresh = np.ones(len(order), dtype=bool)
         fresh[1:] = (sorted_key[1:] != sorted_key[:-1]) | (sorted_rows[1:] != sorted_rows[:-1])

@@ -80,30 +80,31 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
         carry = b""
         first = True
         while True:
-            block = handle.read(piece_bytes)
-            size += len(block)
+            # One buffer per piece, filled in place: the carried partial line, then new bytes.
+            buffer = bytearray(len(carry) + piece_bytes)
+            buffer[: len(carry)] = carry
+            got = handle.readinto(memoryview(buffer)[len(carry):])
+            end = len(carry) + got
+            size += got
             if size > max_bytes:
                 raise OverflowError(size)
+            block = memoryview(buffer)[len(carry) : end]
             digest.update(block)
-            if b"\0" in block:
-                nuls += block.count(0)
-            buffer = carry + block if carry else block
-            if not block:
-                cut = len(buffer)
-            else:
-                cut = _cut(buffer)
-                if cut <= 0:
-                    if len(buffer) > MAX_PIECE_BYTES:
-                        return None
-                    carry = buffer
-                    continue
-            piece, carry = buffer[:cut], buffer[cut:]
-            if piece:
+            if buffer.find(0, len(carry), end) >= 0:
+                nuls += buffer.count(0, len(carry), end)
+            cut = _cut(buffer, end) if got else end
+            if got and cut <= 0:
+                if end > MAX_PIECE_BYTES:
+                    return None
+                carry = bytes(buffer[:end])
+                continue
+            piece, carry = memoryview(buffer)[:cut], bytes(buffer[cut:end])
+            if cut:
                 pending.append(pool.submit(_parse, piece, header, skip if first else 0, delimiter, order, first))
                 first = False
-            while len(pending) > 2 * workers or (pending and not block):
+            while len(pending) > 2 * workers or (pending and not got):
                 results.append(pending.popleft().result())
-            if not block:
+            if not got:
                 break
             if sum(r[0].num_rows for r in results) > max_rows:
                 raise TooManyRows()
@@ -116,26 +117,26 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
                   {c: sorted(v) for c, v in broken.items()})
 
 
-def _cut(buffer: bytes) -> int:
-    """Just past the last line break of `buffer` with an even number of quotes before it, or 0."""
-    end = buffer.rfind(b"\n")
-    if end < 0:
+def _cut(buffer: bytearray, end: int) -> int:
+    """Just past the last line break before `end` with an even number of quotes before it, or 0."""
+    last = buffer.rfind(b"\n", 0, end)
+    if last < 0:
         return 0
-    quotes = buffer.count(b'"', 0, end)
+    quotes = int(np.count_nonzero(np.frombuffer(buffer, dtype=np.uint8, count=last) == ord('"')))
     while quotes % 2:
-        previous = buffer.rfind(b"\n", 0, end)
+        previous = buffer.rfind(b"\n", 0, last)
         if previous < 0:
             return 0
-        quotes -= buffer.count(b'"', previous, end)
-        end = previous
-    return end + 1
+        quotes -= buffer.count(b'"', previous, last)
+        last = previous
+    return last + 1
 
 
-def _parse(piece: bytes, header: tuple[str, ...], skip: int, delimiter: str, order: tuple[str, ...],
+def _parse(piece: memoryview, header: tuple[str, ...], skip: int, delimiter: str, order: tuple[str, ...],
            first: bool) -> tuple[pa.Table, dict[str, list[str]]]:
     try:
         table = pa_csv.read_csv(
-            pa.BufferReader(piece),
+            pa.BufferReader(pa.py_buffer(piece)),
             read_options=pa_csv.ReadOptions(column_names=list(header), skip_rows=skip,
                                             block_size=len(piece) + 1, use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False),
@@ -154,16 +155,17 @@ def _parse(piece: bytes, header: tuple[str, ...], skip: int, delimiter: str, ord
     return table, _broken_cells(table, piece, order, first)
 
 
-def _broken_cells(table: pa.Table, piece: bytes, order: tuple[str, ...], first: bool) -> dict[str, list[str]]:
+def _broken_cells(table: pa.Table, piece: memoryview, order: tuple[str, ...], first: bool) -> dict[str, list[str]]:
     """Distinct cells holding a line break. The piece's line breaks not ending a row are inside
     cells, so once that many are found the other columns need no search. (Carriage returns not
     followed by a line feed, and the header's lines, make that count unsure: then every column
     is searched.)"""
     raw = np.frombuffer(piece, dtype=np.uint8)
-    inner = int(np.count_nonzero(raw == 10)) - (table.num_rows - (0 if piece.endswith(b"\n") else 1))
-    if b"\r" in piece:
-        after = np.flatnonzero(raw == 13) + 1  # the byte after each carriage return
-        if piece.endswith(b"\r") or np.any(raw[after[after < len(raw)]] != 10):
+    inner = int(np.count_nonzero(raw == 10)) - (table.num_rows - (0 if raw[-1] == 10 else 1))
+    returns = np.flatnonzero(raw == 13)
+    if len(returns):
+        after = returns + 1  # the byte after each carriage return
+        if raw[-1] == 13 or np.any(raw[after[after < len(raw)]] != 10):
             first = True
     if inner <= 0 and not first:
         return {}
