@@ -368,7 +368,9 @@ def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_cou
     else:
         fallback = client_from_path(path)
     names = values if not options.client else _empty_text(len(values))
-    names = names.where(names != "", fallback).astype("str")
+    empty = names == ""
+    if empty.any():  # else the column itself, not a copy
+        names = names.where(~empty, fallback).astype("str")
     if options.client_aliases:
         aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
         names = names.map(lambda n: aliases.get(n.casefold(), n)).astype("str")

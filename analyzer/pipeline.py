@@ -7,6 +7,7 @@ anything else can do the same.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -318,7 +319,7 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
             reports.append(render_client(job))
             progress(len(reports), total)
         return tuple(reports)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
         pending: deque = deque()
         for job in jobs:
             pending.append(pool.submit(render_client, job))
@@ -329,6 +330,18 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
             reports.append(pending.popleft().result())
             progress(len(reports), total)
     return tuple(reports)
+
+
+def _worker_context():
+    """Workers started from a small server process that has imported only the renderer, not
+    forked from this one: a forked worker would share the whole batch copy-on-write, and every
+    page its garbage collector or allocator touched would be copied (tree memory grows with the
+    batch). Where there is no fork server (Windows, macOS' default) the platform's default."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["analyzer.render"])
+    return context
 
 
 def build_manifest(analysis: Analysis, reports, settings: ReportSettings, run_date: dt.datetime, period: str) -> dict:

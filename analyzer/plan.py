@@ -101,7 +101,6 @@ class ClientPlan:
 @dataclass(frozen=True)
 class Plan:
     clients: tuple[ClientPlan, ...]
-    findings: pd.DataFrame  # one row per (input row, finding): the exploded classification
     notes: tuple[str, ...] = (STAYS_ON_ITEM,)
 
 
@@ -127,7 +126,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
         clients.append(ClientPlan(str(name), rows, tuple(mine), client_money[index],
                                   templates.get(name, ()), duplicates))
     clients.sort(key=lambda c: c.name.casefold())
-    return Plan(tuple(clients), findings)
+    return Plan(tuple(clients))
 
 
 def explode_findings(batch: Batch, classified: Classified, catalog: Catalog, clients=None) -> pd.DataFrame:
