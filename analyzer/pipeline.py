@@ -6,6 +6,7 @@ anything else can do the same.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import multiprocessing
 import os
@@ -179,6 +180,7 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     from analyzer.render import write_overview  # only reports need Jinja and XlsxWriter
 
     plan = analysis.plan()
+    release_free_memory()
     wanted = {c.casefold() for c in settings.clients}
     clients = [c for c in plan.clients if not wanted or c.name.casefold() in wanted]
     period = settings.period or Period.previous_month(run_date.date())
@@ -204,6 +206,15 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written))
 
 
+def release_free_memory() -> None:
+    """Give the C heap's free memory back to the system (glibc keeps what large temporary arrays
+    used, about 200 MB after planning a million rows). Elsewhere nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _where(fields: pd.DataFrame, row: int) -> str:
     name = str(fields["source_file"].iat[row]).replace("\\", "/").rsplit("/", 1)[-1]
     sheet = fields["sheet"].iat[row]
@@ -227,9 +238,8 @@ def _history_items(analysis: Analysis, plan: Plan) -> pd.DataFrame:
     })
 
 
-def _client_items(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """The client's rows of the Items table, without the columns only other clients' files have."""
-    part = table.iloc[rows].set_axis(rows)
+def _kept_columns(part: pd.DataFrame) -> pd.DataFrame:
+    """A client's rows of the Items table, without the columns only other clients' files have."""
     keep = [c for c in part.columns if c in _ALWAYS or _has_values(part[c])]
     return part[keep]
 
@@ -277,17 +287,18 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings: ReportSetting
     from analyzer.render import ClientJob, RenderContext
 
     table = items_table(analysis, plan, seen)
+    release_free_memory()
     sources = _sources(analysis)
     per_cell_values, per_cell_categories = _row_lookups(analysis)
     stems = _stems(clients)
-    for client in clients:
-        rows = np.sort(client.rows)
+    for client, fields, items in _client_rows(analysis.batch.fields, table, clients):
+        rows = fields.index.to_numpy()
         cells = analysis.classified.codes[rows]
         present = np.unique(cells)
         yield ClientJob(
             plan=client,
-            fields=analysis.batch.fields.iloc[rows].set_axis(rows),
-            items=_client_items(table, rows),
+            fields=fields,
+            items=_kept_columns(items),
             cells=cells,
             cell_values={int(c): per_cell_values[c] for c in present},
             cell_categories={int(c): per_cell_categories[c] for c in present},
@@ -300,6 +311,26 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings: ReportSetting
                 notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
             ),
         )
+
+
+def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows: int = 50_000):
+    """(client, its typed fields, its Items rows), indexed by batch row. Rows are gathered for
+    several clients at once: gathering from a column Arrow holds in many chunks costs a few
+    milliseconds a call whatever the number of rows, which for a thousand clients and forty
+    columns would be minutes."""
+    batch: list = []
+    for client in [*clients, None]:
+        if client is not None:
+            batch.append((client, np.sort(client.rows)))
+        if batch and (client is None or sum(len(r) for _, r in batch) >= batch_rows):
+            rows = np.concatenate([r for _, r in batch])
+            some_fields, some_items = fields.iloc[rows].set_axis(rows), table.iloc[rows].set_axis(rows)
+            start = 0
+            for member, member_rows in batch:
+                end = start + len(member_rows)
+                yield member, some_fields.iloc[start:end], some_items.iloc[start:end]
+                start = end
+            batch = []
 
 
 def _stems(clients) -> dict[str, str]:

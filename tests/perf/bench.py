@@ -877,9 +877,12 @@ class Bench:
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
+        # Workers started by a fork server are not the CLI's children, so wait4's rusage misses
+        # them; the sampler's last reading of each process's CPU time covers the whole tree.
+        cpu = max(usage.ru_utime + usage.ru_stime, sampler.tree_cpu_s)
         result = {
-            "seconds": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "cpu_per_wall": (usage.ru_utime + usage.ru_stime) / wall if wall else 0.0,
+            "seconds": wall, "cpu_s": cpu, "cpu_reaped_s": usage.ru_utime + usage.ru_stime,
+            "cpu_per_wall": cpu / wall if wall else 0.0,
             "max_process_rss_mb": usage.ru_maxrss / 1024, "tree_pss_peak_mb": sampler.peak_pss_mb,
             "tree_rss_peak_mb": sampler.peak_rss_mb, "max_processes": sampler.max_processes,
             "exit": proc.returncode, "loadavg_1m": [load_before, os.getloadavg()[0]],
@@ -893,6 +896,9 @@ class Bench:
         return result
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 class TreeSampler:
     """Polls the process tree's memory: the sum of PSS (shared pages split between the processes
     sharing them, so forked workers are not double counted) and of RSS."""
@@ -903,7 +909,12 @@ class TreeSampler:
         self.peak_rss_mb = 0.0
         self.max_processes = 0
         self.max_hwm_mb = 0.0
+        self._cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
         self._stop = threading.Event()
+
+    @property
+    def tree_cpu_s(self) -> float:
+        return sum(self._cpu.values())
 
     def start(self, pid: int) -> None:
         self.pid = pid
@@ -941,6 +952,8 @@ class TreeSampler:
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                         if line.startswith("VmHWM:"):
                             self.max_hwm_mb = max(self.max_hwm_mb, int(line.split()[1]) / 1024)
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self._cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
                 except OSError:
                     continue
             self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024)
