@@ -313,7 +313,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings: ReportSetting
         )
 
 
-def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows: int = 50_000):
+def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows: int = 10_000):
     """(client, its typed fields, its Items rows), indexed by batch row. Rows are gathered for
     several clients at once: gathering from a column Arrow holds in many chunks costs a few
     milliseconds a call whatever the number of rows, which for a thousand clients and forty
