@@ -364,10 +364,12 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
 
 
 def _worker_context():
-    """Workers started from a small server process that has imported only the renderer, not
-    forked from this one: a forked worker would share the whole batch copy-on-write, and every
-    page its garbage collector or allocator touched would be copied (tree memory grows with the
-    batch). Where there is no fork server (Windows, macOS' default) the platform's default."""
+    """Workers started from a small server process that has imported only the renderer, rather
+    than forked from this one: a worker then holds only the jobs it is sent, not the whole batch
+    copy-on-write (where any page its garbage collector touches is copied). At a million rows the
+    tree's peak memory measured the same either way (2,144 MB; fork with gc.freeze 2,130 MB),
+    and Python 3.14 makes this the default. Where there is no fork server (Windows, macOS'
+    default) the platform's default."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     context = multiprocessing.get_context("forkserver")
