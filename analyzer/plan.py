@@ -220,7 +220,6 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     group = pd.factorize(_combine(_combine(client.codes.to_numpy(), fix.codes.to_numpy()), variant))[0]
     currency_codes, currencies = currencies
     facts = _Facts(
-        rows=rows,
         currency=currency_codes[rows], currencies=currencies,
         amount=fields["amount"].to_numpy(dtype="float64")[rows],
         date=fields["date"].to_numpy(dtype="datetime64[ns]").view("int64")[rows],
@@ -293,7 +292,7 @@ def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray,
     """Value per currency of each client's distinct items (a repeated item counted once)."""
     unique = np.flatnonzero(first_of < 0)
     currency_codes, currencies = currencies
-    facts = _Facts(unique, currency_codes[unique], currencies, fields["amount"].to_numpy(dtype="float64")[unique],
+    facts = _Facts(currency_codes[unique], currencies, fields["amount"].to_numpy(dtype="float64")[unique],
                    np.zeros(0, dtype="int64"))
     by_client = _Slices(codes[unique], unique)
     money = facts.money(by_client)
@@ -339,10 +338,9 @@ class _Slices:
 
 @dataclass(frozen=True)
 class _Facts:
-    """Per finding: its row, the row's currency (a code into `currencies`, which are sorted),
-    amount and date (int64 nanoseconds)."""
+    """Per finding: its row's currency (a code into `currencies`, which are sorted), amount and
+    date (int64 nanoseconds)."""
 
-    rows: np.ndarray
     currency: np.ndarray
     currencies: list[str]
     amount: np.ndarray

@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analyzer.columns import known_header_count, role_of
-from analyzer.read_pieces import Digest, NotUtf8, Ragged, TooManyRows, read_pieces
+from analyzer.read_pieces import Digest, NotUtf8, Ragged, TooManyRows, not_utf8, read_pieces, text_columns
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 DELIMITERS = (",", ";", "\t", "|")
@@ -539,13 +539,10 @@ def _parse_arrow(path: Path, encoding: str, delimiter: str, header: tuple[str, .
             # No invalid-row handler: Arrow would decode a ragged row's text (perhaps not UTF-8)
             # before calling it. A ragged row raises instead, and the careful reader takes over.
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={h: pa.large_string() for h in header}, strings_can_be_null=False,
-                quoted_strings_can_be_null=False, null_values=[],
-            ),
+            convert_options=text_columns(header),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if isinstance(exc, UnicodeDecodeError) or "utf8" in str(exc).lower():
+        if not_utf8(exc):
             return None  # bytes that are not UTF-8: the reader with the cp1252 fallback
         raise pd.errors.ParserError("a row has more or fewer cells than the header") from None
     if table.num_rows > limits.max_rows:

@@ -140,19 +140,27 @@ def _parse(piece: memoryview, header: tuple[str, ...], skip: int, delimiter: str
             read_options=pa_csv.ReadOptions(column_names=list(header), skip_rows=skip,
                                             block_size=len(piece) + 1, use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pa_csv.ConvertOptions(
-                # large_string: pandas takes these columns without copying them.
-                column_types={h: pa.large_string() for h in header}, strings_can_be_null=False,
-                quoted_strings_can_be_null=False, null_values=[],
-            ),
+            convert_options=text_columns(header),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if isinstance(exc, UnicodeDecodeError) or "utf8" in str(exc).lower():
+        if not_utf8(exc):
             raise NotUtf8() from None
         if "empty csv" in str(exc).lower():
             return _empty(header), {}
         raise Ragged() from None
     return table, _broken_cells(table, piece, order, first)
+
+
+def text_columns(header: tuple[str, ...]) -> pa_csv.ConvertOptions:
+    """Every cell as the text written, empty cells as "" (never null). large_string: pandas
+    takes such columns without copying them."""
+    return pa_csv.ConvertOptions(column_types={h: pa.large_string() for h in header}, strings_can_be_null=False,
+                                 quoted_strings_can_be_null=False, null_values=[])
+
+
+def not_utf8(exc: Exception) -> bool:
+    """Whether Arrow refused the bytes for not being UTF-8 (rather than a ragged row)."""
+    return isinstance(exc, UnicodeDecodeError) or "utf8" in str(exc).lower()
 
 
 def _broken_cells(table: pa.Table, piece: memoryview, order: tuple[str, ...], first: bool) -> dict[str, list[str]]:
