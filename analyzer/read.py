@@ -569,9 +569,15 @@ def _strip_nuls(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _sniff_delimiter(sample: str) -> str:
     """The delimiter that splits the first lines into the most, and most consistent, fields."""
-    lines = [line for line in sample.splitlines()[:HEADER_SEARCH_ROWS + 20] if line.strip()][:-1] or sample.splitlines()[:1]
+    # Lines as a CSV reader ends them: str.splitlines() would also break at characters such as
+    # NEL (\x85) or a form feed that a cell may hold.
+    every = _LINE_END.split(sample)
+    lines = [line for line in every[:HEADER_SEARCH_ROWS + 20] if line.strip()][:-1] or every[:1]
     best, best_score = ",", 0.0
     for delimiter in DELIMITERS:
         try:

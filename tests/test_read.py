@@ -229,3 +229,16 @@ def test_totals_row_labelled_after_the_amount(tmp_path):
     data = (HEADER + "\n1,31-Aug-2026,A,1.00,GBP,x\n,,,1.00,TOTAL,\n").encode()
     batch = _batch(_write(tmp_path, "c.csv", data))
     assert len(batch) == 1 and [(s.source_row, s.reason) for s in batch.skipped] == [(3, "totals row")]
+
+
+@pytest.mark.parametrize("odd", ["\x85", "\x0c", "\x0b", "\u2028", "\x1c"])
+def test_characters_python_counts_as_line_ends_do_not_change_the_delimiter(tmp_path: Path, odd: str):
+    # A cell holding NEL or a form feed (unquoted: CSV writers do not quote them) once split the
+    # sample into false lines, and tab won the delimiter vote.
+    path = tmp_path / "Acme Ltd - failed items.csv"
+    path.write_text(f"Receipt ID,Supplier,Total,Date,Error,Note\r\nr0,\t{odd},12.50,31/10/2026,\t{odd},\r\n",
+                    encoding="utf-8")
+    sheet = read_export(path).sheets[0]
+    assert sheet.delimiter == ","
+    assert sheet.header == ("Receipt ID", "Supplier", "Total", "Date", "Error", "Note")
+    assert sheet.rows["Error"].tolist() == [f"\t{odd}"]
