@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
+from analyzer.read_pieces import text_bytes
 
 TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", "category", "project",
                "payment_method", "bank_account", "tax_name", "tax_code", "status", "owner",
@@ -341,11 +342,10 @@ def _maybe_padded(values: pd.Series) -> np.ndarray | None:
         return None
     rows, base = [], 0
     for chunk in getattr(array, "chunks", [array]):
-        if chunk.type != pa.large_string() or chunk.offset or chunk.null_count:
+        buffers = text_bytes(chunk)
+        if buffers is None:
             return None
-        _, offsets, data = chunk.buffers()
-        starts = np.frombuffer(offsets, dtype=np.int64, count=len(chunk) + 1)
-        text = np.frombuffer(data, dtype=np.uint8, count=int(starts[-1])) if data is not None else np.zeros(0, np.uint8)
+        starts, text = buffers
         filled = np.flatnonzero(starts[1:] > starts[:-1])
         edge = _SPACE_BYTE[text[starts[filled]]] | _SPACE_BYTE[text[starts[filled + 1] - 1]]
         rows.append(filled[edge] + base)

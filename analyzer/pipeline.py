@@ -319,10 +319,12 @@ def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows:
     milliseconds a call whatever the number of rows, which for a thousand clients and forty
     columns would be minutes."""
     batch: list = []
+    gathered = 0
     for client in [*clients, None]:
         if client is not None:
             batch.append((client, np.sort(client.rows)))
-        if batch and (client is None or sum(len(r) for _, r in batch) >= batch_rows):
+            gathered += len(client.rows)
+        if batch and (client is None or gathered >= batch_rows):
             rows = np.concatenate([r for _, r in batch])
             some_fields, some_items = fields.iloc[rows].set_axis(rows), table.iloc[rows].set_axis(rows)
             start = 0
@@ -330,7 +332,7 @@ def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows:
                 end = start + len(member_rows)
                 yield member, some_fields.iloc[start:end], some_items.iloc[start:end]
                 start = end
-            batch = []
+            batch, gathered = [], 0
 
 
 def _stems(clients) -> dict[str, str]:

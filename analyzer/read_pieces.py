@@ -76,6 +76,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
     order = _check_order(header, check_first)
     pending: deque[Future] = deque()
     results: list[tuple[pa.Table, dict[str, list[str]]]] = []
+    rows = 0
     with path.open("rb") as handle, ThreadPoolExecutor(workers) as pool:
         carry = b""
         first = True
@@ -104,9 +105,10 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
                 first = False
             while len(pending) > 2 * workers or (pending and not got):
                 results.append(pending.popleft().result())
+                rows += results[-1][0].num_rows
             if not got:
                 break
-            if sum(r[0].num_rows for r in results) > max_rows:
+            if rows > max_rows:
                 raise TooManyRows()
     tables = [t for t, _ in results] or [_empty(header)]
     broken: dict[str, set[str]] = {}
@@ -193,10 +195,9 @@ def _rows_with_newline(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
     the column's data buffer, several times faster than searching cell by cell."""
     rows, breaks, base = [], 0, 0
     for chunk in values.chunks:
-        _, offsets, data = chunk.buffers()
-        if data is not None and chunk.offset == 0 and chunk.null_count == 0:
-            starts = np.frombuffer(offsets, dtype=np.int64, count=len(chunk) + 1)
-            text = np.frombuffer(data, dtype=np.uint8, count=int(starts[-1]))
+        buffers = text_bytes(chunk)
+        if buffers is not None:
+            starts, text = buffers
             at = np.flatnonzero(text == 10)
             breaks += len(at)
             rows.append(np.unique(np.searchsorted(starts, at, side="right") - 1) + base)
@@ -206,6 +207,17 @@ def _rows_with_newline(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
             rows.append(np.flatnonzero(counts) + base)
         base += len(chunk)
     return (np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)), breaks
+
+
+def text_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A large_string array's cell offsets (one more than cells) and its bytes, as numpy views
+    without copying; None for other arrays (other types, nulls, a slice)."""
+    if chunk.type != pa.large_string() or chunk.offset or chunk.null_count:
+        return None
+    _, offsets, data = chunk.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64, count=len(chunk) + 1)
+    text = np.frombuffer(data, dtype=np.uint8, count=int(starts[-1])) if data is not None else np.zeros(0, np.uint8)
+    return starts, text
 
 
 def _check_order(header: tuple[str, ...], first: tuple[str, ...]) -> tuple[str, ...]:
