@@ -46,6 +46,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "link": ("Image", "Permalink", "Link", "URL", "Item link", "Dext link"),
 }
 ROLES = tuple(ALIASES)
+# Columns whose values repeat down a month's export (a few clients, tax codes, error texts over
+# thousands of rows): the reader holds them dictionary-encoded, each distinct text once.
+REPEATED_ROLES = frozenset({"client", "error", "doc_type", "date", "due_date", "supplier", "customer", "category",
+                            "project", "payment_method", "bank_account", "tax_name", "tax_code",
+                            "tax_percentage", "currency", "status", "owner", "note", "description"})
 # `Total (GBP)` and `Tax (GBP)`: the same amount in the account's base currency.
 BASE_CURRENCY_HEADER = re.compile(r"^\s*(total|tax|total amount|amount)\s*[\(\[]\s*([A-Za-z]{3})\s*[\)\]]\s*$", re.I)
 _NON_ALNUM = re.compile(r"[^0-9a-z#%]+")

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
+from analyzer.cells import change_text, distinct_text, is_categorical, test_text, with_text
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read_pieces import text_bytes
@@ -173,6 +175,8 @@ def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str =
 
 
 def _as_text(values: pd.Series) -> pd.Series:
+    if is_categorical(values):
+        return values  # text already, each distinct value once
     if values.dtype != object:
         return values.astype("str")
     return values.map(_cell_text).astype("str")
@@ -227,8 +231,7 @@ def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:
     million error messages are not stripped and lowered to find none."""
     array = _arrow(error)
     if array is None:
-        stripped = error.str.strip()
-        return ((stripped == "") | (stripped.str.lower() == header.lower())).to_numpy(dtype=bool)
+        return test_text(error, lambda text: (text.str.strip() == "") | (text.str.strip().str.lower() == header.lower()))
     lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
     candidates = (lengths == 0) | pc.utf8_is_space(array).to_numpy(zero_copy_only=False)
     # Room for spaces around the header, and for case changes that change a character's size.
@@ -317,6 +320,8 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
 
 def _stripped(values: pd.Series) -> pd.Series:
     """Spaces around values removed; the column itself (no copy) when no value has any."""
+    if is_categorical(values):
+        return change_text(values, lambda text: text.str.strip())
     maybe = _maybe_padded(values)
     if maybe is not None and not len(maybe):
         return values
@@ -368,12 +373,12 @@ def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_cou
     else:
         fallback = client_from_path(path)
     names = values if not options.client else _empty_text(len(values))
-    empty = names == ""
+    empty = (names == "").to_numpy(dtype=bool)
     if empty.any():  # else the column itself, not a copy
-        names = names.where(~empty, fallback).astype("str")
+        names = with_text(names, empty, fallback)
     if options.client_aliases:
         aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
-        names = names.map(lambda n: aliases.get(n.casefold(), n)).astype("str")
+        names = change_text(names, lambda text: text.map(lambda n: aliases.get(n.casefold(), n)))
     return names
 
 
@@ -394,7 +399,8 @@ def client_from_path(path: str) -> str:
 
 def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
     """Day first unless a date in the file can only be month first (e.g. 10/31/2026)."""
-    parts = dates.drop_duplicates().str.extract(_SLASH_DATE).dropna().astype(int)
+    distinct = distinct_text(dates.cat.remove_unused_categories()) if is_categorical(dates) else dates.drop_duplicates()
+    parts = distinct.str.extract(_SLASH_DATE).dropna().astype(int)
     if parts.empty:
         return True, ""
     day_first_only = bool((parts[0] > 12).any())
@@ -450,6 +456,9 @@ def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
 def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:
     """`1,234.50`, `£12.00`, `(45.00)`, `45.00-`, `1.234,50`. Plain numbers are converted in one
     vectorised step; only the rest are parsed one distinct value at a time."""
+    if is_categorical(values):  # each distinct text once
+        numbers = parse_amounts(distinct_text(values), decimal_comma).to_numpy()
+        return pd.Series(np.append(numbers, np.nan)[values.cat.codes.to_numpy()], dtype="float64")
     if values.dtype == object and values.map(type).eq(float).all():
         return values.astype("float64")
     numbers = np.full(len(values), np.nan)
@@ -536,10 +545,34 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame()
     if len(frames) == 1:
         return frames[0]
+    repeated = {c for f in frames for c in f.columns if is_categorical(f[c])}
+    if repeated:  # one categorical over every table, not text copied per row
+        columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+        return pd.DataFrame({c: _concat_column([f[c] if c in f.columns else None for f in frames], [len(f) for f in frames],
+                                               c in repeated) for c in columns})
     combined = pd.concat(frames, ignore_index=True, sort=False)
     text = [c for c in combined.columns if combined[c].dtype == object or str(combined[c].dtype) == "str"]
     combined[text] = combined[text].fillna("")
     return combined
+
+
+def _concat_column(parts: list[pd.Series | None], lengths: list[int], repeated: bool) -> pd.Series:
+    """One column of several tables; a table without the column gives empty text."""
+    parts = [p if p is not None else pd.Series(np.full(n, ""), dtype="str") for p, n in zip(parts, lengths)]
+    if repeated:
+        return pd.Series(union_categoricals([_text_categorical(p) for p in parts], ignore_order=True))
+    combined = pd.concat(parts, ignore_index=True)
+    return combined.fillna("") if combined.dtype == object or str(combined.dtype) == "str" else combined
+
+
+def _text_categorical(values: pd.Series) -> pd.Categorical:
+    """A text column as a categorical whose categories are text (an empty table's are not)."""
+    if not is_categorical(values):
+        return pd.Categorical(values.astype("str"))
+    categories = values.cat.categories
+    if categories.dtype == "str":
+        return values.array
+    return values.array.rename_categories(pd.Index(categories.astype("str"), dtype="str"))
 
 
 def _empty_fields() -> pd.DataFrame:

@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from analyzer.columns import known_header_count, role_of
+from analyzer.cells import change_text, distinct_text, is_categorical
+from analyzer.columns import REPEATED_ROLES, known_header_count, role_of
 from analyzer.read_pieces import Digest, NotUtf8, Ragged, TooManyRows, not_utf8, read_pieces, text_columns
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -487,7 +488,7 @@ def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ..
     free_text = tuple(h for h in header if role_of(h) in ("error", "note", "description"))
     try:
         parsed = read_pieces(path, header, skip, delimiter, max_bytes=limits.max_file_bytes,
-                             max_rows=limits.max_rows, check_first=free_text)
+                             max_rows=limits.max_rows, check_first=free_text, repeated=_repeated(header))
     except NotUtf8:
         return None, None, False
     except Ragged:
@@ -507,12 +508,18 @@ def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ..
     return parsed.table.to_pandas(), parsed.digest, swallowed
 
 
+def _repeated(header: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(h for h in header if role_of(h) in REPEATED_ROLES)
+
+
 def _swallowed_records(frame: pd.DataFrame, delimiter: str, width: int) -> bool:
     """A stray quote makes a parser take the records after it into one cell: such a cell has a
     line break followed by a line holding a whole record's delimiters. (Line breaks alone are
     normal: several errors pasted into one cell.)"""
     for column in frame.columns:
         values = frame[column]
+        if is_categorical(values):
+            values = distinct_text(values)  # each distinct cell once
         if not (values.dtype == object or str(values.dtype).startswith(("str", "string"))):
             continue
         broken = values[values.str.contains("\n", regex=False).fillna(False)]
@@ -539,7 +546,7 @@ def _parse_arrow(path: Path, encoding: str, delimiter: str, header: tuple[str, .
             # No invalid-row handler: Arrow would decode a ragged row's text (perhaps not UTF-8)
             # before calling it. A ragged row raises instead, and the careful reader takes over.
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=text_columns(header),
+            convert_options=text_columns(header, _repeated(header)),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if not_utf8(exc):
@@ -562,7 +569,9 @@ def _encoding_of(head: bytes) -> str:
 def _strip_nuls(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column]
-        if values.dtype == object or str(values.dtype).startswith(("str", "string")):
+        if is_categorical(values):
+            frame[column] = change_text(values, lambda text: text.str.replace("\0", "", regex=False))
+        elif values.dtype == object or str(values.dtype).startswith(("str", "string")):
             values = values.astype("str")
             if values.str.contains("\0", regex=False).any():
                 frame[column] = values.str.replace("\0", "", regex=False)
@@ -754,6 +763,8 @@ def _number_rows(frame: pd.DataFrame, header_row: int) -> pd.DataFrame:
 def _most_bytes(values: pd.Series) -> int:
     """An upper bound of the longest cell: UTF-8 bytes from Arrow's offsets without touching the
     text, or for a column of Excel values the longest text (4 bytes a character at most)."""
+    if is_categorical(values):
+        values = distinct_text(values)
     if values.dtype == object:
         return 4 * max((len(v) for v in values.to_numpy() if type(v) is str), default=0)
     try:
@@ -768,7 +779,7 @@ def _check_sizes(frame: pd.DataFrame, limits: Limits) -> None:
         raise ReadError(f"has {len(frame):,} rows, over the {limits.max_rows:,} limit; split it or raise --max-rows")
     for column in frame.columns[1:]:
         values = frame[column]
-        if values.dtype == object or str(values.dtype).startswith(("str", "string")):
+        if values.dtype == object or is_categorical(values) or str(values.dtype).startswith(("str", "string")):
             if _most_bytes(values) <= limits.max_cell_chars:
                 continue  # no cell has more bytes, so none has more characters
             lengths = values.astype("str").str.len()

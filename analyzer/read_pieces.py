@@ -63,10 +63,11 @@ class Parsed:
 
 def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, *, max_bytes: int,
                 max_rows: int, check_first: tuple[str, ...] = (), workers: int | None = None,
-                piece_bytes: int | None = None) -> Parsed | None:
+                piece_bytes: int | None = None, repeated: tuple[str, ...] = ()) -> Parsed | None:
     """The whole file as an Arrow table of text columns, or None when it cannot be cut safely
-    (one column, or no line break outside quotes within `MAX_PIECE_BYTES`). Raises NotUtf8,
-    Ragged, TooManyRows, or OverflowError when the file grows past `max_bytes` while read."""
+    (one column, or no line break outside quotes within `MAX_PIECE_BYTES`). The `repeated`
+    columns come dictionary-encoded (see `text_columns`). Raises NotUtf8, Ragged, TooManyRows,
+    or OverflowError when the file grows past `max_bytes` while read."""
     if len(header) < 2:
         return None
     workers = workers or min(os.cpu_count() or 1, 4)
@@ -74,6 +75,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
     digest = hashlib.sha256()
     size = nuls = 0
     order = _check_order(header, check_first)
+    options = text_columns(header, repeated)
     pending: deque[Future] = deque()
     results: list[tuple[pa.Table, dict[str, list[str]]]] = []
     rows = 0
@@ -101,7 +103,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
                 continue
             piece, carry = memoryview(buffer)[:cut], bytes(buffer[cut:end])
             if cut:
-                pending.append(pool.submit(_parse, piece, header, skip if first else 0, delimiter, order, first))
+                pending.append(pool.submit(_parse, piece, header, skip if first else 0, delimiter, options, order, first))
                 first = False
             while len(pending) > 2 * workers or (pending and not got):
                 results.append(pending.popleft().result())
@@ -110,7 +112,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
                 break
             if rows > max_rows:
                 raise TooManyRows()
-    tables = [t for t, _ in results] or [_empty(header)]
+    tables = [t for t, _ in results] or [_empty(header, options)]
     broken: dict[str, set[str]] = {}
     for _, cells in results:
         for column, values in cells.items():
@@ -134,30 +136,36 @@ def _cut(buffer: bytearray, end: int) -> int:
     return last + 1
 
 
-def _parse(piece: memoryview, header: tuple[str, ...], skip: int, delimiter: str, order: tuple[str, ...],
-           first: bool) -> tuple[pa.Table, dict[str, list[str]]]:
+def _parse(piece: memoryview, header: tuple[str, ...], skip: int, delimiter: str,
+           options: pa_csv.ConvertOptions, order: tuple[str, ...], first: bool) -> tuple[pa.Table, dict[str, list[str]]]:
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(piece)),
             read_options=pa_csv.ReadOptions(column_names=list(header), skip_rows=skip,
                                             block_size=len(piece) + 1, use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=text_columns(header),
+            convert_options=options,
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if not_utf8(exc):
             raise NotUtf8() from None
         if "empty csv" in str(exc).lower():
-            return _empty(header), {}
+            return _empty(header, options), {}
         raise Ragged() from None
     return table, _broken_cells(table, piece, order, first)
 
 
-def text_columns(header: tuple[str, ...]) -> pa_csv.ConvertOptions:
+REPEATED_TEXT = pa.dictionary(pa.int32(), pa.large_string())
+
+
+def text_columns(header: tuple[str, ...], repeated: tuple[str, ...] = ()) -> pa_csv.ConvertOptions:
     """Every cell as the text written, empty cells as "" (never null). large_string: pandas
-    takes such columns without copying them."""
-    return pa_csv.ConvertOptions(column_types={h: pa.large_string() for h in header}, strings_can_be_null=False,
-                                 quoted_strings_can_be_null=False, null_values=[])
+    takes such columns without copying them. The `repeated` columns (clients, errors, tax
+    codes: a few thousand values over a million rows) are dictionary-encoded as they are
+    parsed, so their text is held once per distinct value and pandas gets a categorical."""
+    types = {h: REPEATED_TEXT if h in repeated else pa.large_string() for h in header}
+    return pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                 null_values=[])
 
 
 def not_utf8(exc: Exception) -> bool:
@@ -201,6 +209,11 @@ def _rows_with_newline(values: pa.ChunkedArray) -> tuple[np.ndarray, int]:
             at = np.flatnonzero(text == 10)
             breaks += len(at)
             rows.append(np.unique(np.searchsorted(starts, at, side="right") - 1) + base)
+        elif len(chunk) and pa.types.is_dictionary(chunk.type):  # search each distinct value once
+            per_value = pc.count_substring(chunk.dictionary, "\n").to_numpy(zero_copy_only=False)
+            counts = per_value[chunk.indices.to_numpy(zero_copy_only=False)]
+            breaks += int(counts.sum())
+            rows.append(np.flatnonzero(counts) + base)
         elif len(chunk):
             counts = pc.count_substring(chunk, "\n").to_numpy(zero_copy_only=False)
             breaks += int(counts.sum())
@@ -226,5 +239,5 @@ def _check_order(header: tuple[str, ...], first: tuple[str, ...]) -> tuple[str, 
     return (*first, *[h for h in header if h not in first])
 
 
-def _empty(header: tuple[str, ...]) -> pa.Table:
-    return pa.table({h: pa.array([], pa.large_string()) for h in header})
+def _empty(header: tuple[str, ...], options: pa_csv.ConvertOptions) -> pa.Table:
+    return pa.table({h: pa.array([], options.column_types[h]) for h in header})

@@ -490,5 +490,8 @@ def test_reading_the_output_back_keeps_the_fields(tmp_path, rows, client_header)
             continue
         assert role in second.tables[0].roles, (role, second.tables[0].roles)
     columns = ["client", "error", "item_id", "supplier", "amount", "date", "currency"]
-    pd.testing.assert_frame_equal(first.fields[columns], second.fields[columns], check_dtype=False)
+    # Text may come back held another way (categorical or plain): the values must match.
+    as_values = {c: "str" for c in columns if c not in ("amount", "date")}
+    pd.testing.assert_frame_equal(first.fields[columns].astype(as_values), second.fields[columns].astype(as_values),
+                                  check_dtype=False)
     assert assign_roles(tuple(second.original.columns), {})["error"] == "error"
