@@ -9,8 +9,10 @@ waiting in an approval workflow).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -42,8 +44,8 @@ class Action:
     value: str
     rows: np.ndarray
     value_by_currency: tuple[tuple[str, float], ...]
-    first_date: pd.Timestamp | None = None
-    last_date: pd.Timestamp | None = None
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
 
     @property
     def items(self) -> int:
@@ -183,10 +185,9 @@ def duplicate_rows(fields: pd.DataFrame, client_codes: np.ndarray | None = None)
     if client_codes is None:
         client_codes, _ = pd.factorize(fields["client"], sort=False)
     ids = fields["item_id"]
-    id_codes = _codes_of_ids(ids)
     # Codes are numbered in order of first appearance, so the first row of each code is where
     # the running maximum of the codes grows.
-    codes, _ = pd.factorize(_combine(client_codes, id_codes), sort=False)
+    codes, _ = pd.factorize(_item_keys(client_codes, ids), sort=False)
     new = np.ones(len(codes), dtype=bool)
     new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
     firsts = np.flatnonzero(new)[codes]
@@ -195,17 +196,20 @@ def duplicate_rows(fields: pd.DataFrame, client_codes: np.ndarray | None = None)
     return result
 
 
-def _codes_of_ids(ids: pd.Series) -> np.ndarray:
-    """A code per distinct id. Dext's ids are digits: read as integers (when that loses nothing,
-    such as a leading zero) they are hashed several times faster than as text."""
+def _item_keys(client_codes: np.ndarray, ids: pd.Series) -> np.ndarray:
+    """One integer per (client, item id). Dext's ids are digits: read as integers (when that
+    loses nothing, such as a leading zero) they join the client's code in one int64, hashed
+    once and several times faster than text."""
+    clients = int(client_codes.max(initial=0)) + 1
     try:
         text = pa.array(ids.array)
         numbers = pc.cast(text, pa.int64())
-        if pc.all(pc.equal(pc.cast(numbers, text.type), text)).as_py():
-            return pd.factorize(numbers.to_numpy(zero_copy_only=False), sort=False)[0]
+        if (pc.all(pc.equal(pc.cast(numbers, text.type), text)).as_py()
+                and 0 <= pc.min(numbers).as_py() and pc.max(numbers).as_py() < (2**62) // clients):
+            return numbers.to_numpy(zero_copy_only=False) * clients + client_codes
     except (pa.ArrowException, TypeError, ValueError):
         pass
-    return pd.factorize(ids, sort=False)[0]
+    return _combine(client_codes, pd.factorize(ids, sort=False)[0])
 
 
 def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
@@ -227,6 +231,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     approval = _per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True))[rows]
     groups_of = _Slices(group, rows)
     group_money = facts.money(groups_of)
+    group_dates = facts.date_range(groups_of)
     approvals = np.add.reduceat(approval[groups_of.order], groups_of.starts) if len(groups_of.starts) else []
     categories = _categories_of(group, findings["category"].cat, len(groups_of.starts))
     action = pd.factorize(_combine(group, value.codes.to_numpy()))[0]
@@ -247,16 +252,16 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
         groups.setdefault(client_names[client_codes[at]], []).append(_group(
             catalog.fixes[fix_ids[fix_codes[at]]], int(variant[at]), groups_of.rows(index),
             actions[key], categories[key], group_money[index], int(approvals[index]),
+            (group_dates[0][index], group_dates[1][index]),
         ))
     return groups
 
 
-def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -> FixGroup:
+def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, dates) -> FixGroup:
     if fix.group_by or fix.id == MANUAL_REVIEW:
         actions = sorted(actions, key=lambda a: (-a.items, a.value))
     else:  # one action for the whole group
-        actions = [Action("", rows, money, min((a.first_date for a in actions if a.first_date is not None), default=None),
-                          max((a.last_date for a in actions if a.last_date is not None), default=None))]
+        actions = [Action("", rows, money, *dates)]
     chosen = fix.variants[variant - 1] if variant else None
     steps = chosen.steps if chosen else fix.steps
     if approval:
@@ -355,11 +360,12 @@ class _Facts:
         size = len(slices.starts) * width
         totals = np.bincount(pair, weights=np.nan_to_num(amount), minlength=size)
         counted = np.bincount(pair, weights=~np.isnan(amount), minlength=size)
-        money: list[list] = [[] for _ in slices.starts]
         present = np.flatnonzero(counted)
-        for key, total in zip(present.tolist(), totals[present].tolist()):
-            money[key // width].append((self.currencies[key % width], round(total, 2)))
-        return [tuple(m) for m in money]
+        # Tuples built in bulk, then cut at each slice's bounds (presence is sorted by slice).
+        pairs = list(zip(map(self.currencies.__getitem__, (present % width).tolist()),
+                         map(round, totals[present].tolist(), repeat(2))))
+        bounds = np.searchsorted(present // width, np.arange(len(slices.starts) + 1)).tolist()
+        return [tuple(pairs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def date_range(self, slices: _Slices) -> tuple[list, list]:
         """First and last date of each slice (None when no row has a date)."""
@@ -370,12 +376,12 @@ class _Facts:
         first = np.minimum.reduceat(np.where(missing, np.iinfo("int64").max, dates), slices.starts)
         last = np.maximum.reduceat(dates, slices.starts)
         empty = np.logical_and.reduceat(missing, slices.starts)
-        return _timestamps(first, empty), _timestamps(last, empty)
+        return _days(first, empty), _days(last, empty)
 
 
-def _timestamps(values: np.ndarray, empty: np.ndarray) -> list:
-    stamps = pd.DatetimeIndex(np.where(empty, 0, values).astype("datetime64[ns]"))
-    return [None if e else t for t, e in zip(stamps, empty.tolist())]
+def _days(values: np.ndarray, empty: np.ndarray) -> list[dt.date | None]:
+    days = np.where(empty, 0, values).astype("datetime64[ns]").astype("datetime64[D]").tolist()
+    return [None if e else d for d, e in zip(days, empty.tolist())]
 
 
 def _categories_of(group: np.ndarray, category, groups: int) -> list[tuple[str, ...]]:

@@ -305,8 +305,8 @@ def _action_line(action, value_name: str) -> ActionLine:
         value=action.value,
         items=action.items,
         money=money_of(action.value_by_currency),
-        first_date=None if action.first_date is None else action.first_date.date(),
-        last_date=None if action.last_date is None else action.last_date.date(),
+        first_date=action.first_date,
+        last_date=action.last_date,
     )
 
 
