@@ -221,7 +221,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     rows = findings["row"].to_numpy()
     client, fix, value = (findings[c].cat for c in ("client", "fix", "value"))
     variant = findings["variant"].to_numpy()
-    group = pd.factorize(_combine(_combine(client.codes.to_numpy(), fix.codes.to_numpy()), variant))[0]
+    group = _dense(_combine(_combine(client.codes.to_numpy(), fix.codes.to_numpy()), variant))
     currency_codes, currencies = currencies
     facts = _Facts(
         currency=currency_codes[rows], currencies=currencies,
@@ -239,20 +239,22 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     action_money = facts.money(actions_of)
     first_dates, last_dates = facts.date_range(actions_of)
     value_names, client_names, fix_ids = (list(map(str, c.categories)) for c in (value, client, fix))
-    value_codes, client_codes, fix_codes = (c.codes.to_numpy() for c in (value, client, fix))
+    # Each slice's codes read from its first finding, as lists: no numpy scalar per loop step.
+    at = actions_of.firsts
     actions: dict[int, list[Action]] = {}
-    for index, at in enumerate(actions_of.firsts.tolist()):
-        actions.setdefault(int(group[at]), []).append(Action(
-            value=value_names[value_codes[at]], rows=actions_of.rows(index),
+    for index, (key, value_code) in enumerate(zip(group[at].tolist(), value.codes.to_numpy()[at].tolist())):
+        actions.setdefault(key, []).append(Action(
+            value=value_names[value_code], rows=actions_of.rows(index),
             value_by_currency=action_money[index], first_date=first_dates[index], last_date=last_dates[index],
         ))
+    at = groups_of.firsts
+    firsts = zip(group[at].tolist(), client.codes.to_numpy()[at].tolist(), fix.codes.to_numpy()[at].tolist(),
+                 variant[at].tolist(), np.asarray(approvals).tolist())
     groups: dict[str, list[FixGroup]] = {}
-    for index, at in enumerate(groups_of.firsts.tolist()):
-        key = int(group[at])
-        groups.setdefault(client_names[client_codes[at]], []).append(_group(
-            catalog.fixes[fix_ids[fix_codes[at]]], int(variant[at]), groups_of.rows(index),
-            actions[key], categories[key], group_money[index], int(approvals[index]),
-            (group_dates[0][index], group_dates[1][index]),
+    for index, (key, client_code, fix_code, chosen, approval_rows) in enumerate(firsts):
+        groups.setdefault(client_names[client_code], []).append(_group(
+            catalog.fixes[fix_ids[fix_code]], chosen, groups_of.rows(index), actions[key], categories[key],
+            group_money[index], approval_rows, (group_dates[0][index], group_dates[1][index]),
         ))
     return groups
 
@@ -310,6 +312,17 @@ def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray,
 def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One int64 key per pair of non-negative codes."""
     return a.astype("int64") * (int(b.max(initial=0)) + 1) + b
+
+
+def _dense(key: np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 for non-negative keys, in key order. Keys from a small range (clients x
+    fixes x variants) are numbered through a table of the range, without hashing."""
+    top = int(key.max(initial=-1)) + 1
+    if top > 4 * len(key) + 4096:
+        return pd.factorize(key, sort=True)[0]
+    present = np.zeros(top, dtype=bool)
+    present[key] = True
+    return (np.cumsum(present) - 1)[key]
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:
@@ -388,20 +401,28 @@ def _categories_of(group: np.ndarray, category, groups: int) -> list[tuple[str, 
     """Each group's categories in the order they first appear."""
     codes = category.codes.to_numpy().astype("int64")
     pair = group.astype("int64") * (len(category.categories) + 1) + codes
-    pairs, first = np.unique(pair, return_index=True)
     result: list[list[str]] = [[] for _ in range(groups)]
     names, width = list(map(str, category.categories)), len(category.categories) + 1
-    for key in pairs[np.argsort(first, kind="stable")].tolist():
+    for key in pd.unique(pair).tolist():  # in order of first appearance
         result[key // width].append(names[key % width])
     return [tuple(c) for c in result]
 
 
 def _templates(findings: pd.DataFrame) -> dict[str, tuple[tuple[str, int], ...]]:
-    unknown = findings[findings["category"] == UNCLASSIFIED].drop_duplicates(["client", "row", "value"])
-    counts = unknown.groupby(["client", "value"], sort=False, observed=True).size()
+    """Per client, each unclassified template with its number of rows, most rows first."""
+    unknown = findings[(findings["category"] == UNCLASSIFIED).to_numpy()]
+    if unknown.empty:
+        return {}
+    client, value = unknown["client"].cat, unknown["value"].cat
+    width, rows = len(value.categories), unknown["row"].to_numpy()
+    codes, keys = pd.factorize(client.codes.to_numpy().astype("int64") * width + value.codes.to_numpy())
+    once = pd.unique(codes * (int(rows.max()) + 1) + rows)  # a row counts once per template
+    found, counts = np.unique(once // (int(rows.max()) + 1), return_counts=True)
+    pairs = keys[found]
+    clients, values = list(map(str, client.categories)), list(map(str, value.categories))
     result: dict[str, list] = {}
-    for (client, template), n in counts.items():
-        result.setdefault(client, []).append((str(template), int(n)))
+    for key, n in zip(pairs.tolist(), counts.tolist()):
+        result.setdefault(clients[key // width], []).append((values[key % width], n))
     return {c: tuple(sorted(t, key=lambda x: (-x[1], x[0]))) for c, t in result.items()}
 
 
