@@ -23,6 +23,14 @@ def distinct_text(values: pd.Series) -> pd.Series:
     return pd.Series(values.cat.categories, dtype="str")
 
 
+def used_text(values: pd.Series) -> pd.Series:
+    """A categorical's distinct values that some row holds (a skipped row's may be unused);
+    counted from the codes, not sorted as `remove_unused_categories` does."""
+    codes = values.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)) > 0
+    return distinct_text(values)[used].reset_index(drop=True)
+
+
 def test_text(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
     """`test(values)` as a bool array, run once per distinct value of a categorical."""
     if not is_categorical(values):

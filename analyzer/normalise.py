@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from analyzer.cells import change_text, distinct_text, is_categorical, test_text, with_text
+from analyzer.cells import change_text, distinct_text, is_categorical, test_text, used_text, with_text
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read_pieces import text_bytes
@@ -399,7 +399,7 @@ def client_from_path(path: str) -> str:
 
 def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
     """Day first unless a date in the file can only be month first (e.g. 10/31/2026)."""
-    distinct = distinct_text(dates.cat.remove_unused_categories()) if is_categorical(dates) else dates.drop_duplicates()
+    distinct = used_text(dates) if is_categorical(dates) else dates.drop_duplicates()
     parts = distinct.str.extract(_SLASH_DATE).dropna().astype(int)
     if parts.empty:
         return True, ""
