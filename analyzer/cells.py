@@ -31,7 +31,7 @@ def used_text(values: pd.Series) -> pd.Series:
     return distinct_text(values)[used].reset_index(drop=True)
 
 
-def test_text(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+def passes(values: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
     """`test(values)` as a bool array, run once per distinct value of a categorical."""
     if not is_categorical(values):
         return test(values).fillna(False).to_numpy(dtype=bool)

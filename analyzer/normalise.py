@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from analyzer.cells import change_text, distinct_text, is_categorical, test_text, used_text, with_text
+from analyzer.cells import change_text, distinct_text, is_categorical, passes, used_text, with_text
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read_pieces import text_bytes
@@ -231,7 +231,7 @@ def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:
     million error messages are not stripped and lowered to find none."""
     array = _arrow(error)
     if array is None:
-        return test_text(error, lambda text: (text.str.strip() == "") | (text.str.strip().str.lower() == header.lower()))
+        return passes(error, lambda text: (text.str.strip() == "") | (text.str.strip().str.lower() == header.lower()))
     lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
     candidates = (lengths == 0) | pc.utf8_is_space(array).to_numpy(zero_copy_only=False)
     # Room for spaces around the header, and for case changes that change a character's size.

@@ -1,5 +1,6 @@
 """Typed fields from raw text: the vectorised paths (Arrow columns from the CSV reader, in several
-chunks) must give what the one-value-at-a-time rules give, for every shape a cell takes."""
+chunks, and the categoricals it gives for columns whose values repeat) must give what the
+one-value-at-a-time rules give, for every shape a cell takes."""
 
 from __future__ import annotations
 
@@ -23,8 +24,22 @@ def arrow_text(values: list[str]) -> pd.Series:
     return pa.chunked_array(chunks, pa.large_string()).to_pandas()
 
 
+def repeated_text(values: list[str]) -> pd.Series:
+    """A column as the CSV reader gives a repeated one: dictionary chunks, each with its own
+    dictionary, which pandas joins into one categorical."""
+    half = len(values) // 2
+    kind = pa.dictionary(pa.int32(), pa.large_string())
+    chunks = [pa.array(part, pa.large_string()).dictionary_encode().cast(kind) for part in (values[:half], values[half:])]
+    series = pa.chunked_array(chunks, kind).to_pandas()
+    assert isinstance(series.dtype, pd.CategoricalDtype)
+    return series
+
+
 def both(values: list[str]) -> list[pd.Series]:
-    return [arrow_text(values), pd.Series(values, dtype=object)]
+    return [arrow_text(values), pd.Series(values, dtype=object), repeated_text(values)]
+
+
+FORMS = pytest.mark.parametrize("column", [0, 1, 2], ids=["arrow", "object", "categorical"])
 
 
 AMOUNTS = [
@@ -34,7 +49,7 @@ AMOUNTS = [
 ]
 
 
-@pytest.mark.parametrize("column", [0, 1], ids=["arrow", "object"])
+@FORMS
 def test_amounts_match_the_one_value_rules(column):
     texts = [t for t, _ in AMOUNTS] * 3
     parsed = parse_amounts(both(texts)[column])
@@ -53,6 +68,7 @@ def test_a_column_of_plain_numbers_converts_in_one_step():
 def test_amounts_agree_on_any_mix(texts):
     fast, slow = parse_amounts(arrow_text(texts)), parse_amounts(pd.Series(texts, dtype=object))
     assert np.allclose(fast.to_numpy(), slow.to_numpy(), equal_nan=True)
+    assert np.allclose(parse_amounts(repeated_text(texts)).to_numpy(), slow.to_numpy(), equal_nan=True)
 
 
 DATES = [
@@ -63,9 +79,10 @@ DATES = [
 ]
 
 
+@FORMS
 @pytest.mark.parametrize("text, dayfirst, expected", DATES)
-def test_dates(text, dayfirst, expected):
-    got = parse_dates(arrow_text([text, text]), dayfirst)[0]
+def test_dates(text, dayfirst, expected, column):
+    got = parse_dates(both([text, text])[column], dayfirst)[0]
     assert (pd.isna(got) and expected is None) or got == pd.Timestamp(expected)
 
 
@@ -77,8 +94,9 @@ def test_dates(text, dayfirst, expected):
     (["\tAcme", "Bob"], True),
     (["", "Bob", "é"], False),
 ])
-def test_stripping_key_fields(values, changed):
-    series = arrow_text(values)
+@pytest.mark.parametrize("form", [arrow_text, repeated_text])
+def test_stripping_key_fields(values, changed, form):
+    series = form(values)
     result = _stripped(series)
     assert result.tolist() == [v.strip() for v in values]
     assert (result is not series) == changed  # no copy when nothing is padded
@@ -91,3 +109,4 @@ def test_stripping_key_fields(values, changed):
 def test_blank_or_header_like_error_cells(cell, candidate):
     assert _blank_or_header_like(arrow_text([cell, "real error"]), "Error").tolist() == [candidate, False]
     assert _blank_or_header_like(pd.Series([cell, "real error"], dtype=object), "Error").tolist() == [candidate, False]
+    assert _blank_or_header_like(repeated_text([cell, "real error"]), "Error").tolist() == [candidate, False]

@@ -242,3 +242,34 @@ def test_characters_python_counts_as_line_ends_do_not_change_the_delimiter(tmp_p
     assert sheet.delimiter == ","
     assert sheet.header == ("Receipt ID", "Supplier", "Total", "Date", "Error", "Note")
     assert sheet.rows["Error"].tolist() == [f"\t{odd}"]
+
+
+def test_columns_whose_values_repeat_are_read_as_categoricals(tmp_path):
+    rows = "".join(f"{n},31-Aug-2026,Café Nord,1.00,GBP,Boom\n" for n in range(50))
+    frame = read_export(_write(tmp_path, "c.csv", (HEADER + "\n" + rows).encode())).sheets[0].rows
+    assert {c for c in frame.columns if str(frame[c].dtype) == "category"} == {"Date", "Supplier", "Currency", "Error"}
+    assert list(frame["Error"].cat.categories) == ["Boom"]  # the text held once, not fifty times
+    assert str(frame["Receipt ID"].dtype) == "str" and str(frame["Total"].dtype) == "str"
+
+
+def test_nul_padding_is_removed_from_a_repeated_column_and_values_merge(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,Acme\0,1.00,GBP,Boom\n2,31-Aug-2026,Acme,2.00,GBP,Boom\0\0\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert batch.fields["supplier"].tolist() == ["Acme", "Acme"]
+    assert batch.fields["error"].tolist() == ["Boom", "Boom"]
+    assert any("NUL" in note for note in batch.tables[0].notes)
+
+
+def test_files_with_other_columns_join_into_one_table(tmp_path):
+    first = _write(tmp_path, "a.csv", (HEADER + "\n1,31-Aug-2026,Acme,1.00,GBP,Boom\n").encode())
+    second = _write(tmp_path, "b.csv", b"Receipt ID,Client,Status,Error\n2,Bob & Co,Ready,Bang\n3,Bob & Co,Ready,Boom\n")
+    workbook = tmp_path / "c.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Receipt ID", "Supplier", "Error"])
+    book.active.append([4, "Wickes", "Boom"])
+    book.save(workbook)
+    batch = normalise_inputs([read_export(p) for p in (first, second, workbook)])
+    assert batch.fields["error"].tolist() == ["Boom", "Bang", "Boom", "Boom"]
+    assert batch.fields["supplier"].tolist() == ["Acme", "", "", "Wickes"]
+    assert batch.original["Status"].tolist() == ["", "Ready", "Ready", ""]
+    assert batch.fields["source_file"].tolist() == [str(first), str(second), str(second), str(workbook)]
