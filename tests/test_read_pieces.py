@@ -41,9 +41,9 @@ def _rows(table: pa.Table) -> list[list[str]]:
     return [list(r.values()) for r in table.to_pylist()]
 
 
-def _read(path: Path, piece_bytes: int, header=HEADER):
+def _read(path: Path, piece_bytes: int, header=HEADER, repeated=()):
     return read_pieces(path, header, 1, ",", max_bytes=BIG, max_rows=10**9, check_first=("Error", "Note"),
-                       piece_bytes=piece_bytes)
+                       piece_bytes=piece_bytes, repeated=repeated)
 
 
 # Cells as exports hold them: quotes, delimiters, line breaks of both kinds, accents, JSON.
@@ -52,10 +52,11 @@ CELL = st.lists(st.sampled_from([*'ab ,;"\n\r{}:éü£', "\r\n", '""', "Xero err
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(CELL, min_size=4, max_size=4), max_size=25), piece=st.integers(1, 200),
-       newline=st.sampled_from(["\n", "\r\n"]))
-def test_pieces_read_exactly_what_was_written(tmp_path: Path, rows, piece, newline):
+       newline=st.sampled_from(["\n", "\r\n"]), repeated=st.sampled_from([(), ("Supplier", "Note", "Error")]))
+def test_pieces_read_exactly_what_was_written(tmp_path: Path, rows, piece, newline, repeated):
     data = _write(rows, tmp_path / "x.csv", newline)
-    parsed = _read(tmp_path / "x.csv", piece)
+    parsed = _read(tmp_path / "x.csv", piece, repeated=repeated)
+    assert {h for h in HEADER if pa.types.is_dictionary(parsed.table[h].type)} == set(repeated)
     assert _rows(parsed.table) == rows
     assert parsed.digest.sha256 == hashlib.sha256(data).hexdigest()
     assert parsed.digest.size == len(data)
