@@ -231,7 +231,7 @@ def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:
     million error messages are not stripped and lowered to find none."""
     array = _arrow(error)
     if array is None:
-        return passes(error, lambda text: (text.str.strip() == "") | (text.str.strip().str.lower() == header.lower()))
+        return passes(error, lambda text: text.str.strip().str.lower().isin(["", header.lower()]))
     lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
     candidates = (lengths == 0) | pc.utf8_is_space(array).to_numpy(zero_copy_only=False)
     # Room for spaces around the header, and for case changes that change a character's size.
