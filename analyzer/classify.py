@@ -72,7 +72,9 @@ class Classified:
 def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
     """Map per-cell texts to rows without copying a string per row."""
     texts, positions = np.unique(np.asarray(per_cell, dtype=object), return_inverse=True)
-    return pd.Categorical.from_codes(positions[codes], categories=pd.Index(texts, dtype="str"))
+    # Narrowed before the take: a million one- or two-byte codes, not int64 ones copied again.
+    narrow = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
+    return pd.Categorical.from_codes(positions.astype(narrow)[codes], categories=pd.Index(texts, dtype="str"))
 
 
 def classify_rows(errors: pd.Series, catalog: Catalog) -> Classified:
