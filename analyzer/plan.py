@@ -113,7 +113,8 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
     codes, names = pd.factorize(fields["client"], sort=False)
     first_of = duplicate_rows(fields, codes)
     findings = explode_findings(batch, classified, catalog, (codes, names))
-    counted = findings[first_of[findings["row"].to_numpy()] < 0]
+    first = first_of[findings["row"].to_numpy()] < 0
+    counted = findings if first.all() else findings[first]  # no copy when no item repeats
     currencies = _currencies(fields)
     groups = _group_stats(counted, fields, catalog, currencies)
     templates = _templates(counted)
