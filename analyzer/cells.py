@@ -18,6 +18,11 @@ def is_categorical(values: pd.Series) -> bool:
     return isinstance(values.dtype, pd.CategoricalDtype)
 
 
+def is_plain_text(values: pd.Series) -> bool:
+    """Text held cell by cell: Python strings (Excel, the careful reader) or pandas' str."""
+    return values.dtype == object or str(values.dtype).startswith(("str", "string"))
+
+
 def distinct_text(values: pd.Series) -> pd.Series:
     """A categorical's distinct values as a text Series (positions are the codes)."""
     return pd.Series(values.cat.categories, dtype="str")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from analyzer.cells import change_text, distinct_text, is_categorical, passes, used_text, with_text
+from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text, passes, used_text, with_text
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read_pieces import text_bytes
@@ -546,23 +546,20 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
     repeated = {c for f in frames for c in f.columns if is_categorical(f[c])}
-    if repeated:  # one categorical over every table, not text copied per row
-        columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-        return pd.DataFrame({c: _concat_column([f[c] if c in f.columns else None for f in frames], [len(f) for f in frames],
-                                               c in repeated) for c in columns})
-    combined = pd.concat(frames, ignore_index=True, sort=False)
-    text = [c for c in combined.columns if combined[c].dtype == object or str(combined[c].dtype) == "str"]
-    combined[text] = combined[text].fillna("")
-    return combined
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    lengths = [len(f) for f in frames]
+    return pd.DataFrame({c: _concat_column([f[c] if c in f.columns else None for f in frames], lengths, c in repeated)
+                         for c in columns})
 
 
 def _concat_column(parts: list[pd.Series | None], lengths: list[int], repeated: bool) -> pd.Series:
-    """One column of several tables; a table without the column gives empty text."""
+    """One column of several tables; a table without the column gives empty text. A column some
+    table holds as a categorical is one categorical over every table, not text copied per row."""
     parts = [p if p is not None else pd.Series(np.full(n, ""), dtype="str") for p, n in zip(parts, lengths)]
     if repeated:
         return pd.Series(union_categoricals([_text_categorical(p) for p in parts], ignore_order=True))
     combined = pd.concat(parts, ignore_index=True)
-    return combined.fillna("") if combined.dtype == object or str(combined.dtype) == "str" else combined
+    return combined.fillna("") if is_plain_text(combined) else combined
 
 
 def _text_categorical(values: pd.Series) -> pd.Categorical:

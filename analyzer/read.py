@@ -23,7 +23,6 @@ import itertools
 import re
 import stat
 import struct
-import sys
 import threading
 import warnings
 import zipfile
@@ -36,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from analyzer.cells import change_text, distinct_text, is_categorical
+from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text
 from analyzer.columns import REPEATED_ROLES, known_header_count, role_of
 from analyzer.read_pieces import Digest, NotUtf8, Ragged, TooManyRows, not_utf8, read_pieces, text_columns
 
@@ -520,7 +519,7 @@ def _swallowed_records(frame: pd.DataFrame, delimiter: str, width: int) -> bool:
         values = frame[column]
         if is_categorical(values):
             values = distinct_text(values)  # each distinct cell once
-        if not (values.dtype == object or str(values.dtype).startswith(("str", "string"))):
+        if not is_plain_text(values):
             continue
         broken = values[values.str.contains("\n", regex=False).fillna(False)]
         if any(_swallowed_cell(str(cell), delimiter, width) for cell in broken.unique()):
@@ -571,7 +570,7 @@ def _strip_nuls(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         if is_categorical(values):
             frame[column] = change_text(values, lambda text: text.str.replace("\0", "", regex=False))
-        elif values.dtype == object or str(values.dtype).startswith(("str", "string")):
+        elif is_plain_text(values):
             values = values.astype("str")
             if values.str.contains("\0", regex=False).any():
                 frame[column] = values.str.replace("\0", "", regex=False)
@@ -779,7 +778,7 @@ def _check_sizes(frame: pd.DataFrame, limits: Limits) -> None:
         raise ReadError(f"has {len(frame):,} rows, over the {limits.max_rows:,} limit; split it or raise --max-rows")
     for column in frame.columns[1:]:
         values = frame[column]
-        if values.dtype == object or is_categorical(values) or str(values.dtype).startswith(("str", "string")):
+        if is_plain_text(values) or is_categorical(values):
             if _most_bytes(values) <= limits.max_cell_chars:
                 continue  # no cell has more bytes, so none has more characters
             lengths = values.astype("str").str.len()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analyzer.catalog import UNCLASSIFIED, Catalog
-from analyzer.plan import ClientPlan, FixGroup, Plan, UNKNOWN_CURRENCY
+from analyzer.plan import ClientPlan, FixGroup, UNKNOWN_CURRENCY
 
 SCOPE_LABELS = {
     "connection": "Connection: one action unblocks every item",

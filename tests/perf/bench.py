@@ -387,7 +387,6 @@ def generate_export(path: Path, rows: int, clients: int, distinct: int, seed: in
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
 
     t0 = time.perf_counter()
     rng = _rng(seed)
