@@ -69,6 +69,8 @@ class Fix:
     group_by: str = ""  # extracted value that makes one action per distinct value
     variants: tuple[Variant, ...] = ()
     transient: bool = False  # clears by itself (rate limit, outage): publish again later
+    blocks: bool = False  # stops the client's publishing (connection, plan, permission): a red light
+    in_xero: bool = False  # the transaction is already in Xero: its amount is not at risk
 
     @property
     def who_label(self) -> str:

@@ -22,6 +22,7 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
+from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         print(f"publish-failures: catalog: {exc}", file=stderr)
         return EXIT_USAGE
     except (ConfigError, HistoryError) as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_USAGE
+    except UnknownClient as exc:
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_USAGE
     except FolderBusy as exc:

@@ -59,6 +59,8 @@ class Config:
     templates: Path | None = None
     columns: dict[str, str] = field(default_factory=dict)
     client_aliases: dict[str, str] = field(default_factory=dict)
+    clients: tuple[str, ...] = ()  # the practice's clients: each shows every run, its export or not
+    client_currencies: dict[str, str] = field(default_factory=dict)  # casefolded client ("" all) -> code
     date_order: str = "auto"
     catalogs: tuple[Path, ...] = ()
     history: str = ""
@@ -90,6 +92,7 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "inputs": list, "output": str, "formats": list, "practice": str, "period": str, "templates": str,
     "columns": dict, "clients": dict, "date_order": str, "catalogs": list, "history": str,
     "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
+    "currency": str,
 }
 _LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars"}
 
@@ -168,6 +171,8 @@ def parse_config(raw: dict, path: Path) -> Config:
         templates=Path(local(templates)) if templates else None,
         columns=dict(columns),
         client_aliases=_client_aliases(raw.get("clients", {}), fail),
+        clients=tuple(raw.get("clients", {})),
+        client_currencies=_client_currencies(raw, fail),
         date_order=date_order,
         catalogs=tuple(Path(local(c)) for c in _strings(raw.get("catalogs", []), "catalogs", fail)),
         history=local(raw["history"]) if raw.get("history") else "",
@@ -185,16 +190,40 @@ def _strings(values: list, key: str, fail) -> list[str]:
 
 
 def _client_aliases(clients: dict, fail) -> dict[str, str]:
-    """`[clients] "Acme Plumbing Ltd" = ["ACME PLUMBING", "Acme Plumbing Limited"]`."""
+    """`[clients] "Acme Plumbing Ltd" = ["ACME PLUMBING", "Acme Plumbing Limited"]`, or a table
+    `"Acme Plumbing Ltd" = { aliases = [...], currency = "GBP" }`."""
     aliases: dict[str, str] = {}
-    for name, spellings in clients.items():
+    for name, entry in clients.items():
+        if isinstance(entry, dict):
+            if unknown := set(entry) - {"aliases", "currency"}:
+                raise fail(f"clients.{name}.{sorted(unknown)[0]}", "unknown key; use aliases or currency")
+            spellings = entry.get("aliases", [])
+        else:
+            spellings = entry
         if not isinstance(spellings, list) or any(not isinstance(s, str) for s in spellings):
-            raise fail(f"clients.{name}", "must be a list of the other spellings of this client's name")
+            raise fail(f"clients.{name}", "must be a list of the other spellings of this client's name,"
+                       ' or a table such as { aliases = ["..."], currency = "GBP" }')
         for spelling in spellings:
             if spelling.casefold() in aliases and aliases[spelling.casefold()] != name:
                 raise fail(f"clients.{name}", f"{spelling!r} is already an alias of {aliases[spelling.casefold()]!r}")
             aliases[spelling.casefold()] = name
     return aliases
+
+
+def _client_currencies(raw: dict, fail) -> dict[str, str]:
+    """`currency = "GBP"` for the practice, `[clients."Name"] currency = "AUD"` per client: the
+    currency of amounts whose export states none."""
+    result = {}
+    entries = [("", "currency", raw.get("currency"))] + [
+        (name.casefold(), f"clients.{name}.currency", entry.get("currency"))
+        for name, entry in raw.get("clients", {}).items() if isinstance(entry, dict)]
+    for client, key, code in entries:
+        if code is None:
+            continue
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{3}", code.strip()):
+            raise fail(key, 'must be a three-letter currency code such as "GBP"')
+        result[client] = code.strip().upper()
+    return result
 
 
 def _type_name(kind) -> str:

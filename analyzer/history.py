@@ -1,14 +1,17 @@
-"""Run history in an embedded SQLite database: which items are new, which were carried over from
-the last run, which were cleared, and which fixes keep coming back.
+"""Run history in the practice's state store: which items are new, which were carried over from
+the last run, which cleared (and what they were), which fixes keep coming back, and the roster of
+every client the practice has had.
 
-A run is recorded per period; running the same period again replaces that period's record, so a
-re-run gives the same reports. Runs are ordered by their period's slug (2026-09 < 2026-10).
+A run is recorded per period; running the same period again replaces that period's record for
+the clients it covers (all of them, or the `--client` ones), so a re-run gives the same reports
+and a filtered run leaves the other clients' record alone. Runs are ordered by their period's
+slug (2026-09 < 2026-10), which sorts as the dates do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
+import json
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,31 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    period TEXT NOT NULL UNIQUE,      -- the slug, e.g. 2026-10; runs sort by it
-    period_label TEXT NOT NULL,
-    run_time TEXT NOT NULL,
-    version TEXT NOT NULL,
-    rows INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS items (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    client TEXT NOT NULL,
-    item_key TEXT NOT NULL,
-    item_id TEXT, supplier TEXT, date TEXT, amount REAL, currency TEXT,
-    categories TEXT NOT NULL,
-    fixes TEXT NOT NULL,
-    PRIMARY KEY (run_id, client, item_key)
-);
-CREATE INDEX IF NOT EXISTS items_by_key ON items (client, item_key);
-"""
+from analyzer.store import StoreError, connect
+
+HistoryError = StoreError  # the name the command line has always caught
 RECURRING_RUNS = 2  # a fix "keeps coming back" when it was needed in each of the last two runs too
-
-
-class HistoryError(Exception):
-    """The history database cannot be used; one line naming the file."""
+ITEM_COLUMNS = ["client", "item_key", "item_id", "supplier", "date", "amount", "currency", "categories", "fixes",
+                "error_key"]
 
 
 @dataclass(frozen=True)
@@ -54,26 +38,16 @@ class ClientHistory:
 
 @dataclass(frozen=True)
 class HistoryView:
-    """Per batch row: 'new' or 'carried over', first seen and runs seen; per client: counts."""
+    """Per batch row: 'new' or 'carried over', the period first seen and runs seen; per client:
+    counts, and the items of the last run that are not failing now."""
 
     status: np.ndarray
     first_seen: np.ndarray
     runs_seen: np.ndarray
     clients: dict[str, ClientHistory] = field(default_factory=dict)
     previous_period: str = ""
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=30)
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.executescript(SCHEMA)
-        return connection
-    except sqlite3.DatabaseError as exc:
-        raise HistoryError(f"{path}: cannot use the run history database ({exc}); move it aside to start a new one") from None
-    except OSError as exc:
-        raise HistoryError(f"{path}: cannot create the run history database ({exc.strerror})") from None
+    cleared_items: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITEM_COLUMNS))
+    previous_clients: frozenset[str] = frozenset()  # clients with items in the last run
 
 
 def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
@@ -81,30 +55,34 @@ def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
     the runs recorded before `period`."""
     with closing(connect(path)) as db:
         earlier = pd.read_sql_query(
-            "SELECT id, period, period_label, run_time FROM runs WHERE period < ? ORDER BY period", db, params=(period,)
-        )
+            "SELECT id, period, period_label FROM runs WHERE period < ? ORDER BY period", db, params=(period,))
         if earlier.empty:
             return _all_new(current)
         seen = pd.read_sql_query(
-            "SELECT i.client, i.item_key, MIN(r.run_time) AS first_seen, COUNT(*) AS runs"
+            "SELECT i.client, i.item_key, MIN(r.period) AS first_period, COUNT(*) AS runs"
             " FROM items i JOIN runs r ON r.id = i.run_id WHERE r.period < ? GROUP BY i.client, i.item_key",
             db, params=(period,),
         )
         last_id = int(earlier["id"].iloc[-1])
-        previous = pd.read_sql_query("SELECT client, item_key, fixes FROM items WHERE run_id = ?", db, params=(last_id,))
+        previous = pd.read_sql_query(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE run_id = ?", db,
+                                     params=(last_id,))
         recent_ids = tuple(int(i) for i in earlier["id"].iloc[-RECURRING_RUNS:])
         recent = pd.read_sql_query(
             f"SELECT run_id, client, fixes FROM items WHERE run_id IN ({','.join('?' * len(recent_ids))})", db, params=recent_ids
         )
+    labels = dict(zip(earlier["period"], earlier["period_label"]))
     view = current[["client", "item_key"]].merge(seen, on=["client", "item_key"], how="left")
     in_previous = pd.MultiIndex.from_frame(current[["client", "item_key"]]).isin(
         pd.MultiIndex.from_frame(previous[["client", "item_key"]]))
     status = np.where(in_previous, "carried over", "new").astype(object)
-    seen_at = pd.to_datetime(view["first_seen"])
-    first = np.array([None if pd.isna(t) else t.date() for t in seen_at], dtype=object)
+    first = np.array([labels.get(p, "") if isinstance(p, str) else None for p in view["first_period"]], dtype=object)
     runs = view["runs"].fillna(0).astype("int64").to_numpy() + 1
-    clients = _client_counts(current, previous, status, recent, len(recent_ids))
-    return HistoryView(status, first, runs, clients, str(earlier["period_label"].iloc[-1]))
+    now_keys = pd.MultiIndex.from_frame(current[["client", "item_key"]].astype("str"))
+    gone = ~pd.MultiIndex.from_frame(previous[["client", "item_key"]].astype("str")).isin(now_keys)
+    cleared = previous[gone].reset_index(drop=True)
+    clients = _client_counts(current, previous, status, cleared, recent, len(recent_ids))
+    return HistoryView(status, first, runs, clients, str(earlier["period_label"].iloc[-1]), cleared,
+                       frozenset(previous["client"].astype("str")))
 
 
 def _all_new(current: pd.DataFrame) -> HistoryView:
@@ -116,59 +94,125 @@ def _all_new(current: pd.DataFrame) -> HistoryView:
     return HistoryView(np.full(n, "new", dtype=object), np.full(n, None, dtype=object), np.ones(n, dtype="int64"), clients)
 
 
-def _client_counts(current, previous, status, recent, recent_runs) -> dict[str, ClientHistory]:
+def _client_counts(current, previous, status, cleared, recent, recent_runs) -> dict[str, ClientHistory]:
     unique_now = current.assign(status=status).drop_duplicates(["client", "item_key"])
-    now_keys = set(zip(unique_now["client"], unique_now["item_key"]))
     previous_counts = previous["client"].value_counts()
-    cleared = pd.Series([c for c, k in zip(previous["client"], previous["item_key"]) if (c, k) not in now_keys],
-                        dtype="str").value_counts()
+    cleared_counts = cleared["client"].value_counts()
     recurring = _recurring_fixes(current, recent, recent_runs)
     result = {}
-    for client, part in unique_now.groupby("client", sort=False):
+    for client, part in unique_now.groupby("client", sort=False, observed=True):
         result[str(client)] = ClientHistory(
             new=int((part["status"] == "new").sum()),
             carried_over=int((part["status"] == "carried over").sum()),
-            cleared=int(cleared.get(client, 0)),
+            cleared=int(cleared_counts.get(client, 0)),
             previous_items=int(previous_counts.get(client, 0)),
             recurring_fixes=recurring.get(str(client), frozenset()),
         )
+    for client in set(cleared_counts.index) - set(result):  # every item of theirs cleared
+        result[str(client)] = ClientHistory(new=0, carried_over=0, cleared=int(cleared_counts[client]),
+                                            previous_items=int(previous_counts.get(client, 0)))
     return result
 
 
 def _recurring_fixes(current, recent, recent_runs) -> dict[str, frozenset[str]]:
     """Fixes needed now and in each of the last runs, per client."""
-    if recent.empty or recent_runs < 1:
+    if recent.empty or recent_runs < 1 or current.empty:
         return {}
     per_run = recent.assign(fix=recent["fixes"].str.split("+")).explode("fix").drop_duplicates(["run_id", "client", "fix"])
     counts = per_run.groupby(["client", "fix"]).size()
     steady = counts[counts >= recent_runs].reset_index()
-    now = current.assign(fix=current["fixes"].str.split("+")).explode("fix")[["client", "fix"]].drop_duplicates()
+    now = current.assign(fix=current["fixes"].astype("str").str.split("+")).explode("fix")[["client", "fix"]]
+    now = now.astype("str").drop_duplicates()
     both = steady.merge(now, on=["client", "fix"])
     return {str(c): frozenset(part["fix"]) for c, part in both.groupby("client")}
 
 
-def record(path: Path, period: str, period_label: str, run_time: dt.datetime, version: str, items: pd.DataFrame) -> None:
-    """Store this run (replacing an earlier run of the same period) in one transaction."""
-    columns = ["client", "item_key", "item_id", "supplier", "date", "amount", "currency", "categories", "fixes"]
-    rows = items[columns].drop_duplicates(["client", "item_key"])
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run leaves in the store."""
+
+    period: str
+    period_label: str
+    run_time: dt.datetime
+    version: str
+    output: str
+    items: pd.DataFrame  # ITEM_COLUMNS, one row per batch row (repeats dropped here)
+    clients: tuple[tuple[str, str, str, dict], ...]  # (client, state, workbook path, index line)
+    only: tuple[str, ...] = ()  # a --client run: replace these clients' record only
+
+
+def record(path: Path, run: RunRecord) -> None:
+    """Store this run (replacing the same period's record of the clients it covers) in one
+    transaction."""
+    rows = run.items[ITEM_COLUMNS].drop_duplicates(["client", "item_key"])
+    if run.only:
+        rows = rows[rows["client"].isin(run.only)]
     with closing(connect(path)) as db, db:
-        db.execute("DELETE FROM runs WHERE period = ?", (period,))
-        cursor = db.execute(
-            "INSERT INTO runs (period, period_label, run_time, version, rows) VALUES (?, ?, ?, ?, ?)",
-            (period, period_label, run_time.isoformat(timespec="seconds"), version, len(items)),
+        db.execute(
+            "INSERT INTO runs (period, period_label, run_time, version, rows, output) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (period) DO UPDATE SET period_label = excluded.period_label, run_time = excluded.run_time,"
+            " version = excluded.version, rows = excluded.rows, output = excluded.output",
+            (run.period, run.period_label, run.run_time.isoformat(timespec="seconds"), run.version, len(run.items),
+             run.output),
         )
-        run_id = cursor.lastrowid
+        run_id = db.execute("SELECT id FROM runs WHERE period = ?", (run.period,)).fetchone()[0]
+        if run.only:
+            marks = ",".join("?" * len(run.only))
+            db.execute(f"DELETE FROM items WHERE run_id = ? AND client IN ({marks})", (run_id, *run.only))
+            db.execute(f"DELETE FROM run_clients WHERE run_id = ? AND client IN ({marks})", (run_id, *run.only))
+        else:
+            db.execute("DELETE FROM items WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM run_clients WHERE run_id = ?", (run_id,))
         amounts = rows["amount"].astype("float64").to_numpy()
         db.executemany(
-            "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO items (run_id, {', '.join(ITEM_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (run_id, c, k, i, s, d, None if a != a else float(a), cur, cat, fx)
-                for c, k, i, s, d, a, cur, cat, fx in zip(
-                    rows["client"], rows["item_key"], rows["item_id"], rows["supplier"], rows["date"],
-                    amounts, rows["currency"], rows["categories"], rows["fixes"],
+                (run_id, c, k, i, s, d, None if a != a else float(a), cur, cat, fx, ek)
+                for c, k, i, s, d, a, cur, cat, fx, ek in zip(
+                    rows["client"].astype("str"), rows["item_key"], rows["item_id"].astype("str"),
+                    rows["supplier"].astype("str"), rows["date"], amounts, rows["currency"].astype("str"),
+                    rows["categories"].astype("str"), rows["fixes"].astype("str"), rows["error_key"],
                 )
             ),
         )
+        db.executemany(
+            "INSERT INTO run_clients (run_id, client, state, workbook, line) VALUES (?, ?, ?, ?, ?)",
+            ((run_id, client, state, workbook, json.dumps(line, default=str))
+             for client, state, workbook, line in run.clients),
+        )
+
+
+def known_clients(path: Path) -> set[str]:
+    """Every client the practice's history has seen, in any run."""
+    if not path.is_file():
+        return set()
+    with closing(connect(path)) as db:
+        rows = db.execute("SELECT client FROM run_clients UNION SELECT DISTINCT client FROM items").fetchall()
+    return {r[0] for r in rows}
+
+
+def last_workbooks(path: Path, period: str) -> dict[str, Path]:
+    """Each client's workbook as written by the latest run up to `period`: where the tracking a
+    bookkeeper recorded last month is, when every month has its own folder."""
+    if not path.is_file():
+        return {}
+    with closing(connect(path)) as db:
+        rows = db.execute(
+            "SELECT c.client, c.workbook FROM run_clients c JOIN runs r ON r.id = c.run_id"
+            " WHERE r.period <= ? AND c.workbook != '' ORDER BY r.period", (period,)).fetchall()
+    return {client: Path(workbook) for client, workbook in rows}  # later periods win
+
+
+def period_lines(path: Path, period: str) -> dict[str, tuple[str, dict]]:
+    """The index line and state of each client recorded for `period` (for a --client run, which
+    keeps the other clients' lines as they were)."""
+    if not path.is_file():
+        return {}
+    with closing(connect(path)) as db:
+        rows = db.execute(
+            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE r.period = ?",
+            (period,)).fetchall()
+    return {client: (state, json.loads(line)) for client, state, line in rows}
 
 
 def summary(path: Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -59,6 +59,8 @@ class Options:
     client: str = ""  # --client forces one client for every row
     dayfirst: bool | None = None  # None: infer per file
     client_aliases: dict[str, str] = field(default_factory=dict)  # spelling -> client
+    # client (casefolded) -> the currency of its amounts that state none; "" -> the practice's
+    client_currencies: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class TableInfo:
     rows: int
     roles: dict[str, str]
     notes: tuple[str, ...] = ()
+    client: str = ""  # the client a table with no client column stands for (its sheet or file name)
+
+    @property
+    def merged(self) -> bool:
+        """A practice-wide export with a client column: a client absent from it had nothing failing."""
+        return "client" in self.roles
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,11 @@ def normalise_inputs(inputs: list[InputFile], options: Options = Options()) -> B
 def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int = 1):
     rows = sheet.rows
     roles = assign_roles(sheet.header, options.columns, path)
+    client = fallback_client(path, sheet.sheet_name, sheet_count, options)
+    if "error" not in roles and rows.empty:  # a header-only export: nothing failed
+        info = TableInfo(path, sheet.sheet_name or "", 0, roles,
+                         (*sheet.notes, "no error column, but no rows either: nothing failed"), client)
+        return pd.DataFrame({h: pd.Series(dtype="str") for h in sheet.header}), _empty_fields(), [], info
     if "error" not in roles:
         listed = ", ".join(sheet.header) or "none"
         where = f"sheet {sheet.sheet_name!r}: " if sheet.sheet_name else ""
@@ -131,7 +144,7 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
-    info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes))
+    info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client)
     return original, typed, skips, info
 
 
@@ -311,6 +324,8 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     base = roles.get("base_currency", "")
     typed["base_currency"] = _constant_text(base, n)
     typed["currency"] = currencies(column("currency"), column("total"), base)
+    if options.client_currencies:
+        typed["currency"] = _configured_currency(typed["currency"], typed["client"], options.client_currencies)
     unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
     if unparsed:
         notes.append(f"{unparsed} date(s) could not be read and are shown as written")
@@ -364,14 +379,21 @@ def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
     return rows[header]
 
 
+def fallback_client(path: str, sheet_name: str | None, sheet_count: int, options: Options) -> str:
+    """The client of rows with no client cell: --client, else the sheet name, else the file name
+    without export noise, else the folder name; aliases applied."""
+    if options.client:
+        name = options.client
+    elif sheet_name and not (_GENERIC_SHEET.match(sheet_name.strip()) or (sheet_count == 1 and _is_file_like(sheet_name, path))):
+        name = sheet_name.strip()
+    else:
+        name = client_from_path(path)
+    return {k.casefold(): v for k, v in options.client_aliases.items()}.get(name.casefold(), name)
+
+
 def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_count: int, options: Options) -> pd.Series:
     """Client column, else sheet name, else file name without export noise, else folder name."""
-    if options.client:
-        fallback = options.client
-    elif sheet_name and not (_GENERIC_SHEET.match(sheet_name.strip()) or (sheet_count == 1 and _is_file_like(sheet_name, path))):
-        fallback = sheet_name.strip()
-    else:
-        fallback = client_from_path(path)
+    fallback = fallback_client(path, sheet_name, sheet_count, options)
     names = values if not options.client else _empty_text(len(values))
     empty = (names == "").to_numpy(dtype=bool)
     if empty.any():  # else the column itself, not a copy
@@ -572,5 +594,20 @@ def _text_categorical(values: pd.Series) -> pd.Categorical:
     return values.array.rename_categories(pd.Index(categories.astype("str"), dtype="str"))
 
 
+def _configured_currency(currency: pd.Series, clients: pd.Series, configured: dict[str, str]) -> pd.Series:
+    """Amounts that state no currency take their client's configured one, else the practice's."""
+    missing = (currency == "").to_numpy(dtype=bool)
+    if not missing.any():
+        return currency
+    default = configured.get("", "")
+    fill = clients.astype("str").map(lambda c: configured.get(c.casefold(), default))
+    return currency.astype("str").where(~missing, fill).astype("str")
+
+
+_FIELD_TYPES = {"source_row": "int64", "date": "datetime64[ns]", "due_date": "datetime64[ns]", "amount": "float64",
+                "tax": "float64", "amount_base": "float64"}
+
+
 def _empty_fields() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="str") for c in FIELD_COLUMNS})
+    """No rows, each column of the type it has when there are rows."""
+    return pd.DataFrame({c: pd.Series(dtype=_FIELD_TYPES.get(c, "str")) for c in FIELD_COLUMNS})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
@@ -34,7 +34,8 @@ STAYS_ON_ITEM = (
     " publish the item again even if the old message still shows."
 )
 NOT_STATED = "(not stated in the error)"
-UNKNOWN_CURRENCY = "???"
+UNKNOWN_CURRENCY = ""  # an amount whose currency no column, symbol or setting states
+NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -83,20 +84,31 @@ class ClientPlan:
     value_by_currency: tuple[tuple[str, float], ...]
     templates: tuple[tuple[str, int], ...]
     duplicates: dict[int, int]  # row -> the earlier row of the same item (same client and item id)
+    # rows dismissed or snoozed: listed, but in no group or count
+    set_aside: np.ndarray = field(default_factory=lambda: NO_ROWS)
 
     @property
-    def items(self) -> int:
-        """Distinct items: a row repeating an earlier row's item is counted once."""
+    def failing_items(self) -> int:
+        """Distinct items failing in Dext: a row repeating an earlier row's item is counted once."""
         return len(self.rows) - len(self.duplicates)
 
     @property
+    def items(self) -> int:
+        """Distinct items to fix: failing, and neither dismissed nor snoozed."""
+        aside = sum(1 for r in self.set_aside.tolist() if r not in self.duplicates)
+        return self.failing_items - aside
+
+    @property
     def status(self) -> str:
-        """red: something blocks every item or items cannot be published from Dext;
-        amber: items need fixing; green: nothing failed."""
+        """The client's light. red: a blocker (connection, Xero plan, permission) stops its
+        publishing; amber: items to fix; manual: what is left must be entered in Xero by hand;
+        green: nothing to fix."""
         if not self.items:
             return "green"
-        if any(g.fix.scope == "connection" and not g.fix.transient or not g.publishable for g in self.groups):
+        if any(g.fix.blocks for g in self.groups):
             return "red"
+        if all(not g.publishable for g in self.groups):
+            return "manual"
         return "amber"
 
 
@@ -106,19 +118,26 @@ class Plan:
     notes: tuple[str, ...] = (STAYS_ON_ITEM,)
 
 
-def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan:
+def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
+                 set_aside: np.ndarray | None = None) -> Plan:
     """Every client's ordered fix groups, computed in one pass of grouped aggregates over the
-    findings (a million rows and a thousand clients must not mean a million small queries)."""
+    findings (a million rows and a thousand clients must not mean a million small queries).
+    Rows in `set_aside` (dismissed or snoozed) join no group and no count."""
     fields = batch.fields
     codes, names = pd.factorize(fields["client"], sort=False)
+    codes = codes.astype(np.int64)  # an empty batch factorises to an untyped array
     first_of = duplicate_rows(fields, codes)
     findings = explode_findings(batch, classified, catalog, (codes, names))
-    first = first_of[findings["row"].to_numpy()] < 0
+    counts = first_of < 0
+    if set_aside is not None:
+        counts &= ~set_aside
+    first = counts[findings["row"].to_numpy()]
     counted = findings if first.all() else findings[first]  # no copy when no item repeats
-    currencies = _currencies(fields)
-    groups = _group_stats(counted, fields, catalog, currencies)
+    risk = at_risk(fields, classified, catalog)
+    currencies = _currencies(risk.currency)
+    groups = _group_stats(counted, fields, catalog, currencies, risk.amount)
     templates = _templates(counted)
-    client_money = _client_money(fields, first_of, codes, currencies)
+    client_money = _client_money(risk.amount, counts, codes, currencies)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     clients = []
@@ -126,8 +145,9 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog) -> Plan
         rows = order[bounds[index] : bounds[index + 1]]
         duplicates = {int(r): int(first_of[r]) for r in rows[first_of[rows] >= 0]}
         mine = sorted(groups.get(name, []), key=lambda g: (g.fix.rank, -g.items, -_total(g.value_by_currency), g.fix.id, g.title))
+        aside = rows[set_aside[rows]] if set_aside is not None else NO_ROWS
         clients.append(ClientPlan(str(name), rows, tuple(mine), client_money[index],
-                                  templates.get(name, ()), duplicates))
+                                  templates.get(name, ()), duplicates, aside))
     clients.sort(key=lambda c: c.name.casefold())
     return Plan(tuple(clients))
 
@@ -142,6 +162,7 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog, cli
                 finding.value(fix.group_by) if fix.group_by else "")
             per_cell.append((cell, order, finding.category, finding.fix, group_value or (NOT_STATED if fix.group_by else "")))
     cells = pd.DataFrame(per_cell, columns=["cell", "order", "category", "fix", "value"])
+    cells = cells.astype({"cell": "int64", "order": "int64"})  # typed even when there are no rows
     # Keys as categoricals: grouping a million findings then works on integer codes.
     cells = cells.astype({"category": "category", "fix": "category", "value": "category"})
     # Each row takes its cell's block of findings, in the cell's order.
@@ -214,7 +235,7 @@ def _item_keys(client_codes: np.ndarray, ids: pd.Series) -> np.ndarray:
 
 
 def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
-                 currencies: tuple[np.ndarray, list[str]]) -> dict[str, list[FixGroup]]:
+                 currencies: tuple[np.ndarray, list[str]], amounts: np.ndarray) -> dict[str, list[FixGroup]]:
     """All fix groups of all clients, keyed by client: one sort of the findings by group, then
     sums, minimums and maximums over each group's slice (no per-group queries)."""
     if findings.empty:
@@ -226,7 +247,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     currency_codes, currencies = currencies
     facts = _Facts(
         currency=currency_codes[rows], currencies=currencies,
-        amount=fields["amount"].to_numpy(dtype="float64")[rows],
+        amount=amounts[rows],
         date=fields["date"].to_numpy(dtype="datetime64[ns]").view("int64")[rows],
     )
     approval = _per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True))[rows]
@@ -283,9 +304,35 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, d
     )
 
 
-def _currencies(fields: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """Each row's currency as a code into the sorted list of currencies ("???" when unknown)."""
-    codes, names = pd.factorize(fields["currency"].where(fields["currency"] != "", UNKNOWN_CURRENCY), sort=True)
+@dataclass(frozen=True)
+class Risk:
+    """Per row: the amount at risk and its currency. The export's base-currency total
+    (`Total (GBP)`) where the row has one, else its own amount and currency; no amount (NaN) for
+    an item whose transaction is already in Xero (only its image failed)."""
+
+    amount: np.ndarray
+    currency: pd.Series
+
+
+def at_risk(fields: pd.DataFrame, classified: Classified, catalog: Catalog) -> Risk:
+    amount = fields["amount"].to_numpy(dtype="float64")
+    currency = fields["currency"].astype("str")
+    if "amount_base" in fields:
+        base = fields["amount_base"].to_numpy(dtype="float64")
+        has_base = ~np.isnan(base) & (fields["base_currency"].astype("str") != "").to_numpy(dtype=bool)
+        if has_base.any():
+            amount = np.where(has_base, base, amount)
+            currency = currency.where(~has_base, fields["base_currency"].astype("str"))
+    in_xero = np.array([bool(f) and all(catalog.fixes[x.fix].in_xero for x in f) for f in classified.findings],
+                       dtype=bool)
+    if len(amount) and in_xero.any():
+        amount = np.where(in_xero[classified.codes], np.nan, amount)
+    return Risk(amount, currency.reset_index(drop=True))
+
+
+def _currencies(currency: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's currency as a code into the sorted list of currencies ("" when unknown)."""
+    codes, names = pd.factorize(currency, sort=True)
     return codes, [str(n) for n in names]
 
 
@@ -295,13 +342,13 @@ def _per_distinct(values: pd.Series, test) -> np.ndarray:
     return test(pd.Series(distinct, dtype="str")).fillna(False).to_numpy(dtype=bool)[codes]
 
 
-def _client_money(fields: pd.DataFrame, first_of: np.ndarray, codes: np.ndarray,
+def _client_money(amounts: np.ndarray, counts: np.ndarray, codes: np.ndarray,
                   currencies: tuple[np.ndarray, list[str]]) -> list[tuple[tuple[str, float], ...]]:
-    """Value per currency of each client's distinct items (a repeated item counted once)."""
-    unique = np.flatnonzero(first_of < 0)
+    """Value per currency of each client's counted items (a repeated item counted once; a
+    dismissed or snoozed one not at all)."""
+    unique = np.flatnonzero(counts)
     currency_codes, currencies = currencies
-    facts = _Facts(currency_codes[unique], currencies, fields["amount"].to_numpy(dtype="float64")[unique],
-                   np.zeros(0, dtype="int64"))
+    facts = _Facts(currency_codes[unique], currencies, amounts[unique], np.zeros(0, dtype="int64"))
     by_client = _Slices(codes[unique], unique)
     money = facts.money(by_client)
     result: list[tuple] = [()] * (int(codes.max(initial=-1)) + 1)

@@ -4,7 +4,7 @@ runs, so that clients render in parallel."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,10 @@ import pandas as pd
 
 from analyzer.catalog import Catalog
 from analyzer.plan import ClientPlan
-from analyzer.render_html import render_client_html, render_index_html
+from analyzer.render_html import render_asks_html, render_client_html, render_index_html
 from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
-from analyzer.report_model import ClientReport, Overview, Source, build_client_report
+from analyzer.overview import Overview
+from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
 from analyzer.write import write_bytes, write_text
 
 
@@ -43,10 +44,14 @@ class ClientJob:
     cells: np.ndarray  # per row (in `fields` order): its error cell's code
     cell_values: dict[int, tuple]
     cell_categories: dict[int, str]
-    history: tuple[np.ndarray, np.ndarray] | None  # per row: "new"/"carried over", first seen
+    history: tuple[np.ndarray, np.ndarray] | None  # per row: "new"/"carried over", period first seen
     client_history: object  # history.ClientHistory, or None when no history is kept
     stem: str
     context: RenderContext
+    tracking: dict = field(default_factory=dict)  # batch row -> report_model.Tracking
+    state: str = FAILING
+    cleared: tuple = ()  # report_model.ClearedItem, the items that cleared since the last run
+    previous_period: str = ""
 
 
 def build_report(job: ClientJob) -> ClientReport:
@@ -60,12 +65,14 @@ def build_report(job: ClientJob) -> ClientReport:
         run_date=ctx.run_date, version=ctx.version, sources=ctx.sources, notes=ctx.notes,
         values={r: job.cell_values[c] for r, c in zip(rows, cells)},
         categories={r: job.cell_categories[c] for r, c in zip(rows, cells)},
-        history=history, client_history=job.client_history,
+        history=history, client_history=job.client_history, tracking=job.tracking, state=job.state,
+        cleared_items=job.cleared, previous_period=job.previous_period,
     )
     return replace(
         report,
         html_file=f"{job.stem}.html" if "html" in ctx.formats else "",
         xlsx_file=f"{job.stem}.xlsx" if "xlsx" in ctx.formats else "",
+        asks_file=f"{job.stem} - what we need.html" if "html" in ctx.formats and report.client_asks else "",
     )
 
 
@@ -74,6 +81,8 @@ def render_client(job: ClientJob) -> ClientReport:
     report = build_report(job)
     if report.html_file:
         write_text(job.context.out / report.html_file, render_client_html(report, job.context.templates))
+    if report.asks_file:
+        write_text(job.context.out / report.asks_file, render_asks_html(report, job.context.templates))
     if report.xlsx_file:
         write_bytes(job.context.out / report.xlsx_file, render_client_xlsx(report))
     return summary_of(report)
@@ -81,7 +90,7 @@ def render_client(job: ClientJob) -> ClientReport:
 
 def summary_of(report: ClientReport) -> ClientReport:
     """The report without its rows: what the overview and manifest need, cheap to send back."""
-    return replace(report, items_table=pd.DataFrame(), duplicates=(),
+    return replace(report, items_table=pd.DataFrame(), duplicates=(), set_aside=(), cleared_items=(),
                    groups=tuple(replace(g, items=()) for g in report.groups))
 
 

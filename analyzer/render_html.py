@@ -23,14 +23,22 @@ from jinja2 import (
     select_autoescape,
 )
 
-from analyzer.report_model import ClientReport, Money, Overview, format_date
+from analyzer.overview import Overview
+from analyzer.report_model import ClientReport, Money, format_date
 
 CLIENT_TEMPLATE = "client.html"
 INDEX_TEMPLATE = "index.html"
+ASKS_TEMPLATE = "asks.html"
 
 
 def render_client_html(report: ClientReport, templates: Path | None) -> str:
     page = environment(_key(templates)).get_template(CLIENT_TEMPLATE)
+    return page.render(report=report, **_shell(report))
+
+
+def render_asks_html(report: ClientReport, templates: Path | None) -> str:
+    """The short "What we need from you" page: only the asks for the client's own Xero admin."""
+    page = environment(_key(templates)).get_template(ASKS_TEMPLATE)
     return page.render(report=report, **_shell(report))
 
 
@@ -104,7 +112,7 @@ def money_text(value, currency: str | None = None) -> str:
         return ""
     if isinstance(value, Money):
         currency, value = value.currency, value.amount
-    return f"{currency or '???'} {float(value):,.2f}"
+    return f"{currency} {float(value):,.2f}" if currency else f"{float(value):,.2f} (currency not stated)"
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:

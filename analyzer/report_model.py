@@ -20,10 +20,19 @@ SCOPE_LABELS = {
     "item": "Item by item",
     "review": "Needs a person to review",
 }
-STATUS_LABELS = {
+STATUS_LABELS = {  # the client's light
     "red": "Blocked: act first",
-    "amber": "Items need fixing",
-    "green": "Nothing failed",
+    "amber": "Items to fix",
+    "manual": "Enter by hand in Xero",
+    "green": "Nothing to fix",
+    "grey": "Export missing",
+}
+# What this run knows of a client: its export has failed rows, has none, had items last run and
+# none now, or was expected and did not come.
+FAILING, CLEAN, CLEARED, EXPORT_MISSING = "failing", "clean", "cleared", "export_missing"
+STATE_LABELS = {
+    FAILING: "Failing", CLEAN: "Clean: nothing failed", CLEARED: "Cleared: nothing failing now",
+    EXPORT_MISSING: "Export missing",
 }
 DUPLICATE_WARNING = (
     "Void or delete the item in Xero BEFORE you clear its publishing data in Dext, or publishing"
@@ -61,11 +70,16 @@ class Item:
     also: tuple[str, ...] = ()  # titles of the other groups it needs
     in_approval: bool = False
     history: str = ""  # "new" / "carried over" when run history is kept
-    first_seen: dt.date | None = None
+    first_seen: str = ""  # the period the item was first seen failing
+    tracking: "Tracking | None" = None
 
     @property
     def money(self) -> Money | None:
         return None if self.amount is None else Money(self.currency or UNKNOWN_CURRENCY, self.amount)
+
+    @property
+    def status(self) -> str:
+        return self.tracking.status if self.tracking else ""
 
     @property
     def source(self) -> str:
@@ -73,6 +87,37 @@ class Item:
 
     def value(self, name: str) -> str:
         return dict(self.values).get(name, "")
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What the practice recorded about an item (Items sheet: Status, Assigned to, Note,
+    Snooze until), and what this run makes of it."""
+
+    status: str = "To do"
+    assigned_to: str = ""
+    note: str = ""
+    snooze_until: dt.date | None = None
+    flag: str = ""  # "Marked done, still failing in Dext..." and the like
+    aside: str = ""  # "dismissed" / "snoozed": left out of this run's counts
+
+
+@dataclass(frozen=True)
+class ClearedItem:
+    """An item that failed in the last run and is not failing now."""
+
+    item_id: str
+    supplier: str
+    date: str
+    amount: float | None
+    currency: str
+    fixes: tuple[str, ...]  # titles of the fixes it needed
+    assigned_to: str = ""
+    status: str = ""
+
+    @property
+    def money(self) -> Money | None:
+        return None if self.amount is None else Money(self.currency, self.amount)
 
 
 @dataclass(frozen=True)
@@ -108,6 +153,7 @@ class Group:
     approval_items: int = 0
     recurring: bool = False  # the same fix was needed in earlier runs too
     item_count: int = 0  # kept when a summary drops the items
+    who_id: str = ""  # the catalog's who: bookkeeper, adviser or client_admin
 
 
 @dataclass(frozen=True)
@@ -143,41 +189,33 @@ class ClientReport:
     duplicates: tuple[tuple[Item, str], ...] = ()  # (the repeated row, where its first copy is)
     html_file: str = ""
     xlsx_file: str = ""
+    asks_file: str = ""  # the "What we need from you" page, for the client's own Xero admin
     new_items: int | None = None  # None when no run history is kept
     carried_over: int | None = None
     cleared: int | None = None
     previous_items: int | None = None
+    state: str = FAILING
+    failing_items: int = 0  # distinct items failing in Dext, dismissed and snoozed ones included
+    set_aside: tuple[Item, ...] = ()  # dismissed and snoozed items, listed apart
+    cleared_items: tuple[ClearedItem, ...] = ()
+    previous_period: str = ""
 
+    @property
+    def dismissed(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.set_aside if i.tracking and i.tracking.aside == "dismissed")
 
-@dataclass(frozen=True)
-class ClientLine:
-    client: str
-    item_count: int
-    money: tuple[Money, ...]
-    status: str
-    status_label: str
-    biggest_fix: str
-    biggest_fix_items: int
-    fix_items: dict[str, int]
-    html_file: str = ""
-    xlsx_file: str = ""
-    previous_items: int | None = None
-    cleared: int | None = None
+    @property
+    def snoozed(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.set_aside if i.tracking and i.tracking.aside == "snoozed")
 
+    @property
+    def client_asks(self) -> tuple[Group, ...]:
+        """The fix groups only the client's own Xero admin can do: the "What we need from you" page."""
+        return tuple(g for g in self.groups if g.who_id == "client_admin")
 
-@dataclass(frozen=True)
-class Overview:
-    practice: str
-    period: str
-    run_date: dt.datetime
-    version: str
-    sources: tuple[Source, ...]
-    clients: tuple[ClientLine, ...]
-    fixes: tuple[tuple[str, str, int, int], ...]  # (fix id, title, items, clients)
-    item_count: int
-    money: tuple[Money, ...]
-    skipped: int = 0
-    failures: tuple[str, ...] = ()
+    @property
+    def repeated_rows(self) -> int:
+        return len(self.duplicates) if self.duplicates else max(0, self.rows - self.failing_items)
 
 
 def money_of(pairs) -> tuple[Money, ...]:
@@ -193,7 +231,9 @@ def build_client_report(
     plan_client: ClientPlan, fields: pd.DataFrame, items_table: pd.DataFrame, catalog: Catalog, *,
     practice: str, period: str, run_date: dt.datetime, version: str, sources: tuple[Source, ...],
     notes: tuple[str, ...], values: dict[int, tuple[tuple[str, str], ...]], categories: dict[int, str],
-    history: dict[int, tuple[str, dt.date | None]] | None = None, client_history=None,
+    history: dict[int, tuple[str, str]] | None = None, client_history=None,
+    tracking: dict[int, Tracking] | None = None, state: str = FAILING,
+    cleared_items: tuple[ClearedItem, ...] = (), previous_period: str = "",
 ) -> ClientReport:
     """`fields` and `items_table` hold this client's rows, indexed by their row in the batch."""
     titles = {g.key: g.title for g in plan_client.groups}
@@ -204,9 +244,10 @@ def build_client_report(
     items = {}
     for row, record in zip(fields.index, fields.itertuples(index=False)):
         keys = keys_of_row.get(row, [""])
-        status, first_seen = (history or {}).get(row, ("", None))
+        status, first_seen = (history or {}).get(row, ("", ""))
         items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys[1:]),
-                           values.get(row, ()), categories.get(row, ""), status, first_seen)
+                           values.get(row, ()), categories.get(row, ""), status, first_seen,
+                           (tracking or {}).get(row))
     recurring = client_history.recurring_fixes if client_history else frozenset()
     groups = tuple(
         _group(number, g, items, catalog, g.fix.id in recurring) for number, g in enumerate(plan_client.groups, start=1)
@@ -215,6 +256,8 @@ def build_client_report(
     if client_history is not None:
         counts = {"new_items": client_history.new, "carried_over": client_history.carried_over,
                   "cleared": client_history.cleared, "previous_items": client_history.previous_items}
+    aside = sorted((int(r) for r in plan_client.set_aside if int(r) not in plan_client.duplicates),
+                   key=lambda r: (_sort_date(items[r]), r))
     return ClientReport(
         practice=practice, client=plan_client.name, period=period, run_date=run_date, version=version,
         sources=sources, status=plan_client.status, status_label=STATUS_LABELS[plan_client.status],
@@ -222,10 +265,12 @@ def build_client_report(
         templates=plan_client.templates, notes=notes, items_table=items_table, **counts,
         rows=len(plan_client.rows),
         duplicates=tuple((items[r], items[first].source) for r, first in sorted(plan_client.duplicates.items())),
+        state=state, failing_items=plan_client.failing_items, set_aside=tuple(items[r] for r in aside),
+        cleared_items=cleared_items, previous_period=previous_period,
     )
 
 
-def _item(row, record, fix_key, also, values, categories, status="", first_seen=None) -> Item:
+def _item(row, record, fix_key, also, values, categories, status="", first_seen="", tracking=None) -> Item:
     link = str(record.link)
     return Item(
         row=row,
@@ -247,7 +292,8 @@ def _item(row, record, fix_key, also, values, categories, status="", first_seen=
         also=also,
         in_approval="approv" in str(record.status).lower(),
         history=status,
-        first_seen=first_seen,
+        first_seen=first_seen or "",
+        tracking=tracking,
     )
 
 
@@ -270,6 +316,7 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         key=group.key,
         anchor=f"fix-{number}",
         fix_id=fix.id,
+        who_id=fix.who,
         title=group.title,
         scope=fix.scope,
         scope_label=SCOPE_LABELS[fix.scope],
@@ -307,35 +354,4 @@ def _action_line(action, value_name: str) -> ActionLine:
         money=money_of(action.value_by_currency),
         first_date=action.first_date,
         last_date=action.last_date,
-    )
-
-
-def build_overview(reports: list[ClientReport], catalog: Catalog, *, practice: str, period: str, run_date: dt.datetime,
-                   version: str, sources: tuple[Source, ...], skipped: int, failures: tuple[str, ...]) -> Overview:
-    lines = []
-    fix_items: dict[str, list] = {}
-    totals: dict[str, float] = {}
-    for report in reports:
-        per_fix: dict[str, int] = {}
-        for group in report.groups:
-            per_fix[group.fix_id] = per_fix.get(group.fix_id, 0) + group.item_count
-            entry = fix_items.setdefault(group.fix_id, [catalog.fixes[group.fix_id].title, 0, 0])
-            entry[1] += group.item_count
-        for fix_id in per_fix:
-            fix_items[fix_id][2] += 1
-        for money in report.money:
-            totals[money.currency] = totals.get(money.currency, 0.0) + money.amount
-        biggest = max(report.groups, key=lambda g: g.item_count, default=None)
-        lines.append(ClientLine(
-            client=report.client, item_count=report.item_count, money=report.money, status=report.status,
-            status_label=report.status_label, biggest_fix=biggest.title if biggest else "",
-            biggest_fix_items=biggest.item_count if biggest else 0, fix_items=per_fix,
-            html_file=report.html_file, xlsx_file=report.xlsx_file,
-            previous_items=report.previous_items, cleared=report.cleared,
-        ))
-    fixes = tuple(sorted(((k, v[0], v[1], v[2]) for k, v in fix_items.items()), key=lambda f: (-f[2], f[0])))
-    return Overview(
-        practice=practice, period=period, run_date=run_date, version=version, sources=sources,
-        clients=tuple(lines), fixes=fixes, item_count=sum(r.item_count for r in reports),
-        money=tuple(Money(c, round(v, 2)) for c, v in sorted(totals.items())), skipped=skipped, failures=failures,
     )

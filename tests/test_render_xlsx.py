@@ -52,6 +52,11 @@ def _header(sheet) -> list:
     return [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1))]
 
 
+def _rows_of(area: str) -> range:
+    first, _, last = area.partition(":")
+    return range(int(first[1:]), int((last or first)[1:]) + 1)
+
+
 def _column(sheet, heading) -> list:
     index = _header(sheet).index(heading)
     return [row[index] for row in sheet.iter_rows(min_row=2)]
@@ -66,9 +71,11 @@ def test_every_client_has_a_workbook_with_its_sheets_in_order(sample_run):
     for report in run.reports:
         assert report.xlsx_file and (out / report.xlsx_file).is_file()
         book = _book(out / report.xlsx_file)
-        expected = ["Summary", "Actions", "Items"] + (["Unrecognised"] if report.templates else [])
+        expected = (["Summary", "Actions", "Items"] + (["For the client"] if report.client_asks else [])
+                    + (["Unrecognised"] if report.templates else []))
         assert book.sheetnames == expected
-    assert any(r.templates for r in run.reports)  # the samples exercise the optional sheet
+    assert any(r.templates for r in run.reports)  # the samples exercise the optional sheets
+    assert any(r.client_asks for r in run.reports)
 
 
 def test_items_hold_every_input_row_exactly_once(sample_run):
@@ -95,17 +102,24 @@ def test_items_sheet_tracking_columns_validation_and_cell_types(sample_run):
     for report in run.reports:
         items = _book(out / report.xlsx_file)["Items"]
         header = _header(items)
-        assert header[:4] == ["Status", "Assigned to", "Note", "Fix #"]
+        assert header[:6] == ["Status", "Assigned to", "Note", "Snooze until", "Who acts", "Fix #"]
+        assert header[-2:] == ["Category ids", "Item key"]
         assert len(header) == len(set(header))  # an input "Note" column is renamed, not repeated
         last = items.max_row
         assert last == report.rows + 1
-        validations = items.data_validations.dataValidation
-        assert len(validations) == 1
-        validation = validations[0]
-        assert validation.type == "list"
-        assert str(validation.sqref) == f"A2:A{last}"
+        validations = {v.type: v for v in items.data_validations.dataValidation}
+        assert set(validations) == {"list", "date"}
+        validation = validations["list"]
+        statuses = [c.value for c in _column(items, "Status")]
+        repeats = [n for n, s in enumerate(statuses, start=2) if s.startswith("Repeat of row")]
+        assert len(repeats) == report.repeated_rows
+        covered = {r for area in str(validation.sqref).split() for r in _rows_of(area)}
+        assert covered == set(range(2, last + 1)) - set(repeats)  # no drop-down on a repeated row
         assert validation.formula1.strip('"').split(",") == list(STATUS_CHOICES)
-        assert {c.value for c in _column(items, "Status")} == {"To do"}
+        assert set(statuses) - {s for s in statuses if s.startswith("Repeat of row")} == {"To do"}
+        assert str(validations["date"].sqref) == f"D2:D{last}"
+        who = {c.value for c in _column(items, "Who acts")}
+        assert who <= {"Bookkeeper, in Dext", "Adviser, in Xero", "The client's Xero admin"}
         assert items.freeze_panes == "A2"
         assert items.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{last}"
 
@@ -155,7 +169,8 @@ def test_summary_states_the_facts_and_values_per_currency(sample_run):
     assert facts["Period"].value == report.period
     assert facts["Run date"].is_date and facts["Run date"].value == dt.datetime(2026, 11, 3)
     assert facts["Status"].value == report.status_label
-    assert facts["Items"].value == report.item_count
+    assert facts["Items to fix"].value == report.item_count
+    assert facts["State"].value == "Failing"
     first = facts["Value at risk"].row
     cells = [summary.cell(first + i, 2) for i in range(len(report.money))]
     assert [c.value for c in cells] == pytest.approx([m.amount for m in report.money])
@@ -191,20 +206,20 @@ def test_actions_sheet(sample_run):
 def test_overview_workbook(sample_run):
     run, out = sample_run
     book = _book(out / "overview.xlsx")
-    assert book.sheetnames[:2] == ["Overview", "Sources"]
+    assert book.sheetnames == ["Overview", "Who acts", "Sources", "Run"]
     sheet = book["Overview"]
     header = _header(sheet)
-    assert header[:3] == ["Client", "Status", "Items"]
+    assert header[:4] == ["Client", "Status", "State", "Items to fix"]
     for _, title, _, _ in run.overview.fixes:
         assert title in header
     clients = [c.value for c in _column(sheet, "Client")]
     assert clients[:-1] == [c.client for c in run.overview.clients] and clients[-1] == "Total"
-    total = _column(sheet, "Items")[-1]
+    total = _column(sheet, "Items to fix")[-1]
     assert total.data_type == "f" and total.value.startswith("=SUM(")
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref.endswith(str(len(run.overview.clients) + 1))
     values = openpyxl.load_workbook(out / "overview.xlsx", data_only=True)["Overview"]
-    assert _column(values, "Items")[-1].value == run.overview.item_count
+    assert _column(values, "Items to fix")[-1].value == run.overview.item_count
     sources = book["Sources"]
     assert _header(sources) == ["Path", "Rows", "Skipped", "Status", "Message"]
     assert sources.max_row == len(run.overview.sources) + 1
@@ -341,6 +356,7 @@ def test_a_hand_built_hostile_report_reads_back_as_text(tmp_path):
 
 
 def test_constant_memory_mode_reads_back_the_same(tmp_path, monkeypatch):
+    import analyzer.render_xlsx.cells
     import analyzer.render_xlsx as render_xlsx
 
     texts = HOSTILE + ["plain", "x" * (MAX_CELL + 5)]
@@ -354,7 +370,7 @@ def test_constant_memory_mode_reads_back_the_same(tmp_path, monkeypatch):
     report = _report(table, tuple(_item(r, "=x") for r in table.index))
     small, large = tmp_path / "memory.xlsx", tmp_path / "constant.xlsx"
     small.write_bytes(render_client_xlsx(report))
-    monkeypatch.setattr(render_xlsx, "CONSTANT_MEMORY_ROWS", 0)
+    monkeypatch.setattr(render_xlsx.cells, "CONSTANT_MEMORY_ROWS", 0)
     large.write_bytes(render_client_xlsx(report))
     with zipfile.ZipFile(large) as archive:
         assert "inlineStr" in archive.read("xl/worksheets/sheet3.xml").decode()
@@ -395,12 +411,12 @@ def test_clean_text():
 
 
 def test_overview_with_hostile_client_names(tmp_path):
-    from analyzer.report_model import ClientLine, Overview
+    from analyzer.overview import ClientLine, Overview
 
     overview = Overview(
         practice="=P", period="October 2026", run_date=dt.datetime(2026, 11, 3), version="0.1.0",
         sources=(Source("=a.csv", 3, 1, "failed", "+bad"),),
-        clients=(ClientLine("=HYPERLINK(\"http://evil\")", 3, (Money("GBP", 1.5),), "amber", "Items need fixing",
+        clients=(ClientLine("=HYPERLINK(\"http://evil\")", "failing", "amber", "Items to fix", 3, (Money("GBP", 1.5),),
                             "=Fix", 3, {"fix-a": 3}, xlsx_file="..\\..\\evil.xlsx"),),
         fixes=(("fix-a", "=Fix", 3, 1),), item_count=3, money=(Money("GBP", 1.5),), skipped=1, failures=("-fail",),
     )

@@ -1,0 +1,225 @@
+"""The bookkeepers' work on each item, kept from run to run.
+
+A bookkeeper records Status, Assigned to, Note and Snooze until in a client workbook's Items
+sheet. Before a run replaces that workbook it reads those columns back, item by item (the Item
+key column, else the Item ID of workbooks made before it existed), and keeps them in the state
+store, so the next workbook and page show them for every item still failing. A workbook that
+cannot be read, or is open in Excel, is copied aside under a dated name first: a run never
+overwrites someone's work silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analyzer.read import read_export
+from analyzer.store import connect
+
+TO_DO, IN_PROGRESS, WAITING, DONE, CANNOT, DISMISSED = (
+    "To do", "In progress", "Waiting on client", "Done", "Can't fix", "Dismissed")
+STATUSES = (TO_DO, IN_PROGRESS, WAITING, DONE, CANNOT, DISMISSED)
+# Other words a person may type, and the choices of workbooks made before these statuses.
+_SPELLINGS = {s.casefold(): s for s in STATUSES} | {
+    "not needed": DISMISSED, "ignore": DISMISSED, "ignored": DISMISSED, "todo": TO_DO, "to-do": TO_DO,
+    "doing": IN_PROGRESS, "waiting": WAITING, "waiting on the client": WAITING, "fixed": DONE,
+    "cannot fix": CANNOT, "can not fix": CANNOT, "cant fix": CANNOT, "": TO_DO,
+}
+REPEAT_PREFIX = "Repeat of row"  # the Status cell of a row repeating an item: not tracked
+KEY_COLUMN = "Item key"
+COLUMNS = ("status", "assigned_to", "note", "snooze_until", "error_key", "updated", "source")
+_HEADINGS = {"status": "Status", "assigned_to": "Assigned to", "note": "Note", "snooze_until": "Snooze until"}
+
+
+def error_key(text: str) -> str:
+    """A short fingerprint of an error text that survives what a workbook does to a cell
+    (line breaks, spacing, Excel's 32,767-character cap)."""
+    folded = " ".join(str(text).split())[:20_000].casefold()
+    return hashlib.sha1(folded.encode("utf-8")).hexdigest()[:16]
+
+
+def normal_status(text: str) -> str | None:
+    """The status a cell means, or None when it is not one of ours."""
+    return _SPELLINGS.get(" ".join(str(text).split()).casefold().rstrip("."))
+
+
+@dataclass(frozen=True)
+class Harvest:
+    """What the run found in the workbooks it is about to replace."""
+
+    records: pd.DataFrame  # client, item_key and COLUMNS, one row per tracked item
+    messages: tuple[str, ...] = ()  # one line each: kept copies, unreadable workbooks
+
+
+def empty_records() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in ("client", "item_key", *COLUMNS)})
+
+
+def harvest(workbooks: dict[str, list[Path]], now: dt.datetime) -> Harvest:
+    """Read the tracking columns of each client's workbooks (oldest saved first, so the newest
+    edit of an item wins). A workbook open in Excel or unreadable is copied aside first."""
+    frames, messages = [], []
+    for client, paths in workbooks.items():
+        present = sorted({p.resolve() for p in paths if p.is_file()}, key=lambda p: p.stat().st_mtime)
+        for path in present:
+            open_in_excel = (path.parent / f"~${path.name}").exists()
+            records, problem = read_tracking(path, client)
+            if problem or open_in_excel:
+                kept = keep_copy(path, now)
+                why = "is open in Excel (a ~$ lock file is beside it); unsaved changes are not in the saved file" \
+                    if open_in_excel and not problem else problem
+                messages.append(f"{path}: {why}; kept a copy as {kept.name}")
+            if records is not None:
+                frames.append(records)
+    records = pd.concat(frames, ignore_index=True) if frames else empty_records()
+    records = records.drop_duplicates(["client", "item_key"], keep="last").reset_index(drop=True)
+    return Harvest(records, tuple(messages))
+
+
+def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str]:
+    """The Items sheet's tracking of one workbook, or None and why it cannot be read."""
+    workbook = read_export(path)
+    if not workbook.ok:
+        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})"
+    sheet = next((s for s in workbook.sheets if (s.sheet_name or "").casefold() == "items"), None)
+    if sheet is None:
+        return None, "has no Items sheet, so it is not a report workbook this tool wrote"
+    columns = {str(h).strip().casefold(): h for h in sheet.header}
+    key_column = columns.get(KEY_COLUMN.casefold())
+    id_column = columns.get("item id")
+    if "status" not in columns or not (key_column or id_column):
+        return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote"
+    rows = sheet.rows
+    keys = _text(rows[key_column]) if key_column else ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "")
+    status_text = _text(rows[columns["status"]])
+    tracked = (keys != "") & ~status_text.str.startswith(REPEAT_PREFIX)
+    updated = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+    frame = pd.DataFrame({
+        "client": client,
+        "item_key": keys,
+        "status": status_text.map(lambda s: normal_status(s) or s.strip()),
+        "assigned_to": _optional(rows, columns, "assigned to"),
+        "note": _optional(rows, columns, "note"),
+        "snooze_until": _dates(rows[columns["snooze until"]]) if "snooze until" in columns else "",
+        "error_key": _text(rows[columns["error"]]).map(error_key) if "error" in columns else "",
+        "updated": updated,
+        "source": str(path),
+    })
+    return frame[tracked.to_numpy(dtype=bool)].reset_index(drop=True), ""
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).str.strip()
+
+
+def _optional(rows: pd.DataFrame, columns: dict[str, str], name: str) -> pd.Series | str:
+    return _text(rows[columns[name]]) if name in columns else ""
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """ISO dates from what a person leaves in a date column: date cells, or text such as
+    2026-12-15 or 15/12/2026 (day first, as the workbook shows dates)."""
+    def one(value) -> str:
+        if isinstance(value, (dt.datetime, dt.date)):
+            return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+        text = "" if value is None else str(value).strip()
+        if not text or text.casefold() == "nan":
+            return ""
+        for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y"):
+            try:
+                return dt.datetime.strptime(text, fmt).date().isoformat()
+            except ValueError:
+                continue
+        return ""
+    return values.map(one)
+
+
+def keep_copy(path: Path, now: dt.datetime) -> Path:
+    """Copy a workbook aside as `Name (kept 2026-11-30 0715).xlsx` (never over another copy)."""
+    stamp = now.strftime("%Y-%m-%d %H%M")
+    target = path.with_name(f"{path.stem} (kept {stamp}){path.suffix}")
+    number = 2
+    while target.exists():
+        target = path.with_name(f"{path.stem} (kept {stamp} {number}){path.suffix}")
+        number += 1
+    shutil.copy2(path, target)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# In the state store
+
+
+def save(db_path: Path, records: pd.DataFrame) -> None:
+    """Keep harvested tracking; an item's record is replaced only by one saved later."""
+    if records.empty:
+        return
+    with closing(connect(db_path)) as db, db:
+        db.executemany(
+            "INSERT INTO tracking (client, item_key, status, assigned_to, note, snooze_until, error_key, updated, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client, item_key) DO UPDATE SET"
+            " status = excluded.status, assigned_to = excluded.assigned_to, note = excluded.note,"
+            " snooze_until = excluded.snooze_until, error_key = excluded.error_key, updated = excluded.updated,"
+            " source = excluded.source WHERE excluded.updated >= tracking.updated",
+            records[["client", "item_key", *COLUMNS]].astype("str").itertuples(index=False, name=None),
+        )
+
+
+def load(db_path: Path) -> pd.DataFrame:
+    """Every item's tracking the store holds."""
+    if not db_path.is_file():
+        return empty_records()
+    with closing(connect(db_path)) as db:
+        return pd.read_sql_query(f"SELECT client, item_key, {', '.join(COLUMNS)} FROM tracking", db)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applied to this run's rows
+
+
+@dataclass(frozen=True)
+class RowTracking:
+    """Per batch row: its tracking, and whether it is set aside from the counts this run."""
+
+    status: np.ndarray  # one of STATUSES (or what a person typed)
+    assigned_to: np.ndarray
+    note: np.ndarray
+    snooze_until: np.ndarray  # dt.date or None
+    dismissed: np.ndarray  # bool: dismissed, and its error has not changed since
+    snoozed: np.ndarray  # bool: snoozed past the run date (and not dismissed)
+    flags: np.ndarray  # a warning for the row, or ""
+
+    @property
+    def set_aside(self) -> np.ndarray:
+        return self.dismissed | self.snoozed
+
+
+def for_rows(records: pd.DataFrame, clients: pd.Series, keys: pd.Series, error_keys: np.ndarray,
+             today: dt.date) -> RowTracking:
+    """Join the kept tracking to this run's rows by (client, item key)."""
+    n = len(keys)
+    current = pd.DataFrame({"client": clients.astype("str").to_numpy(), "item_key": keys.astype("str").to_numpy()})
+    joined = current.merge(records.drop_duplicates(["client", "item_key"]), on=["client", "item_key"], how="left")
+    status = joined["status"].fillna("").map(lambda s: normal_status(s) or s).to_numpy(dtype=object)
+    assigned = joined["assigned_to"].fillna("").to_numpy(dtype=object)
+    note = joined["note"].fillna("").to_numpy(dtype=object)
+    snooze = np.array([dt.date.fromisoformat(s) if isinstance(s, str) and s else None
+                       for s in joined["snooze_until"]], dtype=object) if n else np.zeros(0, dtype=object)
+    kept_error = joined["error_key"].fillna("").to_numpy(dtype=object)
+    flags = np.full(n, "", dtype=object)
+    dismissed = status == DISMISSED
+    changed = dismissed & (kept_error != "") & (kept_error != error_keys)
+    status[changed] = TO_DO
+    flags[changed] = "Dismissed earlier, but its error has changed: it needs looking at again"
+    dismissed &= ~changed
+    snoozed = np.array([s is not None and s > today for s in snooze], dtype=bool) & ~dismissed
+    done = status == DONE
+    flags[done] = "Marked done, still failing in Dext: publish it again, or check the fix"
+    return RowTracking(status, assigned, note, snooze, dismissed, snoozed, flags)

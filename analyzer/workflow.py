@@ -1,0 +1,96 @@
+"""Month end as a workflow: which clients a run shows and in what state, and what carried over
+from the last run (the bookkeepers' tracking, the items that cleared).
+
+Pure functions over what the run read and what the state store holds; the pipeline fetches the
+one and writes the other.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+import numpy as np
+import pandas as pd
+
+from analyzer.catalog import Catalog
+from analyzer.normalise import Batch
+from analyzer.report_model import CLEAN, CLEARED, EXPORT_MISSING, FAILING, ClearedItem, Tracking
+from analyzer.tracking import RowTracking
+
+
+class UnknownClient(ValueError):
+    """`--client NAME` names no client the practice has: a usage error."""
+
+
+def covered_clients(batch: Batch) -> tuple[set[str], bool]:
+    """Clients some input stands for (a per-client file or sheet, with rows or without), and
+    whether any input is a practice-wide export with a client column (in which a client with
+    nothing failing simply does not appear)."""
+    covered = {t.client for t in batch.tables if t.client and not t.merged}
+    return covered, any(t.merged for t in batch.tables)
+
+
+def client_states(present: set[str], covered: set[str], merged: bool, roster: set[str],
+                  previous: frozenset[str]) -> dict[str, str]:
+    """Every client's state: failing (rows this run), clean (its export has no failed rows),
+    cleared (had items last run, none now), export missing (expected, and no export came)."""
+    states = {}
+    for client in sorted(present | covered | roster, key=str.casefold):
+        if client in present:
+            states[client] = FAILING
+        elif client in covered or merged:
+            states[client] = CLEARED if client in previous else CLEAN
+        else:
+            states[client] = EXPORT_MISSING
+    return states
+
+
+def check_wanted(wanted: tuple[str, ...], known: set[str]) -> set[str]:
+    """The known clients a `--client` run asks for (without case); one line naming the closest
+    known clients for a name that matches none."""
+    by_fold = {k.casefold(): k for k in known}
+    chosen = set()
+    for name in wanted:
+        if name.casefold() in by_fold:
+            chosen.add(by_fold[name.casefold()])
+            continue
+        closest = difflib.get_close_matches(name.casefold(), list(by_fold), n=len(by_fold), cutoff=0)
+        listed = ", ".join(by_fold[c] for c in closest[:10]) or "none"
+        more = f" (and {len(closest) - 10} more)" if len(closest) > 10 else ""
+        raise UnknownClient(f"--client {name!r}: no such client; known clients, closest first: {listed}{more}")
+    return chosen
+
+
+def row_tracking_of(rows: np.ndarray, tracking: RowTracking | None) -> dict[int, Tracking]:
+    """Each of a client's rows' tracking, as the report shows it."""
+    if tracking is None:
+        return {}
+    result = {}
+    for row in rows.tolist():
+        aside = "dismissed" if tracking.dismissed[row] else "snoozed" if tracking.snoozed[row] else ""
+        result[row] = Tracking(
+            status=tracking.status[row] or "To do", assigned_to=tracking.assigned_to[row], note=tracking.note[row],
+            snooze_until=tracking.snooze_until[row], flag=tracking.flags[row], aside=aside)
+    return result
+
+
+def cleared_items(cleared: pd.DataFrame, records: pd.DataFrame, catalog: Catalog) -> dict[str, tuple[ClearedItem, ...]]:
+    """Per client, the items of the last run that are not failing now: what they were, the
+    fixes they had, and who had them with what status."""
+    if cleared.empty:
+        return {}
+    kept = records.drop_duplicates(["client", "item_key"]).set_index(["client", "item_key"])
+    result: dict[str, list[ClearedItem]] = {}
+    for row in cleared.itertuples(index=False):
+        key = (row.client, row.item_key)
+        record = kept.loc[key] if key in kept.index else None
+        amount = None if row.amount is None or (isinstance(row.amount, float) and math.isnan(row.amount)) else float(row.amount)
+        fixes = tuple(catalog.fixes[f].title if f in catalog.fixes else f for f in str(row.fixes).split("+") if f)
+        result.setdefault(row.client, []).append(ClearedItem(
+            item_id=str(row.item_id or ""), supplier=str(row.supplier or ""), date=str(row.date or ""),
+            amount=amount, currency=str(row.currency or ""), fixes=fixes,
+            assigned_to=str(record["assigned_to"]) if record is not None else "",
+            status=str(record["status"]) if record is not None else "",
+        ))
+    return {c: tuple(sorted(items, key=lambda i: (i.date, i.item_id))) for c, items in result.items()}
