@@ -226,6 +226,8 @@ def _report(args, stdout, stderr) -> int:
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
     run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
+    for message in run.messages:
+        print(f"publish-failures: {message}", file=stderr)
     print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/"
           f" (open {settings.out / 'index.html'})", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
@@ -245,16 +247,19 @@ def _run(args, stdout, stderr) -> int:
     with _logging(stderr, config.log_file, args.quiet):
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
-                           client_aliases=config.client_aliases), _config_limits(config), config.catalogs)
+                           client_aliases=config.client_aliases, client_currencies=config.client_currencies),
+                           _config_limits(config), config.catalogs)
         for failure in analysis.failures:
             log.error("%s", failure)
         settings = ReportSettings(
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=None if args.no_history else config.history_path(), templates=config.templates,
-            lock_timeout=config.lock_timeout,
+            lock_timeout=config.lock_timeout, expected=config.clients,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
         result = run_report(analysis, settings, now, progress=bar)
+        for message in result.messages:
+            log.warning("%s", message)
         unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
         log.info("%d row(s) read, %d skipped, %d client(s); %d row(s) with unrecognised errors; wrote %s",
                  analysis.rows_read, len(analysis.batch.skipped), len(result.reports), unrecognised, out)

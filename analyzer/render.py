@@ -90,7 +90,7 @@ def render_client(job: ClientJob) -> ClientReport:
 
 def summary_of(report: ClientReport) -> ClientReport:
     """The report without its rows: what the overview and manifest need, cheap to send back."""
-    return replace(report, items_table=pd.DataFrame(), duplicates=(), set_aside=(), cleared_items=(),
+    return replace(report, items_table=pd.DataFrame(), duplicates=(), cleared_items=(),
                    groups=tuple(replace(g, items=()) for g in report.groups))
 
 

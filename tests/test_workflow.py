@@ -1,0 +1,293 @@
+"""Month end as a workflow: two monthly runs with a bookkeeper's edits to the month-one workbook in
+between. Every edit carries over by item; dismissed and snoozed items leave the counts; cleared,
+clean and missing clients all show with their state; a workbook left open or broken is kept."""
+
+import datetime as dt
+import io
+import json
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from analyzer.cli import main
+
+HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\n"
+ARCHIVED = "Account code '455' has been archived, or has been deleted."
+UNIQUE = "Invoice # must be unique."
+LOCK = "The document date cannot be before the end of year lock date, currently set at 31-Mar-2026."
+IMAGE = "Sorry, we were not able to publish the image for this item"
+RECONNECT = "Sorry, we cannot publish this item because your request to Xero was not authorised"
+
+SEPTEMBER = {  # client -> {item id: (error, amount)}; None: a header-only export
+    "Acme Ltd": {"1001": (ARCHIVED, 100), "1002": (ARCHIVED, 200), "1003": (UNIQUE, 300), "1004": (IMAGE, 400),
+                 "1005": (LOCK, 500), "1008": (UNIQUE, 800)},
+    "Bolt Ltd": {"2001": (RECONNECT, 50)},
+    "Cole Ltd": {"3001": (UNIQUE, 70)},
+    "Dale Ltd": None,
+    "Eve Ltd": {"5001": (UNIQUE, 90)},
+}
+OCTOBER = {
+    # 1008 cleared; 1004's error changed (it was dismissed); 1006 is new.
+    "Acme Ltd": {"1001": (ARCHIVED, 100), "1002": (ARCHIVED, 200), "1003": (UNIQUE, 300), "1004": (LOCK, 400),
+                 "1005": (LOCK, 500), "1006": (UNIQUE, 600)},
+    "Bolt Ltd": {"2001": (RECONNECT, 50)},
+    "Cole Ltd": None,  # everything cleared
+    "Dale Ltd": None,  # still nothing failing
+    # Eve Ltd: no export this month
+}
+EXPECTED = ["Fay Ltd"]  # in the config, never exported
+
+
+def _exports(folder: Path, month: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for client, items in month.items():
+        rows = "".join(f'{i},15/09/2026,Supplier {i},{a:.2f},GBP,"{e}"\n' for i, (e, a) in (items or {}).items())
+        (folder / f"{client} - failed items.csv").write_text(HEADER + rows, encoding="utf-8")
+    return folder
+
+
+def _config(tmp_path: Path, inputs: Path, period: str) -> Path:
+    config = tmp_path / f"{period}.toml"
+    clients = "".join(f'"{c}" = []\n' for c in EXPECTED)
+    config.write_text(
+        f'inputs = ["{inputs.as_posix()}"]\noutput = "{(tmp_path / "out" / "{period}").as_posix()}"\n'
+        f'period = "{period}"\nlock_timeout = 1\n[clients]\n{clients}', encoding="utf-8")
+    return config
+
+
+def _run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _rows(path: Path, sheet: str = "Items") -> list[dict]:
+    book = openpyxl.load_workbook(path)
+    rows = list(book[sheet].iter_rows(values_only=True))
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def _edit(path: Path, edits: dict[str, dict[str, object]]) -> None:
+    """What a bookkeeper does in Excel: type into the tracking columns of some items, save."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Items"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        item = str(row[header.index("Item ID")].value)
+        for column, value in edits.get(item, {}).items():
+            row[header.index(column)].value = value
+    book.save(path)
+
+
+EDITS = {
+    "1001": {"Status": "Done"},  # but it still fails in October
+    "1002": {"Status": "In progress", "Assigned to": "Priya", "Note": "Asked the client which account to use"},
+    "1003": {"Status": "Dismissed", "Note": "Duplicate in Dext, deleting"},
+    "1004": {"Status": "Dismissed"},  # its error changes in October, so it comes back
+    "1005": {"Snooze until": dt.datetime(2099, 1, 31), "Assigned to": "Sam"},
+    "1008": {"Status": "In progress", "Assigned to": "Sam"},  # clears in October
+}
+
+
+@pytest.fixture
+def two_months(tmp_path):
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026")
+    assert _run("run", "--config", str(september))[0] == 0
+    _edit(tmp_path / "out" / "2026-09" / "Acme Ltd.xlsx", EDITS)
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026")
+    code, _, err = _run("run", "--config", str(october))
+    assert code == 0, err
+    return tmp_path / "out"
+
+
+def test_every_edit_carries_over_by_item(two_months):
+    items = {str(r["Item ID"]): r for r in _rows(two_months / "2026-10" / "Acme Ltd.xlsx")}
+    assert items["1001"]["Status"] == "Done"
+    assert items["1001"]["Attention"].startswith("Marked done, still failing in Dext")
+    assert (items["1002"]["Status"], items["1002"]["Assigned to"], items["1002"]["Note"]) == (
+        "In progress", "Priya", "Asked the client which account to use")
+    assert (items["1003"]["Status"], items["1003"]["Attention"]) == ("Dismissed", "Dismissed")
+    assert items["1003"]["Note"] == "Duplicate in Dext, deleting"
+    assert items["1004"]["Status"] == "To do" and "error has changed" in items["1004"]["Attention"]
+    assert items["1005"]["Snooze until"] == dt.datetime(2099, 1, 31) and items["1005"]["Assigned to"] == "Sam"
+    assert items["1005"]["Attention"] == "Snoozed"
+    assert (items["1006"]["Status"], items["1006"]["History"]) == ("To do", "new")
+    assert items["1002"]["First seen"] == "September 2026"
+    assert items["1002"]["Who acts"] == "Bookkeeper, in Dext"
+
+
+def test_dismissed_and_snoozed_items_leave_the_counts(two_months):
+    manifest = json.loads((two_months / "2026-10" / "manifest.json").read_text(encoding="utf-8"))
+    acme = next(c for c in manifest["clients"] if c["name"] == "Acme Ltd")
+    assert (acme["items"], acme["dismissed"], acme["snoozed"], acme["failing"]) == (4, 1, 1, 6)
+    assert (acme["new"], acme["carried_over"], acme["cleared"]) == (1, 5, 1)
+    # 1001, 1002, 1004 and 1006 are at risk; 1003 (dismissed) and 1005 (snoozed) are not.
+    assert acme["value"] == {"GBP": 100 + 200 + 400 + 600}
+    assert acme["state"] == "failing" and acme["light"] == "amber"
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(two_months / "2026-10" / "Acme Ltd.xlsx")["Summary"]
+               .iter_rows(values_only=True) if r and r[0]}
+    assert (summary["Items to fix"], summary["Dismissed"], summary["Snoozed"]) == (4, 1, 1)
+    assert summary["Value at risk"] == 1300
+
+
+def test_the_image_only_item_is_not_at_risk(two_months):
+    manifest = json.loads((two_months / "2026-09" / "manifest.json").read_text(encoding="utf-8"))
+    acme = next(c for c in manifest["clients"] if c["name"] == "Acme Ltd")
+    assert acme["items"] == 6 and acme["value"] == {"GBP": 100 + 200 + 300 + 500 + 800}
+
+
+def test_cleared_items_are_listed_with_who_had_them(two_months):
+    cleared = _rows(two_months / "2026-10" / "Acme Ltd.xlsx", "Cleared")
+    assert [(str(r["Item ID"]), r["Assigned to"], r["Last status"]) for r in cleared] == [("1008", "Sam", "In progress")]
+    assert "Find the duplicate" in cleared[0]["Fix it needed"] or cleared[0]["Fix it needed"]
+    html = (two_months / "2026-10" / "Acme Ltd.html").read_text(encoding="utf-8")
+    assert "Cleared since September 2026" in html and "1008" in html and "Sam" in html
+    assert "Set aside: dismissed and snoozed" in html and "Priya" in html
+
+
+def test_every_client_shows_with_its_state(two_months):
+    manifest = json.loads((two_months / "2026-10" / "manifest.json").read_text(encoding="utf-8"))
+    states = {c["name"]: (c["state"], c["light"]) for c in manifest["clients"]}
+    assert states == {
+        "Bolt Ltd": ("failing", "red"), "Acme Ltd": ("failing", "amber"), "Eve Ltd": ("export_missing", "grey"),
+        "Fay Ltd": ("export_missing", "grey"), "Cole Ltd": ("cleared", "green"), "Dale Ltd": ("clean", "green"),
+    }
+    assert [c["name"] for c in manifest["clients"]][:2] == ["Bolt Ltd", "Acme Ltd"]  # attention first
+    index = (two_months / "2026-10" / "index.html").read_text(encoding="utf-8")
+    order = [index.index(name) for name in ("Bolt Ltd", "Acme Ltd", "Eve Ltd", "Cole Ltd", "Dale Ltd")]
+    assert order == sorted(order)
+    for words in ("Blocked: act first", "Export missing", "Cleared: nothing failing now", "Clean: nothing failed"):
+        assert words in index
+    overview = _rows(two_months / "2026-10" / "overview.xlsx", "Overview")
+    assert {r["Client"]: r["State"] for r in overview if r["Client"] != "Total"}["Cole Ltd"] == "Cleared: nothing failing now"
+
+
+def test_a_blocker_is_red_but_manual_entry_is_its_own_light(tmp_path):
+    exports = tmp_path / "in"
+    manual = "The TaxType code 'INPUT2' cannot be used with account code '310'."
+    _exports(exports, {"Gil Ltd": {"7001": (manual, 10)}, "Hal Ltd": {"8001": (RECONNECT, 10)}})
+    code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    lights = {c["name"]: c["light"] for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["clients"]}
+    assert lights["Hal Ltd"] == "red" and lights["Gil Ltd"] != "red"
+
+
+def test_a_run_into_the_same_folder_keeps_the_edits(tmp_path):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}})
+    out = tmp_path / "out"
+    assert _run("report", str(exports), "--out", str(out), "--period", "September 2026")[0] == 0
+    _edit(out / "Acme Ltd.xlsx", {"1002": {"Assigned to": "Priya", "Status": "Waiting on client"}})
+    assert _run("report", str(exports), "--out", str(out), "--period", "October 2026")[0] == 0
+    items = {str(r["Item ID"]): r for r in _rows(out / "Acme Ltd.xlsx")}
+    assert (items["1002"]["Assigned to"], items["1002"]["Status"]) == ("Priya", "Waiting on client")
+    assert not list(out.glob("*kept*"))
+
+
+def test_a_workbook_open_in_excel_is_kept_and_said(tmp_path):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
+    out = tmp_path / "out"
+    assert _run("report", str(exports), "--out", str(out))[0] == 0
+    _edit(out / "Acme Ltd.xlsx", {"1001": {"Assigned to": "Priya"}})
+    (out / "~$Acme Ltd.xlsx").write_bytes(b"lock")
+    code, _, err = _run("report", str(exports), "--out", str(out))
+    assert code == 0
+    kept = list(out.glob("Acme Ltd (kept *).xlsx"))
+    assert len(kept) == 1 and "open in Excel" in err and kept[0].name in err
+    assert _rows(kept[0])[0]["Assigned to"] == "Priya"
+    assert _rows(out / "Acme Ltd.xlsx")[0]["Assigned to"] == "Priya"  # the saved edits still carried over
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert any(kept[0].name in m for m in manifest["messages"])
+
+
+@pytest.mark.parametrize("content", [b"not a workbook at all", b"PK\x03\x04broken zip"])
+def test_a_workbook_that_cannot_be_read_is_kept_not_overwritten(tmp_path, content):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "Acme Ltd.xlsx").write_bytes(content)
+    code, _, err = _run("report", str(exports), "--out", str(out))
+    assert code == 0
+    kept = list(out.glob("Acme Ltd (kept *).xlsx"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content
+    assert len([line for line in err.splitlines() if "kept a copy" in line]) == 1
+    assert "Traceback" not in err
+
+
+def test_an_unknown_client_is_a_usage_error_naming_the_closest(tmp_path):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}, "Bolt Ltd": {"2001": (UNIQUE, 5)}})
+    out = tmp_path / "out"
+    assert _run("report", str(exports), "--out", str(out))[0] == 0
+    before = (out / "index.html").read_text(encoding="utf-8")
+    code, _, err = _run("report", str(exports), "--out", str(out), "--client", "Bolt")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert re.search(r"closest first: Bolt Ltd, Acme Ltd", err)
+    assert (out / "index.html").read_text(encoding="utf-8") == before
+
+
+def test_a_run_for_some_clients_keeps_the_others_lines(tmp_path):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}, "Bolt Ltd": {"2001": (UNIQUE, 5)}})
+    out = tmp_path / "out"
+    assert _run("report", str(exports), "--out", str(out), "--period", "October 2026")[0] == 0
+    (exports / "Acme Ltd - failed items.csv").write_text(HEADER, encoding="utf-8")  # Acme fixed everything
+    code, _, err = _run("report", str(exports), "--out", str(out), "--period", "October 2026", "--client", "acme ltd")
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    clients = {c["name"]: c for c in manifest["clients"]}
+    assert clients["Acme Ltd"]["state"] == "clean" and clients["Acme Ltd"]["reported_this_run"]
+    assert clients["Bolt Ltd"]["items"] == 1 and not clients["Bolt Ltd"]["reported_this_run"]
+    assert "Bolt Ltd" in (out / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("make, code", [
+    (lambda d: None, 1),  # an empty folder: nothing to read
+    (lambda d: (d / "Acme Ltd - failed items.csv").write_text(HEADER, encoding="utf-8"), 0),
+    (lambda d: (d / "Acme Ltd - failed items.csv").write_text("Item ID,Date,Supplier\n", encoding="utf-8"), 0),
+])
+def test_zero_rows_read_is_a_valid_report(tmp_path, make, code):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make(folder)
+    out = tmp_path / "out"
+    result, _, err = _run("report", str(folder), "--out", str(out))
+    assert result == code and "Traceback" not in err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 0
+    assert (out / "index.html").is_file() and (out / "overview.xlsx").is_file()
+    if code == 0:
+        assert [(c["name"], c["state"]) for c in manifest["clients"]] == [("Acme Ltd", "clean")]
+
+
+def test_an_old_history_database_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    from analyzer.store import SCHEMA_VERSION, MIGRATIONS
+
+    path = tmp_path / "out" / "history.sqlite"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as db:  # a database as the previous release left it
+        db.executescript(MIGRATIONS[0])
+        db.execute("INSERT INTO runs (period, period_label, run_time, version, rows) VALUES"
+                   " ('2026-09', 'September 2026', '2026-10-03T07:00:00', '0.1.0', 1)")
+        db.execute("INSERT INTO items VALUES (1, 'Acme Ltd', 'id:1001', '1001', 'S', '2026-09-15', 10, 'GBP',"
+                   " 'account_archived', 'refresh-categories')")
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
+    code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["clients"][0]["carried_over"] == 1
+
+
+def test_a_database_from_a_newer_release_is_refused_in_one_line(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "out" / "history.sqlite"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 999")
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
+    code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"))
+    assert code == 2 and "newer analyzer" in err and len(err.strip().splitlines()) == 1
