@@ -14,7 +14,7 @@ from typing import TextIO
 
 from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
-from analyzer.config import DEFAULT_NAME, ConfigError, Period, find_config, load_config
+from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.history import HistoryError
 from analyzer.history import summary as history_summary
 from analyzer.classify import classify_cell
@@ -137,8 +137,9 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="which reports to write: html, xlsx or both (default: both)")
     command.add_argument("--client", dest="clients", action="append", default=[], metavar="NAME",
                          help="report only this client (may repeat; --as-client NAME treats every row as one client's)")
-    command.add_argument("--period", default="", metavar="TEXT",
-                         help="the period the report covers (default: the previous calendar month)")
+    command.add_argument("--period", default="", metavar="MONTH",
+                         help="the month the report covers, e.g. 2026-10 or 'October 2026'"
+                              " (default: the previous calendar month)")
     command.add_argument("--templates", type=Path, default=None, metavar="DIR",
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
@@ -212,9 +213,17 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
     if args.templates is not None and not args.templates.is_dir():
         raise UsageError(f"--templates {args.templates}: no such folder")
     history = None if args.no_history else (args.history or args.out / "history.sqlite")
-    return ReportSettings(out=args.out, formats=formats, practice=args.practice,
-                          period=Period.parse(args.period) if args.period.strip() else None, history=history,
-                          templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+    return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=_period(args.period),
+                          history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+
+
+def _period(text: str) -> Period | None:
+    if not text.strip():
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        raise UsageError(f"--period {text.strip()!r}: not a month; write it as {PERIOD_FORMS}") from None
 
 
 def _report(args, stdout, stderr) -> int:
