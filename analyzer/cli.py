@@ -32,6 +32,10 @@ class UsageError(Exception):
     """Wrong arguments: exit code 2."""
 
 
+class UnreadableInput(Exception):
+    """An input that cannot be read at all: exit code 1."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every usage error
         raise UsageError(f"{self.prog}: {message} (see --help)")
@@ -95,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="explain one pasted error message",
         description="Explain one error message: categories, cause, values found, fix steps and warnings.",
     )
-    explain.add_argument("message", help="the error text, quoted")
+    explain.add_argument("message", help="the error text, quoted; - reads it from standard input (all of it,"
+                                         " so a pasted multi-line error works)")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                          help="an extra catalog file (may repeat)")
@@ -151,15 +156,20 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="do not read or record run history (no new / carried-over marks)")
 
 
-def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
         args = build_parser().parse_args(argv)
+        args.stdin = stdin if stdin is not None else sys.stdin
         return args.handler(args, stdout, stderr)
     except UsageError as exc:
         print(str(exc), file=stderr)
         return EXIT_USAGE
+    except UnreadableInput as exc:
+        print(str(exc), file=stderr)
+        return EXIT_INPUT
     except CatalogError as exc:
         print(f"publish-failures: catalog: {exc}", file=stderr)
         return EXIT_USAGE
@@ -361,8 +371,9 @@ def _report_reading(analysis, stderr) -> None:
 
 
 def _explain(args, stdout, stderr) -> int:
+    message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
-    findings = classify_cell(args.message, catalog)
+    findings = classify_cell(message, catalog)
     explained = []
     for finding in findings:
         fix = catalog.fixes[finding.fix]
@@ -401,6 +412,26 @@ def _explain(args, stdout, stderr) -> int:
             stdout.write(f"  Warning: {warning}\n")
         stdout.write("\n")
     return EXIT_OK
+
+
+def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
+    """The message to explain: as given, or all of standard input for `-`; never empty."""
+    if given == "-":
+        if stdin is None:  # no standard input at all (pythonw, some services)
+            raise UsageError("publish-failures explain -: there is no standard input; pass the message in quotes")
+        if _is_terminal(stdin):
+            print("publish-failures: paste the error, then press Ctrl-D (Ctrl-Z then Enter on Windows)", file=stderr)
+        try:
+            given = stdin.read()
+        except UnicodeDecodeError:
+            raise UnreadableInput("publish-failures explain -: standard input is not UTF-8 text;"
+                                  " save or paste it as UTF-8, or pass the message in quotes") from None
+        if not given.strip():
+            raise UsageError("publish-failures explain -: standard input was empty; pipe or paste the error text")
+    elif not given.strip():
+        raise UsageError('publish-failures explain: the message is empty; pass the error text in quotes,'
+                         ' or - to read it from standard input')
+    return given
 
 
 def _rules(args, stdout, stderr) -> int:

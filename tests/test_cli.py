@@ -12,9 +12,9 @@ from analyzer.cli import build_parser, main
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports"
 
 
-def run(*argv):
+def run(*argv, stdin=None):
     out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
+    code = main(list(argv), stdout=out, stderr=err, stdin=stdin)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -103,6 +103,75 @@ def test_explain_text_and_json():
 def test_explain_unknown_message():
     code, out, _ = run("explain", "Something odd happened to item 12345")
     assert code == 0 and "unclassified" in out and "<NUM>" in out
+
+
+ARCHIVED = "Account code '455' has been archived, or has been deleted."
+UNIQUE = "Invoice # must be unique."
+
+
+@pytest.mark.parametrize(
+    "argv, stdin, message",
+    [
+        (["explain", ""], None, "the message is empty"),
+        (["explain", "  \t "], None, "the message is empty"),
+        (["explain", "\n\n"], None, "the message is empty"),
+        (["explain", "--json", ""], None, "the message is empty"),
+        (["explain", "-"], "", "standard input was empty"),
+        (["explain", "-"], " \r\n\t\n", "standard input was empty"),
+        (["explain", "--json", "-"], "", "standard input was empty"),
+    ],
+)
+def test_explain_empty_message_is_a_usage_error(argv, stdin, message):
+    code, out, err = run(*argv, stdin=None if stdin is None else io.StringIO(stdin))
+    assert (code, out) == (2, "")
+    (line,) = err.strip().splitlines()
+    assert message in line and "Traceback" not in line
+
+
+@pytest.mark.parametrize(
+    "stdin, categories",
+    [
+        (ARCHIVED, ["account_archived"]),
+        (ARCHIVED + "\n", ["account_archived"]),
+        (f"{ARCHIVED}\n{UNIQUE}\n", ["account_archived", "invoice_number_not_unique"]),  # pasted over two lines
+        (f"\r\n{UNIQUE}\r\n\r\n{ARCHIVED}", ["invoice_number_not_unique", "account_archived"]),
+    ],
+)
+def test_explain_reads_all_of_standard_input_for_dash(stdin, categories):
+    code, out, err = run("explain", "--json", "-", stdin=io.StringIO(stdin))
+    assert (code, err) == (0, "")
+    assert [item["category"] for item in json.loads(out)] == categories
+    # the same explanation as the message given as an argument
+    assert run("explain", "-", stdin=io.StringIO(stdin))[1] == run("explain", stdin)[1]
+
+
+def test_explain_dash_reads_sys_stdin_by_default(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(UNIQUE))
+    code, out, _ = run("explain", "-")
+    assert code == 0 and "invoice_number_not_unique" in out
+
+
+def test_explain_argument_does_not_read_standard_input():
+    class Untouchable(io.StringIO):
+        def read(self, *args):
+            raise AssertionError("standard input was read")
+    code, out, _ = run("explain", UNIQUE, stdin=Untouchable())
+    assert code == 0 and "invoice_number_not_unique" in out
+
+
+@pytest.mark.parametrize(
+    "stdin, code, message",
+    [
+        (None, 2, "there is no standard input"),
+        (io.TextIOWrapper(io.BytesIO(b"Caf\xe9 account \xff"), encoding="utf-8"), 1, "not UTF-8"),
+    ],
+)
+def test_explain_dash_without_readable_standard_input(monkeypatch, stdin, code, message):
+    monkeypatch.setattr("sys.stdin", stdin)
+    got, out, err = run("explain", "-")
+    assert (got, out) == (code, "")
+    (line,) = err.strip().splitlines()
+    assert message in line
 
 
 def test_rules_table_and_json():
