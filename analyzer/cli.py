@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import logging
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +26,7 @@ from analyzer.read import Limits
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_PIPE = 141  # standard output was closed early (`... | head`): 128 + SIGPIPE, as other tools exit
 log = logging.getLogger("analyzer")
 
 
@@ -161,9 +163,18 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or --version, printed to sys.stdout: flush it here, where a closed pipe is caught
+            sys.stdout.flush()
+            raise
         args.stdin = stdin if stdin is not None else sys.stdin
-        return args.handler(args, stdout, stderr)
+        code = args.handler(args, stdout, stderr)
+        stdout.flush()  # a closed pipe shows here, not as "Exception ignored" at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout(stdout)
+        return EXIT_PIPE
     except UsageError as exc:
         print(str(exc), file=stderr)
         return EXIT_USAGE
@@ -182,6 +193,21 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except KeyboardInterrupt:
         print("publish-failures: interrupted", file=stderr)
         return 130
+
+
+def _discard_stdout(stdout: TextIO) -> None:
+    """After the reader of standard output went away (`| head`), point the process's standard
+    output at the null device, so the interpreter's last flush at exit has nowhere to fail.
+    Only for the real standard output: a stream passed in by a caller is the caller's."""
+    real = sys.__stdout__
+    if real is None or (stdout is not real and sys.stdout is not real):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def options_from(args: argparse.Namespace) -> Options:

@@ -2,6 +2,9 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +12,8 @@ import pytest
 
 from analyzer.cli import build_parser, main
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_exports"
 
 
 def run(*argv, stdin=None):
@@ -188,3 +192,54 @@ def test_broken_catalog_file_is_a_usage_error(tmp_path):
     extra.write_text("[[category]]\nid = 'x'\n", encoding="utf-8")
     code, _, err = run("rules", "--catalog", str(extra))
     assert code == 2 and "practice.toml" in err and "missing" in err
+
+
+def _pipeline(command: str, unbuffered: bool) -> subprocess.CompletedProcess:
+    """`python -m analyzer ...` piped into a reader, through bash without pipefail; prints the
+    analyzer's exit code on the last line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    script = f"set +o pipefail; {command}; echo \"exit=${{PIPESTATUS[0]}}\""
+    script = script.replace("ANALYZER", f"'{sys.executable}' -m analyzer")
+    return subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "command, first_line, codes",
+    [
+        ("ANALYZER rules | head -1", "ID ", {0, 141}),  # small output may all fit in the pipe before head exits
+        ("ANALYZER rules | true", None, {141}),  # the reader is gone before the first write
+        ("ANALYZER rules --format json | head -1", "{", {0, 141}),
+        (f"ANALYZER classify '{SAMPLES}' | head -1", "source_file,", {141}),  # ~100 KB: more than a pipe holds
+    ],
+    ids=["rules-head", "rules-true", "rules-json-head", "classify-head"],
+)
+def test_output_piped_into_head_ends_quietly(command, first_line, codes, unbuffered):
+    done = _pipeline(command, unbuffered)
+    assert done.stderr == ""
+    *shown, status = done.stdout.splitlines()
+    assert int(status.removeprefix("exit=")) in codes
+    if first_line is not None:
+        assert len(shown) == 1 and shown[0].startswith(first_line)
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["rules"], ["rules", "--format", "json"], ["explain", UNIQUE], ["explain", "--json", UNIQUE],
+     ["classify", str(SAMPLES / "Summit Physio LLC - publishing errors Oct 2026.csv")]],
+)
+def test_closed_standard_output_in_process(argv):
+    err = io.StringIO()
+    assert main(argv, stdout=_ClosedPipe(), stderr=err) == 141
+    assert err.getvalue() == ""
