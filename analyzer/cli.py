@@ -17,6 +17,7 @@ from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.history import HistoryError
+from analyzer.history import items as history_items
 from analyzer.history import summary as history_summary
 from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the history database (default: from the config, else reports/history.sqlite)")
     history.add_argument("--config", type=Path, default=None, metavar="FILE",
                          help="the config file whose history to read (default: analyzer.toml here, if any)")
+    history.add_argument("--items", action="store_true",
+                         help="also list every item recorded, per client and period (id, supplier, date, amount,"
+                              " categories)")
     history.add_argument("--json", action="store_true", help="print JSON instead of tables")
     history.set_defaults(handler=_history)
 
@@ -358,22 +362,106 @@ def _history(args, stdout, stderr) -> int:
         path = find_config(args.config, Path.cwd())
         db = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
     counts, recurring = history_summary(db, args.client)
+    recorded = history_items(db, args.client) if args.items else None
     if args.json:
-        json.dump({"runs": counts.to_dict("records"), "recurring": recurring.to_dict("records")}, stdout, indent=2)
+        data = {"runs": _records(counts), "recurring": _records(recurring)}
+        if recorded is not None:
+            data["items"] = _records(recorded)
+        json.dump(data, stdout, indent=2)
         stdout.write("\n")
         return EXIT_OK
     if counts.empty:
         stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
         return EXIT_OK
-    table = counts.pivot_table(index="client", columns="slug", values="items", fill_value=0, aggfunc="sum")
-    stdout.write(f"Failed items per client per run ({db})\n\n{table.to_string()}\n")
+    stdout.write(f"Failed items per client per run ({db})\n")
+    labels = dict(zip(counts["slug"], counts["period"]))
+    _write_runs(stdout, counts, labels, recorded)
     if not recurring.empty:
-        stdout.write(f"\nItems that keep coming back ({len(recurring)}):\n\n")
-        shown = recurring[["client", "item_id", "supplier", "runs", "first_period", "last_period", "categories"]]
-        stdout.write(shown.head(200).to_string(index=False) + "\n")
-        if len(recurring) > 200:
-            stdout.write(f"... and {len(recurring) - 200} more (use --json for all)\n")
+        stdout.write(f"\nItems that keep coming back ({len(recurring)})\n")
+        _write_recurring(stdout, recurring.head(RECURRING_SHOWN), labels)
+        if len(recurring) > RECURRING_SHOWN:
+            stdout.write(f"\n... and {len(recurring) - RECURRING_SHOWN} more (use --json for all)\n")
     return EXIT_OK
+
+
+RECURRING_SHOWN = 200
+
+
+def _records(frame) -> list[dict]:
+    """Rows for JSON: missing values (SQL NULL, NaN) as null, never as the invalid NaN."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _text(value) -> str:
+    return "" if value is None or value != value else str(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _aligned(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[str]:
+    """Rows of cells as lines in aligned columns (the columns in `right` aligned right)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["   ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            for row in rows]
+
+
+def _item_name(row) -> str:
+    return _text(row.item_id) or _text(row.item_key)
+
+
+def _categories(text) -> str:
+    return _text(text).replace("+", ", ")
+
+
+def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded) -> None:
+    """Per client a block: its name, then each period and its number of items (0 for a run that
+    recorded none of the client's items); with `recorded`, each period's items below it."""
+    slugs = sorted(labels)
+    per_client = {client: dict(zip(part["slug"], part["items"])) for client, part in counts.groupby("client", sort=True)}
+    keys = [(client, slug) for client in per_client for slug in slugs]
+    numbers = [str(int(per_client[client].get(slug, 0))) for client, slug in keys]
+    width = max(len(n) for n in numbers)
+    cells = [(labels[slug], f"{n.rjust(width)} {'item' if n == '1' else 'items'}") for (_, slug), n in zip(keys, numbers)]
+    lines = dict(zip(keys, _aligned(cells)))
+    items_of: dict[tuple[str, str], list[str]] = {}
+    if recorded is not None and not recorded.empty:
+        rows = [(_item_name(r), _text(r.supplier), _text(r.date), _amount(r.amount, r.currency), _categories(r.categories))
+                for r in recorded.itertuples(index=False)]
+        for key, line in zip(zip(recorded["client"], recorded["slug"]), _aligned(rows, right=(3,))):
+            items_of.setdefault(key, []).append(line)
+    for client in per_client:
+        stdout.write(f"\n{client}\n")
+        for slug in slugs:
+            stdout.write(f"  {lines[(client, slug)]}\n")
+            for line in items_of.get((client, slug), ()):
+                stdout.write(f"      {line}\n")
+
+
+def _amount(amount, currency) -> str:
+    if amount is None or amount != amount:
+        return _text(currency)
+    return f"{float(amount):,.2f} {_text(currency)}".rstrip()
+
+
+def _write_recurring(stdout: TextIO, recurring, labels: dict[str, str]) -> None:
+    """Per client a block: each item's id (or key), supplier, runs, first and last period, categories."""
+    def period(slug) -> str:
+        return labels.get(slug, _text(slug))
+
+    rows = [(_item_name(r), _text(r.supplier), _plural(int(r.runs), "run"),
+             f"{period(r.first_period)} to {period(r.last_period)}", _categories(r.categories))
+            for r in recurring.itertuples(index=False)]
+    blocks: dict[str, list[str]] = {}
+    for client, line in zip(recurring["client"], _aligned(rows, right=(2,))):
+        blocks.setdefault(client, []).append(line)
+    for client in sorted(blocks):
+        stdout.write(f"\n{client}\n")
+        for line in blocks[client]:
+            stdout.write(f"  {line}\n")
 
 
 def _report_reading(analysis, stderr) -> None:
