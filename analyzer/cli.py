@@ -271,8 +271,8 @@ def _report(args, stdout, stderr) -> int:
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
     run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
-    print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/"
-          f" (open {settings.out / 'index.html'})", file=stderr)
+    opened = f" (open {settings.out / 'index.html'})" if "html" in settings.formats else ""
+    print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/{opened}", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
 
 
@@ -303,6 +303,9 @@ def _run(args, stdout, stderr) -> int:
         unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
         log.info("%d row(s) read, %d skipped, %d client(s); %d row(s) with unrecognised errors; wrote %s",
                  analysis.rows_read, len(analysis.batch.skipped), len(result.reports), unrecognised, out)
+    if not args.quiet:  # the last line: where to look
+        where = f"open {out / 'index.html'}" if "html" in config.formats else f"reports in {out}{os.sep}"
+        print(f"publish-failures: {where}", file=stderr)
     if analysis.failures:
         return EXIT_INPUT
     if unrecognised and (args.fail_on_unclassified or config.fail_on_unclassified):

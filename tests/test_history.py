@@ -124,6 +124,40 @@ def test_fail_on_unclassified(tmp_path):
     assert _run("run", "--config", str(config), "--quiet")[0] == 0
 
 
+@pytest.mark.parametrize(
+    "formats, quiet, last_line",
+    [
+        ('["html", "xlsx"]', False, "publish-failures: open {out}/index.html"),
+        ('["html"]', False, "publish-failures: open {out}/index.html"),
+        ('["xlsx"]', False, "publish-failures: reports in {out}" + os.sep),
+        ('["html", "xlsx"]', True, None),
+        ('["xlsx"]', True, None),
+    ],
+)
+def test_run_ends_saying_where_the_reports_are(tmp_path, formats, quiet, last_line):
+    config = _config(tmp_path, _exports(tmp_path / "in", OCTOBER), "October 2026")
+    config.write_text(config.read_text(encoding="utf-8") + f"formats = {formats}\n", encoding="utf-8")
+    code, err = _run("run", "--config", str(config), *(["--quiet"] if quiet else []))
+    assert code == 0
+    out = tmp_path / "out" / "2026-10"
+    if last_line is None:
+        assert err == ""
+    else:
+        lines = err.splitlines()
+        assert lines[-1] == last_line.format(out=out)
+        assert sum("index.html" in line or line.endswith(f"{out}{os.sep}") for line in lines) == 1
+        assert (out / "index.html").is_file() == ("html" in formats)
+
+
+@pytest.mark.parametrize("formats, opened", [("html,xlsx", True), ("html", True), ("xlsx", False)])
+def test_report_names_index_only_when_written(tmp_path, formats, opened):
+    inputs = _exports(tmp_path / "in", OCTOBER)
+    out = tmp_path / "out"
+    code, err = _run("report", str(inputs), "--out", str(out), "--format", formats, "--no-history")
+    assert code == 0
+    assert (f"(open {out / 'index.html'})" in err) == opened == (out / "index.html").is_file()
+
+
 def _complete(path: Path) -> bool:
     if path.suffix == ".html":
         return path.read_text(encoding="utf-8").rstrip().endswith("</html>")
