@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         try:
             args = build_parser().parse_args(argv)
         except SystemExit:  # --help or --version, printed to sys.stdout: flush it here, where a closed pipe is caught
-            sys.stdout.flush()
+            if sys.stdout is not None:
+                sys.stdout.flush()
             raise
         args.stdin = stdin if stdin is not None else sys.stdin
         code = args.handler(args, stdout, stderr)
