@@ -8,14 +8,16 @@ import contextlib
 import datetime as dt
 import logging
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
-from analyzer.config import DEFAULT_NAME, ConfigError, Period, find_config, load_config
+from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.history import HistoryError
+from analyzer.history import items as history_items
 from analyzer.history import summary as history_summary
 from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
@@ -26,11 +28,16 @@ from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_PIPE = 141  # standard output was closed early (`... | head`): 128 + SIGPIPE, as other tools exit
 log = logging.getLogger("analyzer")
 
 
 class UsageError(Exception):
     """Wrong arguments: exit code 2."""
+
+
+class UnreadableInput(Exception):
+    """An input that cannot be read at all: exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the history database (default: from the config, else reports/history.sqlite)")
     history.add_argument("--config", type=Path, default=None, metavar="FILE",
                          help="the config file whose history to read (default: analyzer.toml here, if any)")
+    history.add_argument("--items", action="store_true",
+                         help="also list every item recorded, per client and period (id, supplier, date, amount,"
+                              " categories)")
     history.add_argument("--json", action="store_true", help="print JSON instead of tables")
     history.set_defaults(handler=_history)
 
@@ -96,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="explain one pasted error message",
         description="Explain one error message: categories, cause, values found, fix steps and warnings.",
     )
-    explain.add_argument("message", help="the error text, quoted")
+    explain.add_argument("message", help="the error text, quoted; - reads it from standard input (all of it,"
+                                         " so a pasted multi-line error works)")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                          help="an extra catalog file (may repeat)")
@@ -138,8 +149,9 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="which reports to write: html, xlsx or both (default: both)")
     command.add_argument("--client", dest="clients", action="append", default=[], metavar="NAME",
                          help="report only this client (may repeat; --as-client NAME treats every row as one client's)")
-    command.add_argument("--period", default="", metavar="TEXT",
-                         help="the period the report covers (default: the previous calendar month)")
+    command.add_argument("--period", default="", metavar="MONTH",
+                         help="the month the report covers, e.g. 2026-10 or 'October 2026'"
+                              " (default: the previous calendar month)")
     command.add_argument("--templates", type=Path, default=None, metavar="DIR",
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
@@ -151,15 +163,30 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="do not read or record run history (no new / carried-over marks)")
 
 
-def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        args = build_parser().parse_args(argv)
-        return args.handler(args, stdout, stderr)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or --version, printed to sys.stdout: flush it here, where a closed pipe is caught
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            raise
+        args.stdin = stdin if stdin is not None else sys.stdin
+        code = args.handler(args, stdout, stderr)
+        stdout.flush()  # a closed pipe shows here, not as "Exception ignored" at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout(stdout)
+        return EXIT_PIPE
     except UsageError as exc:
         print(str(exc), file=stderr)
         return EXIT_USAGE
+    except UnreadableInput as exc:
+        print(str(exc), file=stderr)
+        return EXIT_INPUT
     except CatalogError as exc:
         print(f"publish-failures: catalog: {exc}", file=stderr)
         return EXIT_USAGE
@@ -175,6 +202,21 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except KeyboardInterrupt:
         print("publish-failures: interrupted", file=stderr)
         return 130
+
+
+def _discard_stdout(stdout: TextIO) -> None:
+    """After the reader of standard output went away (`| head`), point the process's standard
+    output at the null device, so the interpreter's last flush at exit has nowhere to fail.
+    Only for the real standard output: a stream passed in by a caller is the caller's."""
+    real = sys.__stdout__
+    if real is None or (stdout is not real and sys.stdout is not real):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -216,9 +258,17 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
     if args.templates is not None and not args.templates.is_dir():
         raise UsageError(f"--templates {args.templates}: no such folder")
     history = None if args.no_history else (args.history or args.out / "history.sqlite")
-    return ReportSettings(out=args.out, formats=formats, practice=args.practice,
-                          period=Period.parse(args.period) if args.period.strip() else None, history=history,
-                          templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+    return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=_period(args.period),
+                          history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+
+
+def _period(text: str) -> Period | None:
+    if not text.strip():
+        return None
+    try:
+        return Period.parse(text)
+    except PeriodError:
+        raise UsageError(f"--period {text.strip()!r}: not a month; write it as {PERIOD_FORMS}") from None
 
 
 def _report(args, stdout, stderr) -> int:
@@ -228,8 +278,8 @@ def _report(args, stdout, stderr) -> int:
     _report_reading(analysis, stderr)
     for message in run.messages:
         print(f"publish-failures: {message}", file=stderr)
-    print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/"
-          f" (open {settings.out / 'index.html'})", file=stderr)
+    opened = f" (open {settings.out / 'index.html'})" if "html" in settings.formats else ""
+    print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/{opened}", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
 
 
@@ -263,6 +313,9 @@ def _run(args, stdout, stderr) -> int:
         unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
         log.info("%d row(s) read, %d skipped, %d client(s); %d row(s) with unrecognised errors; wrote %s",
                  analysis.rows_read, len(analysis.batch.skipped), len(result.reports), unrecognised, out)
+    if not args.quiet:  # the last line: where to look
+        where = f"open {out / 'index.html'}" if "html" in config.formats else f"reports in {out}{os.sep}"
+        print(f"publish-failures: {where}", file=stderr)
     if analysis.failures:
         return EXIT_INPUT
     if unrecognised and (args.fail_on_unclassified or config.fail_on_unclassified):
@@ -322,22 +375,106 @@ def _history(args, stdout, stderr) -> int:
         path = find_config(args.config, Path.cwd())
         db = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
     counts, recurring = history_summary(db, args.client)
+    recorded = history_items(db, args.client) if args.items else None
     if args.json:
-        json.dump({"runs": counts.to_dict("records"), "recurring": recurring.to_dict("records")}, stdout, indent=2)
+        data = {"runs": _records(counts), "recurring": _records(recurring)}
+        if recorded is not None:
+            data["items"] = _records(recorded)
+        json.dump(data, stdout, indent=2)
         stdout.write("\n")
         return EXIT_OK
     if counts.empty:
         stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
         return EXIT_OK
-    table = counts.pivot_table(index="client", columns="slug", values="items", fill_value=0, aggfunc="sum")
-    stdout.write(f"Failed items per client per run ({db})\n\n{table.to_string()}\n")
+    stdout.write(f"Failed items per client per run ({db})\n")
+    labels = dict(zip(counts["slug"], counts["period"]))
+    _write_runs(stdout, counts, labels, recorded)
     if not recurring.empty:
-        stdout.write(f"\nItems that keep coming back ({len(recurring)}):\n\n")
-        shown = recurring[["client", "item_id", "supplier", "runs", "first_period", "last_period", "categories"]]
-        stdout.write(shown.head(200).to_string(index=False) + "\n")
-        if len(recurring) > 200:
-            stdout.write(f"... and {len(recurring) - 200} more (use --json for all)\n")
+        stdout.write(f"\nItems that keep coming back ({len(recurring)})\n")
+        _write_recurring(stdout, recurring.head(RECURRING_SHOWN), labels)
+        if len(recurring) > RECURRING_SHOWN:
+            stdout.write(f"\n... and {len(recurring) - RECURRING_SHOWN} more (use --json for all)\n")
     return EXIT_OK
+
+
+RECURRING_SHOWN = 200
+
+
+def _records(frame) -> list[dict]:
+    """Rows for JSON: missing values (SQL NULL, NaN) as null, never as the invalid NaN."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _text(value) -> str:
+    return "" if value is None or value != value else str(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _aligned(rows: list[tuple[str, ...]], right: tuple[int, ...] = ()) -> list[str]:
+    """Rows of cells as lines in aligned columns (the columns in `right` aligned right)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["   ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+            for row in rows]
+
+
+def _item_name(row) -> str:
+    return _text(row.item_id) or _text(row.item_key)
+
+
+def _categories(text) -> str:
+    return _text(text).replace("+", ", ")
+
+
+def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded) -> None:
+    """Per client a block: its name, then each period and its number of items (0 for a run that
+    recorded none of the client's items); with `recorded`, each period's items below it."""
+    slugs = sorted(labels)
+    per_client = {client: dict(zip(part["slug"], part["items"])) for client, part in counts.groupby("client", sort=True)}
+    keys = [(client, slug) for client in per_client for slug in slugs]
+    numbers = [str(int(per_client[client].get(slug, 0))) for client, slug in keys]
+    width = max(len(n) for n in numbers)
+    cells = [(labels[slug], f"{n.rjust(width)} {'item' if n == '1' else 'items'}") for (_, slug), n in zip(keys, numbers)]
+    lines = dict(zip(keys, _aligned(cells)))
+    items_of: dict[tuple[str, str], list[str]] = {}
+    if recorded is not None and not recorded.empty:
+        rows = [(_item_name(r), _text(r.supplier), _text(r.date), _amount(r.amount, r.currency), _categories(r.categories))
+                for r in recorded.itertuples(index=False)]
+        for key, line in zip(zip(recorded["client"], recorded["slug"]), _aligned(rows, right=(3,))):
+            items_of.setdefault(key, []).append(line)
+    for client in per_client:
+        stdout.write(f"\n{client}\n")
+        for slug in slugs:
+            stdout.write(f"  {lines[(client, slug)]}\n")
+            for line in items_of.get((client, slug), ()):
+                stdout.write(f"      {line}\n")
+
+
+def _amount(amount, currency) -> str:
+    if amount is None or amount != amount:
+        return _text(currency)
+    return f"{float(amount):,.2f} {_text(currency)}".rstrip()
+
+
+def _write_recurring(stdout: TextIO, recurring, labels: dict[str, str]) -> None:
+    """Per client a block: each item's id (or key), supplier, runs, first and last period, categories."""
+    def period(slug) -> str:
+        return labels.get(slug, _text(slug))
+
+    rows = [(_item_name(r), _text(r.supplier), _plural(int(r.runs), "run"),
+             f"{period(r.first_period)} to {period(r.last_period)}", _categories(r.categories))
+            for r in recurring.itertuples(index=False)]
+    blocks: dict[str, list[str]] = {}
+    for client, line in zip(recurring["client"], _aligned(rows, right=(2,))):
+        blocks.setdefault(client, []).append(line)
+    for client in sorted(blocks):
+        stdout.write(f"\n{client}\n")
+        for line in blocks[client]:
+            stdout.write(f"  {line}\n")
 
 
 def _report_reading(analysis, stderr) -> None:
@@ -361,8 +498,9 @@ def _report_reading(analysis, stderr) -> None:
 
 
 def _explain(args, stdout, stderr) -> int:
+    message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
-    findings = classify_cell(args.message, catalog)
+    findings = classify_cell(message, catalog)
     explained = []
     for finding in findings:
         fix = catalog.fixes[finding.fix]
@@ -401,6 +539,26 @@ def _explain(args, stdout, stderr) -> int:
             stdout.write(f"  Warning: {warning}\n")
         stdout.write("\n")
     return EXIT_OK
+
+
+def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
+    """The message to explain: as given, or all of standard input for `-`; never empty."""
+    if given == "-":
+        if stdin is None:  # no standard input at all (pythonw, some services)
+            raise UsageError("publish-failures explain -: there is no standard input; pass the message in quotes")
+        if _is_terminal(stdin):
+            print("publish-failures: paste the error, then press Ctrl-D (Ctrl-Z then Enter on Windows)", file=stderr)
+        try:
+            given = stdin.read()
+        except UnicodeDecodeError:
+            raise UnreadableInput("publish-failures explain -: standard input is not UTF-8 text;"
+                                  " save or paste it as UTF-8, or pass the message in quotes") from None
+        if not given.strip():
+            raise UsageError("publish-failures explain -: standard input was empty; pipe or paste the error text")
+    elif not given.strip():
+        raise UsageError('publish-failures explain: the message is empty; pass the error text in quotes,'
+                         ' or - to read it from standard input')
+    return given
 
 
 def _rules(args, stdout, stderr) -> int:

@@ -7,6 +7,7 @@ are taken from the config file's folder, so a scheduler may start the job anywhe
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import itertools
 import re
@@ -17,35 +18,77 @@ from pathlib import Path
 from analyzer.columns import ROLES
 
 DEFAULT_NAME = "analyzer.toml"
-_MONTH_FORMATS = ("%B %Y", "%b %Y", "%Y-%m", "%m/%Y")
+# Month names in English whatever the locale: an export's month must not depend on the machine.
+_MONTH_NAMES = {
+    name: number
+    for number, full in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                   "september", "october", "november", "december"), start=1)
+    for name in (full, full[:3])
+} | {"sept": 9}
+_NUMERIC_MONTH = (
+    (re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})"), 1, 2),  # 2026-10, 2026/10
+    (re.compile(r"(\d{1,2})\s*[-/.]\s*(\d{4})"), 2, 1),  # 10/2026, 10-2026
+)
+_NAMED_MONTH = re.compile(r"([a-z]+)\.?[\s,/-]*(\d{4})")  # Oct 2026, October 2026, oct-2026, Oct. 2026
+PERIOD_FORMS = "2026-10, 2026/10, 10/2026, Oct 2026 or October 2026"
 
 
 class ConfigError(ValueError):
     """A broken configuration file: one line, exit code 2."""
 
 
+class PeriodError(ValueError):
+    """Text that is not a calendar month."""
+
+
 @dataclass(frozen=True)
 class Period:
-    """The period a run covers: shown as written, used in paths as a slug (2026-10)."""
+    """The calendar month a run covers: a label for people (October 2026) and a slug for paths
+    and run history (2026-10), so slugs sort by date."""
 
     label: str
     slug: str
 
     @classmethod
     def parse(cls, text: str) -> "Period":
-        for fmt in _MONTH_FORMATS:
-            try:
-                month = dt.datetime.strptime(text.strip(), fmt)
-            except ValueError:
-                continue
-            return cls(month.strftime("%B %Y"), month.strftime("%Y-%m"))
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "period"
-        return cls(text.strip(), slug)
+        """A month written as 2026-10, 2026/10, 10/2026, Oct 2026, October 2026 or oct-2026
+        (any case, surrounding spaces ignored); anything else raises PeriodError."""
+        cleaned = " ".join(text.split()).lower()
+        year = month = None
+        for pattern, year_group, month_group in _NUMERIC_MONTH:
+            found = pattern.fullmatch(cleaned)
+            if found:
+                year, month = int(found.group(year_group)), int(found.group(month_group))
+                break
+        else:
+            found = _NAMED_MONTH.fullmatch(cleaned)
+            if found and found.group(1) in _MONTH_NAMES:
+                year, month = int(found.group(2)), _MONTH_NAMES[found.group(1)]
+        if year is None or not 1 <= month <= 12 or year < 1:
+            raise PeriodError(f"{text.strip()!r} is not a month; write it as {PERIOD_FORMS}")
+        return cls.month(year, month)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> "Period":
+        first = dt.date(year, month, 1)
+        return cls(first.strftime("%B %Y"), first.strftime("%Y-%m"))
 
     @classmethod
     def previous_month(cls, today: dt.date) -> "Period":
         last = today.replace(day=1) - dt.timedelta(days=1)
-        return cls(last.strftime("%B %Y"), last.strftime("%Y-%m"))
+        return cls.month(last.year, last.month)
+
+    @property
+    def start(self) -> dt.date:
+        """The first day of the month."""
+        year, month = self.slug.split("-")
+        return dt.date(int(year), int(month), 1)
+
+    @property
+    def end(self) -> dt.date:
+        """The last day of the month."""
+        start = self.start
+        return start.replace(day=calendar.monthrange(start.year, start.month)[1])
 
 
 @dataclass(frozen=True)
@@ -70,7 +113,7 @@ class Config:
     limits: dict[str, float] = field(default_factory=dict)
 
     def period_for(self, today: dt.date) -> Period:
-        return Period.parse(self.period) if self.period else Period.previous_month(today)
+        return Period.parse(self.period) if self.period.strip() else Period.previous_month(today)
 
     def output_dir(self, period: Period, today: dt.date) -> Path:
         return Path(self.output.replace("{period}", period.slug).replace("{date}", today.isoformat()))
@@ -158,6 +201,13 @@ def parse_config(raw: dict, path: Path) -> Config:
     for key in branding:
         if key not in ("practice", "templates"):
             raise fail(f"branding.{key}", "unknown key; use practice or templates")
+    period = raw.get("period", "")
+    if period.strip():
+        try:
+            Period.parse(period)
+        except PeriodError:
+            raise fail("period", f"{period.strip()!r} is not a month; write it as {PERIOD_FORMS},"
+                                 " or leave it out for the previous calendar month") from None
     templates = branding.get("templates", raw.get("templates", ""))
     if templates and not (base / templates).is_dir() and not Path(templates).is_dir():
         raise fail("templates", f"no such folder {templates!r}")
@@ -167,7 +217,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         output=local(raw.get("output", "reports")),
         formats=formats,
         practice=str(branding.get("practice", raw.get("practice", ""))),
-        period=raw.get("period", ""),
+        period=period,
         templates=Path(local(templates)) if templates else None,
         columns=dict(columns),
         client_aliases=_client_aliases(raw.get("clients", {}), fail),

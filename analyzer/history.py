@@ -235,3 +235,20 @@ def summary(path: Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
             db, params=params,
         )
     return counts, recurring
+
+
+def items(path: Path, client: str = "") -> pd.DataFrame:
+    """Every item recorded, per client and period (oldest period first; in a period by date, then
+    item): client, period (its label), slug, item_id, item_key, supplier, date, amount, currency,
+    categories, fixes."""
+    if not path.is_file():
+        raise HistoryError(f"{path}: no run history yet; run `publish-failures report` or `run` first")
+    where, params = ("WHERE i.client = ? COLLATE NOCASE", (client,)) if client else ("", ())
+    with closing(connect(path)) as db:
+        return pd.read_sql_query(
+            "SELECT i.client, r.period_label AS period, r.period AS slug, i.item_id, i.item_key, i.supplier, i.date,"
+            " i.amount, i.currency, i.categories, i.fixes"
+            f" FROM items i JOIN runs r ON r.id = i.run_id {where}"
+            " ORDER BY i.client, r.period, i.date, i.item_id, i.item_key",
+            db, params=params,
+        )

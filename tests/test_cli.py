@@ -2,6 +2,9 @@
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -9,12 +12,13 @@ import pytest
 
 from analyzer.cli import build_parser, main
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_exports"
 
 
-def run(*argv):
+def run(*argv, stdin=None):
     out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
+    code = main(list(argv), stdout=out, stderr=err, stdin=stdin)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -105,6 +109,75 @@ def test_explain_unknown_message():
     assert code == 0 and "unclassified" in out and "<NUM>" in out
 
 
+ARCHIVED = "Account code '455' has been archived, or has been deleted."
+UNIQUE = "Invoice # must be unique."
+
+
+@pytest.mark.parametrize(
+    "argv, stdin, message",
+    [
+        (["explain", ""], None, "the message is empty"),
+        (["explain", "  \t "], None, "the message is empty"),
+        (["explain", "\n\n"], None, "the message is empty"),
+        (["explain", "--json", ""], None, "the message is empty"),
+        (["explain", "-"], "", "standard input was empty"),
+        (["explain", "-"], " \r\n\t\n", "standard input was empty"),
+        (["explain", "--json", "-"], "", "standard input was empty"),
+    ],
+)
+def test_explain_empty_message_is_a_usage_error(argv, stdin, message):
+    code, out, err = run(*argv, stdin=None if stdin is None else io.StringIO(stdin))
+    assert (code, out) == (2, "")
+    (line,) = err.strip().splitlines()
+    assert message in line and "Traceback" not in line
+
+
+@pytest.mark.parametrize(
+    "stdin, categories",
+    [
+        (ARCHIVED, ["account_archived"]),
+        (ARCHIVED + "\n", ["account_archived"]),
+        (f"{ARCHIVED}\n{UNIQUE}\n", ["account_archived", "invoice_number_not_unique"]),  # pasted over two lines
+        (f"\r\n{UNIQUE}\r\n\r\n{ARCHIVED}", ["invoice_number_not_unique", "account_archived"]),
+    ],
+)
+def test_explain_reads_all_of_standard_input_for_dash(stdin, categories):
+    code, out, err = run("explain", "--json", "-", stdin=io.StringIO(stdin))
+    assert (code, err) == (0, "")
+    assert [item["category"] for item in json.loads(out)] == categories
+    # the same explanation as the message given as an argument
+    assert run("explain", "-", stdin=io.StringIO(stdin))[1] == run("explain", stdin)[1]
+
+
+def test_explain_dash_reads_sys_stdin_by_default(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(UNIQUE))
+    code, out, _ = run("explain", "-")
+    assert code == 0 and "invoice_number_not_unique" in out
+
+
+def test_explain_argument_does_not_read_standard_input():
+    class Untouchable(io.StringIO):
+        def read(self, *args):
+            raise AssertionError("standard input was read")
+    code, out, _ = run("explain", UNIQUE, stdin=Untouchable())
+    assert code == 0 and "invoice_number_not_unique" in out
+
+
+@pytest.mark.parametrize(
+    "stdin, code, message",
+    [
+        (None, 2, "there is no standard input"),
+        (io.TextIOWrapper(io.BytesIO(b"Caf\xe9 account \xff"), encoding="utf-8"), 1, "not UTF-8"),
+    ],
+)
+def test_explain_dash_without_readable_standard_input(monkeypatch, stdin, code, message):
+    monkeypatch.setattr("sys.stdin", stdin)
+    got, out, err = run("explain", "-")
+    assert (got, out) == (code, "")
+    (line,) = err.strip().splitlines()
+    assert message in line
+
+
 def test_rules_table_and_json():
     code, out, _ = run("rules")
     assert code == 0 and "account_archived" in out and "refresh-categories" in out
@@ -119,3 +192,54 @@ def test_broken_catalog_file_is_a_usage_error(tmp_path):
     extra.write_text("[[category]]\nid = 'x'\n", encoding="utf-8")
     code, _, err = run("rules", "--catalog", str(extra))
     assert code == 2 and "practice.toml" in err and "missing" in err
+
+
+def _pipeline(command: str, unbuffered: bool) -> subprocess.CompletedProcess:
+    """`python -m analyzer ...` piped into a reader, through bash without pipefail; prints the
+    analyzer's exit code on the last line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    script = f"set +o pipefail; {command}; echo \"exit=${{PIPESTATUS[0]}}\""
+    script = script.replace("ANALYZER", f"'{sys.executable}' -m analyzer")
+    return subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "command, first_line, codes",
+    [
+        ("ANALYZER rules | head -1", "ID ", {0, 141}),  # small output may all fit in the pipe before head exits
+        ("ANALYZER rules | true", None, {141}),  # the reader is gone before the first write
+        ("ANALYZER rules --format json | head -1", "{", {0, 141}),
+        (f"ANALYZER classify '{SAMPLES}' | head -1", "source_file,", {141}),  # ~100 KB: more than a pipe holds
+    ],
+    ids=["rules-head", "rules-true", "rules-json-head", "classify-head"],
+)
+def test_output_piped_into_head_ends_quietly(command, first_line, codes, unbuffered):
+    done = _pipeline(command, unbuffered)
+    assert done.stderr == ""
+    *shown, status = done.stdout.splitlines()
+    assert int(status.removeprefix("exit=")) in codes
+    if first_line is not None:
+        assert len(shown) == 1 and shown[0].startswith(first_line)
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["rules"], ["rules", "--format", "json"], ["explain", UNIQUE], ["explain", "--json", UNIQUE],
+     ["classify", str(SAMPLES / "Summit Physio LLC - publishing errors Oct 2026.csv")]],
+)
+def test_closed_standard_output_in_process(argv):
+    err = io.StringIO()
+    assert main(argv, stdout=_ClosedPipe(), stderr=err) == 141
+    assert err.getvalue() == ""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.cli import main
-from analyzer.config import Config, Period, load_config
+from analyzer.config import Config, ConfigError, Period, PeriodError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "analyzer.example.toml"
@@ -69,12 +69,76 @@ def test_no_config_in_working_folder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "text, label, slug",
-    [("October 2026", "October 2026", "2026-10"), ("2026-10", "October 2026", "2026-10"),
-     ("Oct 2026", "October 2026", "2026-10"), ("Q3 2026", "Q3 2026", "q3-2026")],
+    "text",
+    ["2026-10", "Oct 2026", "October 2026", "10/2026", "2026/10", "oct-2026", "OCTOBER 2026", "  october   2026 ",
+     "Oct. 2026", "October, 2026", "10-2026", "2026-10\n"],
 )
-def test_period(text, label, slug):
-    assert Period.parse(text) == Period(label, slug)
+def test_period_forms_of_one_month(text):
+    assert Period.parse(text) == Period("October 2026", "2026-10")
+
+
+@pytest.mark.parametrize(
+    "text, label, slug, start, end",
+    [
+        ("2026-1", "January 2026", "2026-01", dt.date(2026, 1, 1), dt.date(2026, 1, 31)),
+        ("feb 2024", "February 2024", "2024-02", dt.date(2024, 2, 1), dt.date(2024, 2, 29)),  # leap year
+        ("Feb 2026", "February 2026", "2026-02", dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
+        ("sept 2026", "September 2026", "2026-09", dt.date(2026, 9, 1), dt.date(2026, 9, 30)),
+        ("12/2026", "December 2026", "2026-12", dt.date(2026, 12, 1), dt.date(2026, 12, 31)),
+    ],
+)
+def test_period_label_slug_and_dates(text, label, slug, start, end):
+    period = Period.parse(text)
+    assert (period.label, period.slug, period.start, period.end) == (label, slug, start, end)
+
+
+def test_period_slugs_sort_by_date():
+    texts = ["Nov 2026", "2025-12", "February 2026", "10/2026", "2026/1"]
+    slugs = sorted(Period.parse(t).slug for t in texts)
+    assert [Period.parse(s).label for s in slugs] == [
+        "December 2025", "January 2026", "February 2026", "October 2026", "November 2026"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sometime", "", "   ", "Q3 2026", "2026", "October", "13/2026", "2026-00", "2026-13", "Octember 2026",
+     "2026-10-15", "0/2026", "0000-10", "Oct 26"],
+)
+def test_text_that_is_not_a_month_is_an_error(text):
+    with pytest.raises(PeriodError) as raised:
+        Period.parse(text)
+    assert isinstance(raised.value, ValueError)
+    assert "2026-10" in str(raised.value) and "October 2026" in str(raised.value)
+
+
+@pytest.mark.parametrize("period", ["sometime", "Q3 2026", "2026-13"])
+def test_config_period_that_is_not_a_month(tmp_path, period):
+    path = tmp_path / "analyzer.toml"
+    path.write_text(f'inputs = ["x.csv"]\nperiod = "{period}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="period"):
+        load_config(path)
+    err = io.StringIO()
+    assert main(["run", "--config", str(path)], stdout=io.StringIO(), stderr=err) == 2
+    (line,) = err.getvalue().strip().splitlines()
+    assert str(path) in line and ": period: " in line and period in line and "2026-10" in line
+
+
+@pytest.mark.parametrize("period, expected", [("", "October 2026"), ("  ", "October 2026"), ("2026-03", "March 2026")])
+def test_config_period_blank_means_previous_month(tmp_path, period, expected):
+    path = tmp_path / "analyzer.toml"
+    path.write_text(f'inputs = ["x.csv"]\nperiod = "{period}"\n', encoding="utf-8")
+    assert load_config(path).period_for(dt.date(2026, 11, 3)).label == expected
+
+
+@pytest.mark.parametrize("period", ["sometime", "Q3 2026", "31/10/2026"])
+def test_report_period_that_is_not_a_month_is_a_usage_error(tmp_path, period):
+    err = io.StringIO()
+    code = main(["report", str(ROOT / "sample_exports"), "--out", str(tmp_path / "out"), "--period", period],
+                stdout=io.StringIO(), stderr=err)
+    assert code == 2
+    (line,) = err.getvalue().strip().splitlines()
+    assert "--period" in line and period in line and "2026-10" in line and "October 2026" in line
+    assert not (tmp_path / "out").exists()
 
 
 def test_previous_month_crosses_the_year():

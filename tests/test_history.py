@@ -10,9 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import datetime as dt
+
 import openpyxl
+import pandas as pd
 import pytest
 
+from analyzer import history
 from analyzer.cli import main
 from analyzer.write import output_lock
 
@@ -85,7 +89,7 @@ def test_history_command(two_months):
     code = main(["history", "--db", str(two_months / "history.sqlite")], stdout=out, stderr=io.StringIO())
     assert code == 0
     text = out.getvalue()
-    assert "2026-09" in text and "2026-10" in text and "keep coming back" in text
+    assert "September 2026" in text and "October 2026" in text and "keep coming back" in text
     out = io.StringIO()
     main(["history", "--db", str(two_months / "history.sqlite"), "--client", "bolt ltd", "--json"], stdout=out)
     data = json.loads(out.getvalue())
@@ -118,6 +122,40 @@ def test_fail_on_unclassified(tmp_path):
     config = _config(tmp_path, inputs, "October 2026")
     assert _run("run", "--config", str(config), "--fail-on-unclassified", "--quiet")[0] == 3
     assert _run("run", "--config", str(config), "--quiet")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "formats, quiet, last_line",
+    [
+        ('["html", "xlsx"]', False, "publish-failures: open {out}/index.html"),
+        ('["html"]', False, "publish-failures: open {out}/index.html"),
+        ('["xlsx"]', False, "publish-failures: reports in {out}" + os.sep),
+        ('["html", "xlsx"]', True, None),
+        ('["xlsx"]', True, None),
+    ],
+)
+def test_run_ends_saying_where_the_reports_are(tmp_path, formats, quiet, last_line):
+    config = _config(tmp_path, _exports(tmp_path / "in", OCTOBER), "October 2026")
+    config.write_text(config.read_text(encoding="utf-8") + f"formats = {formats}\n", encoding="utf-8")
+    code, err = _run("run", "--config", str(config), *(["--quiet"] if quiet else []))
+    assert code == 0
+    out = tmp_path / "out" / "2026-10"
+    if last_line is None:
+        assert err == ""
+    else:
+        lines = err.splitlines()
+        assert lines[-1] == last_line.format(out=out)
+        assert sum("index.html" in line or line.endswith(f"{out}{os.sep}") for line in lines) == 1
+        assert (out / "index.html").is_file() == ("html" in formats)
+
+
+@pytest.mark.parametrize("formats, opened", [("html,xlsx", True), ("html", True), ("xlsx", False)])
+def test_report_names_index_only_when_written(tmp_path, formats, opened):
+    inputs = _exports(tmp_path / "in", OCTOBER)
+    out = tmp_path / "out"
+    code, err = _run("report", str(inputs), "--out", str(out), "--format", formats, "--no-history")
+    assert code == 0
+    assert (f"(open {out / 'index.html'})" in err) == opened == (out / "index.html").is_file()
 
 
 def _complete(path: Path) -> bool:
@@ -155,3 +193,140 @@ def test_reports_are_readable_like_other_new_files(tmp_path):
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out" / "2026-10").glob("*.*") if p.suffix != ".sqlite"}
     assert set(modes.values()) == {0o644}, modes
+
+
+# ---------------------------------------------------------------------------------------------
+# The history command's tables, from a database recorded directly
+
+def _items(client_rows):
+    columns = ["client", "item_key", "item_id", "supplier", "date", "amount", "currency", "categories", "fixes"]
+    return pd.DataFrame(client_rows, columns=columns).assign(error_key="")
+
+
+RECORDED = {  # period slug, label -> items
+    ("2026-08", "August 2026"): [
+        ("Zeta Café", "id:77", "77", "Café Supplies", "2026-08-02", 1234.5, "EUR", "account_archived", "refresh-categories"),
+    ],
+    ("2026-09", "September 2026"): [
+        ("Acme Ltd", "id:1001", "1001", "Widgets Ltd", "2026-09-15", 10.0, "GBP", "account_archived", "refresh-categories"),
+        ("Acme Ltd", "fp:0123456789abcdef", "", None, "2026-09-03", float("nan"), "", "lock_date+tax_type_invalid",
+         "lock-date+tax-type"),
+        ("Bolt Ltd", "id:2001", "2001", "Bolt Supplier", "2026-09-20", 99.99, "USD", "lock_date", "lock-date"),
+    ],
+    ("2026-10", "October 2026"): [
+        *(("Acme Ltd", f"id:{n}", str(n), f"Supplier {n}", "2026-10-01", 5.0, "GBP", "account_archived",
+           "refresh-categories") for n in range(3000, 3011)),
+        ("Acme Ltd", "id:1001", "1001", "Widgets Ltd", "2026-10-05", 10.0, "GBP", "account_archived", "refresh-categories"),
+        ("Acme Ltd", "fp:0123456789abcdef", "", None, "2026-09-03", float("nan"), "", "lock_date+tax_type_invalid",
+         "lock-date+tax-type"),
+    ],
+}
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    db = tmp_path / "history.sqlite"
+    for (slug, label), rows in RECORDED.items():
+        history.record(db, history.RunRecord(slug, label, dt.datetime(2026, 11, 3), "test", "", _items(rows), ()))
+    return db
+
+
+def _history(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["history", *argv], stdout=out, stderr=err)
+    assert (code, err.getvalue()) == (0, "")
+    return out.getvalue()
+
+
+def test_history_table_per_client_and_period(recorded):
+    lines = _history("--db", str(recorded)).splitlines()
+    assert lines[0] == f"Failed items per client per run ({recorded})"
+    assert lines[1:] == [
+        "",
+        "Acme Ltd",
+        "  August 2026       0 items",
+        "  September 2026    2 items",
+        "  October 2026     13 items",
+        "",
+        "Bolt Ltd",
+        "  August 2026       0 items",
+        "  September 2026    1 item",
+        "  October 2026      0 items",
+        "",
+        "Zeta Café",
+        "  August 2026       1 item",
+        "  September 2026    0 items",
+        "  October 2026      0 items",
+        "",
+        "Items that keep coming back (2)",
+        "",
+        "Acme Ltd",  # most runs first, then by key: an item without an id shows its fingerprint key
+        "  fp:0123456789abcdef                 2 runs   September 2026 to October 2026   lock_date, tax_type_invalid",
+        "  1001                  Widgets Ltd   2 runs   September 2026 to October 2026   account_archived",
+    ]
+
+
+@pytest.mark.parametrize(
+    "client, expected",
+    [
+        ("bolt ltd", ["", "Bolt Ltd", "  September 2026   1 item"]),
+        ("zeta café", ["", "Zeta Café", "  August 2026   1 item"]),
+    ],
+)
+def test_history_table_for_one_client(recorded, client, expected):
+    assert _history("--db", str(recorded), "--client", client).splitlines()[1:] == expected
+
+
+def test_history_items_listed_under_each_period(recorded):
+    lines = _history("--db", str(recorded), "--items", "--client", "Acme Ltd").splitlines()
+    september = lines.index("  September 2026    2 items")
+    october = lines.index("  October 2026     13 items")
+    assert lines[september + 1:october] == [  # by date; no id, supplier or amount: the key and blanks
+        "      fp:0123456789abcdef                   2026-09-03               lock_date, tax_type_invalid",
+        "      1001                  Widgets Ltd     2026-09-15   10.00 GBP   account_archived",
+    ]
+    listed = lines[october + 1:lines.index("Items that keep coming back (2)") - 1]
+    assert len(listed) == 13
+    assert listed[0] == "      fp:0123456789abcdef                   2026-09-03               lock_date, tax_type_invalid"
+    assert listed[1] == "      3000                  Supplier 3000   2026-10-01    5.00 GBP   account_archived"
+    assert listed[-1] == "      1001                  Widgets Ltd     2026-10-05   10.00 GBP   account_archived"
+    every = _history("--db", str(recorded), "--items").splitlines()
+    assert "      77                    Café Supplies   2026-08-02   1,234.50 EUR   account_archived" in every
+    assert sum(line.startswith("      ") for line in every) == sum(len(rows) for rows in RECORDED.values())
+
+
+@pytest.mark.parametrize(
+    "argv, clients, items",
+    [
+        ([], {"Acme Ltd", "Bolt Ltd", "Zeta Café"}, None),
+        (["--items"], {"Acme Ltd", "Bolt Ltd", "Zeta Café"}, 17),
+        (["--items", "--client", "ACME LTD"], {"Acme Ltd"}, 15),
+        (["--items", "--client", "Nobody"], set(), 0),
+    ],
+)
+def test_history_json(recorded, argv, clients, items):
+    data = json.loads(_history("--db", str(recorded), "--json", *argv))
+    assert {r["client"] for r in data["runs"]} == clients
+    assert [r["item_id"] for r in data["recurring"]] == (["", "1001"] if "Acme Ltd" in clients else [])
+    if items is None:
+        assert "items" not in data
+        return
+    assert len(data["items"]) == items
+    if items:
+        blank = next(i for i in data["items"] if i["item_key"].startswith("fp:"))
+        assert blank["amount"] is None and blank["supplier"] is None and blank["categories"] == "lock_date+tax_type_invalid"
+
+
+def test_history_items_function(recorded):
+    table = history.items(recorded, "acme ltd")
+    assert list(table.columns) == ["client", "period", "slug", "item_id", "item_key", "supplier", "date", "amount",
+                                   "currency", "categories", "fixes"]
+    assert list(table.drop_duplicates("slug")["period"]) == ["September 2026", "October 2026"]
+    assert list(table["item_key"].iloc[:2]) == ["fp:0123456789abcdef", "id:1001"]  # by date within a period
+    assert len(history.items(recorded)) == 17
+    counts, recurring = history.summary(recorded)  # unchanged beside it
+    assert list(counts.columns) == ["client", "period", "slug", "items"]
+    assert list(recurring.columns) == ["client", "item_key", "item_id", "supplier", "runs", "first_period",
+                                       "last_period", "categories"]
+    with pytest.raises(history.HistoryError, match="no run history yet"):
+        history.items(recorded.parent / "missing.sqlite")
