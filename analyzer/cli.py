@@ -311,8 +311,9 @@ def _run(args, stdout, stderr) -> int:
         for message in result.messages:
             log.warning("%s", message)
         unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
-        log.info("%d row(s) read, %d skipped, %d client(s); %d row(s) with unrecognised errors; wrote %s",
-                 analysis.rows_read, len(analysis.batch.skipped), len(result.reports), unrecognised, out)
+        log.info("%d row(s) read, %d skipped; %d client report(s), %d client(s) in the practice view;"
+                 " %d row(s) with unrecognised errors; wrote %s", analysis.rows_read, len(analysis.batch.skipped),
+                 len(result.reports), len(result.overview.clients), unrecognised, out)
     if not args.quiet:  # the last line: where to look
         where = f"open {out / 'index.html'}" if "html" in config.formats else f"reports in {out}{os.sep}"
         print(f"publish-failures: {where}", file=stderr)

@@ -60,7 +60,7 @@ def build_manifest(analysis: "Analysis", lines: list[ClientLine], settings: "Rep
 
 def _client(line: ClientLine, this_run: bool) -> dict:
     entry = {
-        "name": line.client, "state": line.state, "light": line.status, "status": line.status_label,
+        "name": line.client, "state": line.state, "status": line.status, "status_label": line.status_label,
         "rows": line.rows, "items": line.item_count, "failing": line.failing_items,
         "dismissed": line.dismissed, "snoozed": line.snoozed,
     }

@@ -182,11 +182,12 @@ def _is_export_name(path: Path) -> bool:
 # Reading one file
 
 
-def read_export(path: Path, limits: Limits = Limits()) -> InputFile:
-    """Read one file. Never raises for bad input: the failure is in `InputFile.error`."""
+def read_export(path: Path, limits: Limits = Limits(), sheet: str | None = None) -> InputFile:
+    """Read one file (of a workbook, only the named sheet when one is named). Never raises for
+    bad input: the failure is in `InputFile.error`."""
     name = str(path)
     try:
-        return _read(Path(path), name, limits)
+        return _read(Path(path), name, limits, sheet)
     except ReadError as exc:
         message = f"{name}: {exc}"
     except OSError as exc:
@@ -201,7 +202,7 @@ def read_export(path: Path, limits: Limits = Limits()) -> InputFile:
     return InputFile(name, error=one_line(message))
 
 
-def _read(path: Path, name: str, limits: Limits) -> InputFile:
+def _read(path: Path, name: str, limits: Limits, only: str | None = None) -> InputFile:
     info = path.stat()
     if stat.S_ISDIR(info.st_mode):
         raise ReadError("is a folder, not a file; give the export files inside it, or the folder to read all of them")
@@ -217,7 +218,7 @@ def _read(path: Path, name: str, limits: Limits) -> InputFile:
     kind, notes = _sniff_kind(path, head)
     if kind == "xlsx":
         digest = _scan_file(path, limits)
-        sheets = _read_excel(path, limits, notes)
+        sheets = _read_excel(path, limits, notes, only)
         if not sheets:
             raise ReadError("workbook has no sheet with data; check it is the export of failed items")
         return InputFile(name, digest.sha256, tuple(sheets))
@@ -794,7 +795,7 @@ def _check_sizes(frame: pd.DataFrame, limits: Limits) -> None:
 # Excel
 
 
-def _read_excel(path: Path, limits: Limits, notes: list[str]) -> tuple[Sheet, ...]:
+def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None = None) -> tuple[Sheet, ...]:
     _check_workbook_archive(path, limits)
     from python_calamine import CalamineWorkbook  # imported here: CSV-only runs never pay for it
 
@@ -803,6 +804,8 @@ def _read_excel(path: Path, limits: Limits, notes: list[str]) -> tuple[Sheet, ..
         try:
             sheets = []
             for name in workbook.sheet_names:
+                if only is not None and name.casefold() != only.casefold():
+                    continue
                 grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 sheet = _read_sheet(name, grid, limits, tuple(notes))
                 if sheet is not None:

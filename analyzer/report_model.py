@@ -119,6 +119,13 @@ class ClearedItem:
     def money(self) -> Money | None:
         return None if self.amount is None else Money(self.currency, self.amount)
 
+    @property
+    def day(self) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(self.date) if self.date else None
+        except ValueError:
+            return None
+
 
 @dataclass(frozen=True)
 class ActionLine:

@@ -85,7 +85,7 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime) -> Harvest:
 
 def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str]:
     """The Items sheet's tracking of one workbook, or None and why it cannot be read."""
-    workbook = read_export(path)
+    workbook = read_export(path, sheet="Items")
     if not workbook.ok:
         return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})"
     sheet = next((s for s in workbook.sheets if (s.sheet_name or "").casefold() == "items"), None)
@@ -158,10 +158,21 @@ def keep_copy(path: Path, now: dt.datetime) -> Path:
 
 
 def save(db_path: Path, records: pd.DataFrame) -> None:
-    """Keep harvested tracking; an item's record is replaced only by one saved later."""
+    """Keep harvested tracking; an item's record is replaced only by one saved later. An item
+    nobody has touched (To do, no one assigned, no note, no snooze) is stored only to reset a
+    record it already has, so a month of untouched items costs the store nothing."""
     if records.empty:
         return
+    touched = ((records["status"] != TO_DO) | (records["assigned_to"] != "") | (records["note"] != "")
+               | (records["snooze_until"] != "")).to_numpy(dtype=bool)
     with closing(connect(db_path)) as db, db:
+        db.executemany(
+            "UPDATE tracking SET status = ?, assigned_to = '', note = '', snooze_until = '', error_key = ?,"
+            " updated = ?, source = ? WHERE client = ? AND item_key = ? AND updated <= ?",
+            records.loc[~touched, ["status", "error_key", "updated", "source", "client", "item_key", "updated"]]
+            .astype("str").itertuples(index=False, name=None),
+        )
+        records = records[touched]
         db.executemany(
             "INSERT INTO tracking (client, item_key, status, assigned_to, note, snooze_until, error_key, updated, source)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client, item_key) DO UPDATE SET"

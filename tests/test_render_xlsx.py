@@ -448,3 +448,27 @@ def test_libreoffice_opens_the_workbooks(sample_run, tmp_path):
     for name in names:
         converted = tmp_path / "csv" / (Path(name).stem + ".csv")
         assert converted.is_file() and converted.stat().st_size > 0
+
+
+def test_items_sheet_types_lock_dates_and_input_amounts(sample_run):
+    """Lock dates read from errors are date cells; money columns no role claims are numbers; the
+    Categories column holds titles and the ids sit in the last columns for scripts."""
+    run, out = sample_run
+    seen_lock = seen_money = False
+    for report in run.reports:
+        items = _book(out / report.xlsx_file)["Items"]
+        header = _header(items)
+        if "Lock date" in header:
+            cells = [c for c in _column(items, "Lock date") if c.value is not None]
+            assert cells and all(c.is_date for c in cells)
+            seen_lock = True
+        for heading in header:
+            if heading.startswith("Tax (") and heading.endswith(")"):
+                cells = [c for c in _column(items, heading) if c.value is not None]
+                assert cells and all(c.data_type == "n" for c in cells)
+                seen_money = True
+        categories = {c.value for c in _column(items, "Categories")}
+        ids = {c.value for c in _column(items, "Category ids")}
+        assert not categories & ids and all("_" not in (v or "") for v in categories)
+        assert all(c.value for c in _column(items, "Item key"))
+    assert seen_lock and seen_money

@@ -125,7 +125,7 @@ def test_dismissed_and_snoozed_items_leave_the_counts(two_months):
     assert (acme["new"], acme["carried_over"], acme["cleared"]) == (1, 5, 1)
     # 1001, 1002, 1004 and 1006 are at risk; 1003 (dismissed) and 1005 (snoozed) are not.
     assert acme["value"] == {"GBP": 100 + 200 + 400 + 600}
-    assert acme["state"] == "failing" and acme["light"] == "amber"
+    assert acme["state"] == "failing" and acme["status"] == "amber"
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(two_months / "2026-10" / "Acme Ltd.xlsx")["Summary"]
                .iter_rows(values_only=True) if r and r[0]}
     assert (summary["Items to fix"], summary["Dismissed"], summary["Snoozed"]) == (4, 1, 1)
@@ -149,7 +149,7 @@ def test_cleared_items_are_listed_with_who_had_them(two_months):
 
 def test_every_client_shows_with_its_state(two_months):
     manifest = json.loads((two_months / "2026-10" / "manifest.json").read_text(encoding="utf-8"))
-    states = {c["name"]: (c["state"], c["light"]) for c in manifest["clients"]}
+    states = {c["name"]: (c["state"], c["status"]) for c in manifest["clients"]}
     assert states == {
         "Bolt Ltd": ("failing", "red"), "Acme Ltd": ("failing", "amber"), "Eve Ltd": ("export_missing", "grey"),
         "Fay Ltd": ("export_missing", "grey"), "Cole Ltd": ("cleared", "green"), "Dale Ltd": ("clean", "green"),
@@ -170,7 +170,7 @@ def test_a_blocker_is_red_but_manual_entry_is_its_own_light(tmp_path):
     _exports(exports, {"Gil Ltd": {"7001": (manual, 10)}, "Hal Ltd": {"8001": (RECONNECT, 10)}})
     code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"), "--period", "October 2026")
     assert code == 0, err
-    lights = {c["name"]: c["light"] for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["clients"]}
+    lights = {c["name"]: c["status"] for c in json.loads((tmp_path / "out" / "manifest.json").read_text())["clients"]}
     assert lights["Hal Ltd"] == "red" and lights["Gil Ltd"] != "red"
 
 

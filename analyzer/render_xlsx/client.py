@@ -417,7 +417,7 @@ def _write_cleared(sheet: Worksheet, formats: _Formats, report: ClientReport) ->
     items = report.cleared_items
     columns = [
         _text_column("Item ID", [i.item_id for i in items], formats),
-        _date_column("Date", [_iso_date(i.date) for i in items], formats),
+        _date_column("Date", [i.day for i in items], formats),
         _text_column("Supplier", [i.supplier for i in items], formats),
         _number_column("Amount", [i.amount for i in items], formats.money),
         _text_column("Currency", [i.currency for i in items], formats, width=9),
@@ -428,9 +428,3 @@ def _write_cleared(sheet: Worksheet, formats: _Formats, report: ClientReport) ->
     _write_table(sheet, formats, columns)
     _page_setup(sheet)
 
-
-def _iso_date(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
