@@ -38,6 +38,10 @@ def test_example_config_parses():
         ("[limits]\nmax_rows = -1", "limits.max_rows: must be a positive number"),
         ("[limits]\nmax_bytes = 1", "limits.max_bytes: unknown limit"),
         ("[clients]\nAcme = 'ACME'", "clients.Acme: must be a list"),
+        ("[clients]\nAcme = { aliases = ['A'], colour = 'red' }", "clients.Acme.colour: unknown key"),
+        ("[clients]\nAcme = { currency = 'pounds' }", "clients.Acme.currency: must be a three-letter currency code"),
+        ("currency = 'GB'", "currency: must be a three-letter currency code"),
+        ("currency = 5", "currency: must be text"),
         ("fail_on_unclassified = 'yes'", "fail_on_unclassified: must be true or false"),
         ("lock_timeout = true", "lock_timeout: must be a number"),
         ("inputs = [", "not valid TOML"),
@@ -53,6 +57,16 @@ def test_broken_config_is_one_line_and_exit_2(tmp_path, text, where):
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1, lines
     assert str(path) in lines[0] and where in lines[0]
+
+
+def test_clients_list_the_roster_with_aliases_and_currencies(tmp_path):
+    path = tmp_path / "analyzer.toml"
+    path.write_text('currency = "gbp"\n[clients]\n"Acme Ltd" = ["ACME"]\n'
+                    '"Kea Ltd" = { aliases = ["KEA COFFEE"], currency = "nzd" }\n"Bolt Ltd" = {}\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.clients == ("Acme Ltd", "Kea Ltd", "Bolt Ltd")
+    assert config.client_aliases == {"acme": "Acme Ltd", "kea coffee": "Kea Ltd"}
+    assert config.client_currencies == {"": "GBP", "kea ltd": "NZD"}
 
 
 def test_missing_config_file(tmp_path):

@@ -356,7 +356,6 @@ def test_a_hand_built_hostile_report_reads_back_as_text(tmp_path):
 
 
 def test_constant_memory_mode_reads_back_the_same(tmp_path, monkeypatch):
-    import analyzer.render_xlsx.cells
     import analyzer.render_xlsx as render_xlsx
 
     texts = HOSTILE + ["plain", "x" * (MAX_CELL + 5)]

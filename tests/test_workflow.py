@@ -291,3 +291,24 @@ def test_a_database_from_a_newer_release_is_refused_in_one_line(tmp_path):
     exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
     code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"))
     assert code == 2 and "newer analyzer" in err and len(err.strip().splitlines()) == 1
+
+
+def test_value_at_risk_in_base_currency_and_configured_currency(tmp_path):
+    exports = tmp_path / "in"
+    exports.mkdir()
+    (exports / "Acme Ltd - failed items.csv").write_text(
+        "Item ID,Date,Supplier,Total,Currency,Total (GBP),Error\n"
+        f'1,15/10/2026,A,100.00,EUR,86.00,"{UNIQUE}"\n2,15/10/2026,B,50.00,GBP,50.00,"{UNIQUE}"\n', encoding="utf-8")
+    (exports / "Gum Pty Ltd - failed items.csv").write_text(
+        f'Item ID,Date,Supplier,Total Amount,Error\n3,15/10/2026,C,20.00,"{UNIQUE}"\n', encoding="utf-8")
+    (exports / "Hob Ltd - failed items.csv").write_text(
+        f'Item ID,Date,Supplier,Total Amount,Error\n4,15/10/2026,D,30.00,"{UNIQUE}"\n', encoding="utf-8")
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'inputs = ["{exports.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n'
+                      'period = "October 2026"\n[clients]\n"Gum Pty Ltd" = { currency = "AUD" }\n', encoding="utf-8")
+    assert _run("run", "--config", str(config))[0] == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    values = {c["name"]: c["value"] for c in manifest["clients"]}
+    assert values == {"Acme Ltd": {"GBP": 136.0}, "Gum Pty Ltd": {"AUD": 20.0}, "Hob Ltd": {"unknown": 30.0}}
+    html = (tmp_path / "out" / "Hob Ltd.html").read_text(encoding="utf-8")
+    assert "30.00 (currency not stated)" in html and "???" not in html
