@@ -20,7 +20,7 @@ from pandas.api.types import union_categoricals
 from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text, passes, used_text, with_text
 from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
-from analyzer.read_pieces import text_bytes
+from analyzer.read.pieces import text_bytes
 
 TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", "category", "project",
                "payment_method", "bank_account", "tax_name", "tax_code", "status", "owner",

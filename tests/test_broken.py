@@ -320,9 +320,9 @@ def test_wide_real_sheet_is_read(tmp_path):
 
 def test_sheet_checks_see_across_chunk_boundaries(tmp_path, monkeypatch):
     """Tags split between two inflated chunks are still measured."""
-    import analyzer.read as read
+    import analyzer.read.guard as guard
 
-    monkeypatch.setattr(read, "_OUT_CHUNK", 64)
+    monkeypatch.setattr(guard, "_OUT_CHUNK", 64)
     body = '<row r="1"><c r="A1" t="inlineStr"><is><t>Error</t></is></c></row>' * 50
     assert read_export(_book(tmp_path, _sheet(body + '<row r="60"><c r="XFD1048576"><v>1</v></c></row>'))).error
     good = read_export(_book(tmp_path, corpus.good_workbook(), "g.xlsx"))

@@ -1,4 +1,4 @@
-"""The CSV fast path (analyzer.read_pieces): a file cut in pieces at line breaks outside quotes
+"""The CSV fast path (analyzer.read.pieces): a file cut in pieces at line breaks outside quotes
 must read exactly as one piece would, whatever the cells hold; a cut a stray quote puts in the
 wrong place must raise, never give other rows; and every CSV file we know of must read the same
 with pieces of a few bytes as with the default size."""
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import analyzer.read_pieces as read_pieces_module
+import analyzer.read.pieces as read_pieces_module
 from analyzer.read import read_export
-from analyzer.read_pieces import Ragged, read_pieces
+from analyzer.read.pieces import Ragged, read_pieces
 
 ROOT = Path(__file__).resolve().parent.parent
 KNOWN_CSV = sorted([*ROOT.glob("sample_exports/*.csv"), *ROOT.glob("tests/data/broken/*.csv"),

@@ -1,0 +1,78 @@
+"""Excel workbooks: each sheet as a table of records, after the guard has checked the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analyzer.read.common import HEADER_SEARCH_ROWS, Limits, ReadError, Sheet, _reason
+from analyzer.read.delimited import _check_sizes, _number_rows
+from analyzer.read.guard import _check_workbook_archive
+from analyzer.read.sniff import _find_header, _unique_headers
+
+
+# ---------------------------------------------------------------------------------------------
+# Excel
+
+
+def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None = None) -> tuple[Sheet, ...]:
+    _check_workbook_archive(path, limits)
+    from python_calamine import CalamineWorkbook  # imported here: CSV-only runs never pay for it
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        try:
+            sheets = []
+            for name in workbook.sheet_names:
+                if only is not None and name.casefold() != only.casefold():
+                    continue
+                grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                sheet = _read_sheet(name, grid, limits, tuple(notes))
+                if sheet is not None:
+                    sheets.append(sheet)
+            return tuple(sheets)
+        finally:
+            workbook.close()
+    except (ReadError, MemoryError):
+        raise
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # calamine reports damage with many types, panics included
+        if type(exc).__name__ == "PasswordError":
+            raise ReadError("workbook is password-protected; open it in Excel, remove the password and save it again") from None
+        raise ReadError(f"workbook is damaged or not a real .xlsx ({_reason(exc)}); open it in Excel and save it again") from None
+
+
+def _read_sheet(name: str, grid: list[list[object]], limits: Limits, notes: tuple[str, ...] = ()) -> Sheet | None:
+    while grid and not any(_filled(c) for c in grid[-1]):
+        grid.pop()
+    if not grid:
+        return None
+    if len(grid) > limits.max_rows:
+        raise ReadError(f"sheet {name!r} has {len(grid):,} rows, over the {limits.max_rows:,} limit; split it or raise --max-rows")
+    header_index = _find_header([[_text(c) for c in r] for r in grid[:HEADER_SEARCH_ROWS]])
+    header = _unique_headers([_text(c) for c in grid[header_index]])
+    frame = pd.DataFrame(grid[header_index + 1 :], columns=list(header), dtype=object)
+    # Columns with neither a name nor a value are the sheet's empty margin, not data.
+    unnamed = [h for h, cell in zip(header, grid[header_index]) if not _filled(cell)]
+    empty = [h for h in unnamed if not frame[h].map(_filled).any()]
+    frame = frame.drop(columns=empty)
+    header = tuple(h for h in header if h not in empty)
+    frame = _number_rows(frame, header_index + 1)
+    _check_sizes(frame, limits)
+    if frame.empty:
+        notes = (*notes, "has a header but no data rows")
+    return Sheet(name, header, header_index + 1, frame, notes=notes)
+
+
+def _filled(cell: object) -> bool:
+    return cell is not None and str(cell).strip() != ""
+
+
+def _text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
