@@ -19,6 +19,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from analyzer.catalog_check import CatalogError, check_document, check_replacement, compile_linear
+
 UNCLASSIFIED = "unclassified"
 MANUAL_REVIEW = "manual-review"
 WHO = {
@@ -33,10 +35,6 @@ MACROS = {
     "{q}": r"""['"]?""",
     "{code}": r"""['"]?(?P<{name}>[A-Za-z0-9][\w./&-]*)['"]?""",
 }
-
-
-class CatalogError(ValueError):
-    """A catalog file is malformed; the message names the file and the entry."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ def build_catalog(documents: list[tuple[str, dict]]) -> Catalog:
     masks: list[Mask] = []
     noise: list[re.Pattern[str]] = []
     for index, (source, doc) in enumerate(documents):
-        _check_keys(source, "top level", doc, {"fix", "category", "mask", "noise"})
+        check_document(source, doc)
         for raw in doc.get("fix", []):
             fix = _build_fix(source, raw)
             fixes[fix.id] = fix
@@ -238,7 +236,7 @@ def required_text(pattern: re.Pattern[str]) -> str:
     """The longest run of plain characters every match of the pattern must contain, found in
     the regex's parse tree; "" when the pattern has none (e.g. it starts with an alternation)."""
     try:
-        tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+        tree = _sre_parse.parse(pattern.pattern, re.IGNORECASE)
     except Exception:  # the parser is internal to `re`; without it, simply do not prefilter
         return ""
     runs: list[str] = []
@@ -263,8 +261,11 @@ def _literal_runs(items: list, runs: list[str]) -> None:
 
 
 def _build_mask(source: str, raw: dict) -> Mask:
-    _require(source, f"mask {raw.get('name', '?')!r}", raw, ("name", "pattern", "replace"))
-    return Mask(raw["name"], _compile(source, f"mask {raw['name']!r}", raw["pattern"]), raw["replace"])
+    where = f"mask {raw.get('name', '?')!r}"
+    _require(source, where, raw, ("name", "pattern", "replace"))
+    compiled = _compile(source, where, raw["pattern"])
+    check_replacement(source, where, compiled, raw["replace"])
+    return Mask(raw["name"], compiled, raw["replace"])
 
 
 def expand_macros(pattern: str) -> str:
@@ -275,11 +276,9 @@ def expand_macros(pattern: str) -> str:
     return pattern.replace("{q}", MACROS["{q}"])
 
 
-def _compile(source: str, where: str, pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(expand_macros(pattern), re.IGNORECASE)
-    except re.error as exc:
-        raise CatalogError(f"{source}: {where}: bad pattern {pattern!r} ({exc})") from None
+def _compile(source: str, where: str, pattern: str):
+    """Every pattern that runs over cell text is linear-time (RE2): see catalog_check."""
+    return compile_linear(source, where, expand_macros(pattern))
 
 
 def _check_keys(source: str, where: str, raw: dict, allowed: set[str]) -> None:

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import re2
 import pandas as pd
 
 from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog
@@ -25,9 +26,14 @@ NO_ERROR_TEXT = "(no error text in the export)"
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
                          "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
                          "\u00a0": " ", "\u2007": " ", "\u202f": " "})
-_SEPARATORS = re.compile(r"\s*(?:\r?\n|\r|;|\s\|\s|•)\s*")
+# Patterns over cell text run on RE2, in time linear in the cell (Python's engine takes
+# quadratic time to split a cell of 100,000 spaces with `\s*...\s*`).
+_SEPARATORS = re2.compile(r"\s*(?:\r?\n|\r|;|\s\|\s|•)\s*")
 _JSON_START = re.compile(r"[\[{]")
-_JSON_TEXT_FIELD = re.compile(r'"(Message|Detail|Title)"\s*:\s*"((?:\\.|[^"\\])*)"')
+_JSON_TEXT_FIELD = re2.compile(r'"(Message|Detail|Title)"\s*:\s*"((?:\\.|[^"\\])*)"')
+# No cell needs more than this to say what went wrong; a longer one is classified on its start,
+# so the work per cell is bounded whatever a file holds.
+MAX_CLASSIFY_CHARS = 20_000
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -90,6 +96,7 @@ def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] |
     """Every error in one cell, in order of appearance, each distinct finding once."""
     found: dict[Finding, None] = {}
     cache = {} if cache is None else cache
+    cell = cell[:MAX_CLASSIFY_CHARS]
     for message in split_messages(cell):
         if message not in cache:
             cache[message] = _classify_message(message, catalog)
@@ -193,7 +200,9 @@ def _scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
                 if any(span[0] < end and start < span[1] for start, end in taken):
                     continue
                 taken.append(span)
-                values = tuple((name, _tidy_value(value)) for name, value in match.groupdict().items() if value)
+                # In the pattern's order of groups (RE2 gives them by name).
+                groups = sorted(match.groupdict().items(), key=lambda item: pattern.groupindex[item[0]])
+                values = tuple((name, _tidy_value(value)) for name, value in groups if value)
                 found.append((span[0], Finding(category.id, category.fix, values)))
     return found
 

@@ -71,6 +71,23 @@ def _doc():
         (lambda d: d["fix"][0].update(who="intern"), "who must be one of"),
         (lambda d: d["fix"][0].update(scope="galaxy"), "scope must be one of"),
         (lambda d: d["category"][0].pop("cause"), "missing cause"),
+        # A practice's file is untrusted: every wrong type is one line naming the entry and key.
+        (lambda d: d["category"][0].update(patterns="boom"), "patterns must be a list of texts, not str"),
+        (lambda d: d["category"][0].update(examples=[1, 2]), "examples must be a list of texts"),
+        (lambda d: d["category"][0].update(seed="yes"), "seed must be true or false, not str"),
+        (lambda d: d["fix"][0].update(who=["bookkeeper"]), "who must be text, not list"),
+        (lambda d: d["fix"][0].update(steps=5), "steps must be a list of texts, not int"),
+        (lambda d: d["fix"][0].update(variants={"when": "x"}), "variants must be a list of tables"),
+        (lambda d: d.update(category={"id": "x"}), "top level: category must be a list of tables"),
+        (lambda d: d.update(category=["x"]), "top level: category must be a list of tables"),
+        (lambda d: d.update(noise=["x"]), "top level: noise must be a table"),
+        (lambda d: d["noise"].update(patterns="x"), "noise: patterns must be a list of texts"),
+        (lambda d: d.update(colour=1), "top level: unknown key(s) colour"),
+        (lambda d: d["mask"][0].update(replace="\\9"), "replace refers to group '9'"),
+        (lambda d: d["mask"][0].update(pattern=5), "pattern must be text, not int"),
+        (lambda d: d["category"][0].update(patterns=["(?<=x)y"]), "look-arounds"),
+        (lambda d: d["category"][0].update(patterns=["(a)\\1"]), "bad pattern"),
+        (lambda d: d["category"][0].update(patterns=["x{0,5000}"]), "bad pattern"),
     ],
 )
 def test_broken_catalog_fails_loudly(mutate, message):
@@ -78,6 +95,34 @@ def test_broken_catalog_fails_loudly(mutate, message):
     mutate(doc)
     with pytest.raises(CatalogError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_catalog([("catalog.toml", doc)])
+
+
+def test_a_catastrophic_pattern_runs_in_linear_time():
+    """`(a+)+$` backtracks exponentially in Python's engine; the catalog runs it on RE2."""
+    import time
+
+    from analyzer.classify import classify_cell
+
+    extra = {"category": [{"id": "evil", "title": "T", "cause": "C", "fix": "manual-review",
+                           "patterns": ["(a+)+$"], "examples": ["aaa"]}]}
+    catalog = build_catalog([("catalog.toml", _doc()), ("practice.toml", extra)])
+    started = time.perf_counter()
+    findings = classify_cell("a" * 19_999 + "!", catalog)
+    assert time.perf_counter() - started < 2
+    assert [f.category for f in findings] == ["unclassified"]
+
+
+@pytest.mark.parametrize("cell", [" " * 100_000, "a-" * 50_000, " 'a" * 40_000, "1a-" * 30_000, "a@" * 50_000,
+                                  "x\n" * 50_000, "'" * 100_000])
+def test_hostile_cells_classify_quickly(cell):
+    import time
+
+    from analyzer.catalog import load_default_catalog
+    from analyzer.classify import classify_cell
+
+    started = time.perf_counter()
+    classify_cell(cell, load_default_catalog())
+    assert time.perf_counter() - started < 2
 
 
 def test_practice_file_overrides_and_adds_before_builtins():
