@@ -24,6 +24,7 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
+from analyzer.errors import OutputError, TemplateProblem
 from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(classify)
     classify.add_argument("-o", "--output", metavar="FILE",
                           help="write here (CSV, or JSON Lines when FILE ends in .jsonl); default: standard output")
+    classify.add_argument("--raw", action="store_true",
+                          help="write cells exactly as read, for programs: without it, a CSV cell that a spreadsheet"
+                               " would run as a formula (= + - @ tab CR) starts with ' (JSON Lines are always raw)")
     classify.set_defaults(handler=_classify)
 
     report = commands.add_parser(
@@ -140,6 +144,8 @@ def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--cl
     command.add_argument("--max-cell-chars", type=int, default=None, help="longest cell read (default 1,000,000)")
     command.add_argument("--max-unzipped-mb", type=float, default=None,
                          help="largest size a workbook may unpack to (default 2048)")
+    command.add_argument("--max-cells", type=int, default=None,
+                         help="most cells one sheet may span, blanks included (default 16,000,000)")
 
 
 def _add_report_options(command: argparse.ArgumentParser) -> None:
@@ -193,6 +199,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except (ConfigError, HistoryError) as exc:
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_USAGE
+    except TemplateProblem as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_USAGE
     except UnknownClient as exc:
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_USAGE
@@ -239,6 +248,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
         max_unzipped_bytes=int(args.max_unzipped_mb * mb) if args.max_unzipped_mb else base.max_unzipped_bytes,
         max_rows=args.max_rows or base.max_rows,
         max_cell_chars=args.max_cell_chars or base.max_cell_chars,
+        max_cells=args.max_cells or base.max_cells,
     )
 
 
@@ -246,7 +256,7 @@ def _classify(args, stdout, stderr) -> int:
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
     table = classified_table(analysis)
     target = args.output or "-"
-    write_table(table, target, stdout)
+    write_table(table, target, stdout, raw=args.raw)
     _report_reading(analysis, stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
 
@@ -257,6 +267,10 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
         raise UsageError(f"--format {args.format!r}: use html, xlsx or html,xlsx")
     if args.templates is not None and not args.templates.is_dir():
         raise UsageError(f"--templates {args.templates}: no such folder")
+    if args.templates is not None:
+        from analyzer.render_html import check_templates  # Jinja only when templates are given
+
+        check_templates(args.templates)
     history = None if args.no_history else (args.history or args.out / "history.sqlite")
     return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=_period(args.period),
                           history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers)
@@ -291,6 +305,10 @@ def _run(args, stdout, stderr) -> int:
     config = load_config(path)
     if not config.inputs:
         raise ConfigError(f"{path}: inputs: list at least one file, folder or glob to read")
+    if config.templates is not None:
+        from analyzer.render_html import check_templates  # Jinja only when templates are given
+
+        check_templates(config.templates)
     now = dt.datetime.now().replace(microsecond=0)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
@@ -331,6 +349,7 @@ def _config_limits(config) -> Limits:
         max_unzipped_bytes=int(given.get("max_unzipped_mb", base.max_unzipped_bytes / mb) * mb),
         max_rows=int(given.get("max_rows", base.max_rows)),
         max_cell_chars=int(given.get("max_cell_chars", base.max_cell_chars)),
+        max_cells=int(given.get("max_cells", base.max_cells)),
     )
 
 

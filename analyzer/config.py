@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -137,7 +138,10 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
     "currency": str,
 }
-_LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars"}
+_LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars", "max_cells"}
+_WHOLE_LIMITS = {"max_rows", "max_cell_chars", "max_cells"}
+_LIMIT_RANGE = (1, 1e12)  # finite: inf, nan and 1e308 are mistakes, not limits
+_MAX_LOCK_TIMEOUT = 86_400
 
 
 def find_config(explicit: Path | None, cwd: Path) -> Path | None:
@@ -192,15 +196,22 @@ def parse_config(raw: dict, path: Path) -> Config:
     for key, value in limits.items():
         if key not in _LIMIT_KEYS:
             raise fail(f"limits.{key}", f"unknown limit; limits are {', '.join(sorted(_LIMIT_KEYS))}")
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise fail(f"limits.{key}", "must be a positive number")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not _LIMIT_RANGE[0] <= value <= _LIMIT_RANGE[1]:
+            raise fail(f"limits.{key}", f"must be a number from 1 to {_LIMIT_RANGE[1]:,.0f}")
+        if key in _WHOLE_LIMITS and value != int(value):
+            raise fail(f"limits.{key}", "must be a whole number")
     timeout = raw.get("lock_timeout", 60)
-    if timeout < 0:
-        raise fail("lock_timeout", "must be 0 or more seconds")
+    if not math.isfinite(timeout) or not 0 <= timeout <= _MAX_LOCK_TIMEOUT:
+        raise fail("lock_timeout", f"must be a number of seconds from 0 to {_MAX_LOCK_TIMEOUT:,}")
     branding = raw.get("branding", {})
-    for key in branding:
+    for key, value in branding.items():
         if key not in ("practice", "templates"):
             raise fail(f"branding.{key}", "unknown key; use practice or templates")
+        if not isinstance(value, str):
+            raise fail(f"branding.{key}", f"must be text, not {type(value).__name__}")
+    log_file = raw.get("log_file", "")
+    if log_file and Path(local(log_file)).is_dir():
+        raise fail("log_file", f"{log_file!r} is a folder; name a file such as reports/run.log")
     period = raw.get("period", "")
     if period.strip():
         try:

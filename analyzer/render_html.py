@@ -1,7 +1,8 @@
 """HTML reports: one self-contained page per client and an index across clients.
 
 Every page comes from Jinja2 templates. One environment is built here, once per templates folder:
-auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
+Jinja's immutable sandbox (a practice's template cannot reach Python's internals, run a command or
+write a file), auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
 before the built-in templates, so a practice can override one partial (say `_brand.html` for its
 name, logo and colours) and keep the rest. Rendering reads only the report model: no clock, no
 network, no files other than templates.
@@ -10,19 +11,23 @@ network, no files other than templates.
 from __future__ import annotations
 
 import functools
+import traceback
 import importlib.resources
 from pathlib import Path
 
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
-    Environment,
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    TemplateError,
     select_autoescape,
 )
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from analyzer.errors import TemplateProblem
 from analyzer.overview import Overview
 from analyzer.report_model import ClientReport, Money, format_date
 
@@ -32,19 +37,52 @@ ASKS_TEMPLATE = "asks.html"
 
 
 def render_client_html(report: ClientReport, templates: Path | None) -> str:
-    page = environment(_key(templates)).get_template(CLIENT_TEMPLATE)
-    return page.render(report=report, **_shell(report))
+    return _render(templates, CLIENT_TEMPLATE, report=report, **_shell(report))
 
 
 def render_asks_html(report: ClientReport, templates: Path | None) -> str:
     """The short "What we need from you" page: only the asks for the client's own Xero admin."""
-    page = environment(_key(templates)).get_template(ASKS_TEMPLATE)
-    return page.render(report=report, **_shell(report))
+    return _render(templates, ASKS_TEMPLATE, report=report, **_shell(report))
 
 
 def render_index_html(overview: Overview, templates: Path | None) -> str:
-    page = environment(_key(templates)).get_template(INDEX_TEMPLATE)
-    return page.render(overview=overview, **_shell(overview))
+    return _render(templates, INDEX_TEMPLATE, overview=overview, **_shell(overview))
+
+
+def _render(templates: Path | None, name: str, **context) -> str:
+    try:
+        return environment(_key(templates)).get_template(name).render(**context)
+    except TemplateError as exc:
+        raise TemplateProblem(_describe(exc, templates, name)) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        if templates is None:
+            raise  # the built-in templates failing is the tool's own bug: keep the traceback
+        raise TemplateProblem(_describe(exc, templates, name)) from None
+
+
+def check_templates(templates: Path) -> None:
+    """Compile every template of a practice's folder before any work starts, so a typo is one
+    line at once rather than a failure after an hour of rendering."""
+    env = environment(_key(templates))
+    for path in sorted(Path(templates).glob("*.html")):
+        try:
+            env.get_template(path.name)
+        except TemplateError as exc:
+            raise TemplateProblem(_describe(exc, templates, path.name)) from None
+
+
+def _describe(exc: Exception, templates: Path | None, name: str) -> str:
+    where = getattr(exc, "name", None) or getattr(exc, "filename", None) or name
+    line = getattr(exc, "lineno", None)
+    if line is None:  # a runtime error: find the template line in the traceback Jinja rewrote
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".html")]
+        if frames:
+            where, line = Path(frames[-1].filename).name, frames[-1].lineno
+    kind = "breaks the template sandbox" if isinstance(exc, SecurityError) else "fails"
+    folder = f"{templates}/" if templates else ""
+    return (f"template {folder}{Path(str(where)).name}{f' line {line}' if line else ''} {kind}:"
+            f" {type(exc).__name__ + ': ' if not isinstance(exc, TemplateError) else ''}"
+            f"{' '.join(str(exc).split())[:300]}; fix the template or remove it to use the built-in one")
 
 
 def _shell(page: ClientReport | Overview) -> dict:
@@ -65,13 +103,13 @@ def _key(templates: Path | None) -> str:
 
 
 @functools.cache
-def environment(templates: str = "") -> Environment:
+def environment(templates: str = "") -> ImmutableSandboxedEnvironment:
     """The one Jinja2 environment for a templates folder ("" for the built-in templates only)."""
     loaders: list[BaseLoader] = []
     if templates:
         loaders.append(FileSystemLoader(templates))
     loaders.append(_default_loader())
-    env = Environment(
+    env = ImmutableSandboxedEnvironment(  # a practice's template may not reach Python's internals
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(
             enabled_extensions=("html", "htm", "xml", "svg"), default_for_string=True, default=True

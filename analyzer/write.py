@@ -51,8 +51,46 @@ def write_text(target: Path, text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 
 
-def write_table(table: pd.DataFrame, target: str, stdout: TextIO) -> None:
-    """CSV, or JSON Lines when the target ends in .jsonl; `-` is standard output (CSV)."""
+# OWASP's CSV-injection guidance: a cell a spreadsheet would run as a formula (starting with
+# = + - @, a tab or a carriage return) is written with a leading apostrophe, which Excel and
+# LibreOffice show as text. A plain number (-12.50) is left alone: it cannot run anything.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?$"
+
+
+def defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell that could run as a formula prefixed by `'` (each
+    distinct value tested once for categorical columns)."""
+    changed = {}
+    for name, column in table.items():
+        if column.dtype.kind in "biufcmM":
+            continue
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            categories = column.cat.categories.to_series().astype("str")
+            defused = _defuse(categories)
+            if not defused.equals(categories):
+                changed[name] = column.cat.rename_categories(defused.to_numpy()) if defused.is_unique \
+                    else column.astype("str").pipe(_defuse)
+            continue
+        text = column.astype("str")
+        defused = _defuse(text)
+        if not defused.equals(text):
+            changed[name] = defused
+    return table.assign(**changed) if changed else table
+
+
+def _defuse(text: pd.Series) -> pd.Series:
+    risky = text.str.contains(_FORMULA_START, regex=True) & ~text.str.match(_PLAIN_NUMBER)
+    return text.where(~risky.to_numpy(dtype=bool), "'" + text) if risky.any() else text
+
+
+def write_table(table: pd.DataFrame, target: str, stdout: TextIO, raw: bool = False) -> None:
+    """CSV, or JSON Lines when the target ends in .jsonl; `-` is standard output (CSV). CSV
+    cells that could run as a spreadsheet formula are prefixed with `'` unless `raw`; JSON
+    Lines are data for programs and always raw."""
+    jsonl = target != "-" and Path(target).suffix.lower() == ".jsonl"
+    if not raw and not jsonl:
+        table = defuse_formulas(table)
     if target == "-":
         table.to_csv(stdout, index=False, lineterminator="\n")
         return

@@ -35,13 +35,23 @@ def test_example_config_parses():
         ("date_order = 'sideways'", "date_order: must be"),
         ("[columns]\ncolour = 'Red'", "columns.colour: unknown role"),
         ("[columns]\nerror = ''", "columns.error: must be the column's header text"),
-        ("[limits]\nmax_rows = -1", "limits.max_rows: must be a positive number"),
+        ("[limits]\nmax_rows = -1", "limits.max_rows: must be a number from 1 to"),
         ("[limits]\nmax_bytes = 1", "limits.max_bytes: unknown limit"),
         ("[clients]\nAcme = 'ACME'", "clients.Acme: must be a list"),
         ("[clients]\nAcme = { aliases = ['A'], colour = 'red' }", "clients.Acme.colour: unknown key"),
         ("[clients]\nAcme = { currency = 'pounds' }", "clients.Acme.currency: must be a three-letter currency code"),
         ("currency = 'GB'", "currency: must be a three-letter currency code"),
         ("currency = 5", "currency: must be text"),
+        ("[limits]\nmax_file_mb = inf", "limits.max_file_mb: must be a number from 1 to"),
+        ("[limits]\nmax_file_mb = nan", "limits.max_file_mb: must be a number from 1 to"),
+        ("[limits]\nmax_cells = 1e308", "limits.max_cells: must be a number from 1 to"),
+        ("[limits]\nmax_rows = 0.5", "limits.max_rows: must be a number from 1 to"),
+        ("[limits]\nmax_rows = 2.5", "limits.max_rows: must be a whole number"),
+        ("lock_timeout = nan", "lock_timeout: must be a number of seconds"),
+        ("lock_timeout = inf", "lock_timeout: must be a number of seconds"),
+        ("[branding]\ntemplates = 5", "branding.templates: must be text, not int"),
+        ("[columns]\nnonsense = 'X'", "columns.nonsense: unknown role"),
+        ("[columns]\nerror = 5", "columns.error: must be the column's header text"),
         ("fail_on_unclassified = 'yes'", "fail_on_unclassified: must be true or false"),
         ("lock_timeout = true", "lock_timeout: must be a number"),
         ("inputs = [", "not valid TOML"),
@@ -67,6 +77,15 @@ def test_clients_list_the_roster_with_aliases_and_currencies(tmp_path):
     assert config.clients == ("Acme Ltd", "Kea Ltd", "Bolt Ltd")
     assert config.client_aliases == {"acme": "Acme Ltd", "kea coffee": "Kea Ltd"}
     assert config.client_currencies == {"": "GBP", "kea ltd": "NZD"}
+
+
+def test_a_log_file_that_is_a_folder(tmp_path):
+    (tmp_path / "logs").mkdir()
+    path = tmp_path / "analyzer.toml"
+    path.write_text('inputs = ["x"]\nlog_file = "logs"\n', encoding="utf-8")
+    err = io.StringIO()
+    assert main(["run", "--config", str(path)], stdout=io.StringIO(), stderr=err) == 2
+    assert "log_file: 'logs' is a folder" in err.getvalue() and len(err.getvalue().splitlines()) == 1
 
 
 def test_missing_config_file(tmp_path):

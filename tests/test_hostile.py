@@ -1,7 +1,8 @@
-"""Hostile values in a cell are data, never code, and come out of `classify` exactly as they went
-in: right-to-left text, emoji, very long names, text that looks like a spreadsheet formula. The
-classify CSV is data for scripts, not a spreadsheet, so nothing is prefixed or escaped beyond CSV
-quoting. (The HTML and Excel reports are tested with their renderers.)"""
+"""Hostile values in a cell are data, never code: right-to-left text, emoji, very long names, text
+that looks like a spreadsheet formula. The classify CSV carries a UTF-8 BOM so that Excel opens it,
+so by default a cell a spreadsheet would run as a formula starts with ' (OWASP's CSV-injection
+guidance); `--raw` and JSON Lines give every value exactly as it went in, for programs. (The HTML
+and Excel reports are tested with their renderers.)"""
 
 from __future__ import annotations
 
@@ -64,9 +65,9 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_csv_output_keeps_every_value_byte_for_byte(tmp_path, hostile_export):
+def test_raw_csv_output_keeps_every_value_byte_for_byte(tmp_path, hostile_export):
     target = tmp_path / "out.csv"
-    code, _, err = run("classify", hostile_export, "-o", target)
+    code, _, err = run("classify", hostile_export, "-o", target, "--raw")
     assert code == 0, err
     rows = _csv_rows(target)
     assert [r["Receipt ID"] for r in rows] == [f"id-{n}" for n in range(len(HOSTILE))]
@@ -76,19 +77,23 @@ def test_csv_output_keeps_every_value_byte_for_byte(tmp_path, hostile_export):
         assert row["categories"]  # classified, whatever surrounds the error
 
 
-@pytest.mark.parametrize("formula", FORMULAS)
-def test_formulas_are_not_prefixed_or_escaped(tmp_path, formula):
-    """A spreadsheet-style guard (a leading ' or a tab) would change the data scripts read."""
+@pytest.mark.parametrize("formula", [*FORMULAS, "\r=1+1", "@cmd"])
+def test_formulas_are_defused_by_default_and_raw_on_request(tmp_path, formula):
     source = tmp_path / "f.csv"
     with source.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([["Item ID", "Supplier", "Error"], ["1", formula, "boom"]])
+        csv.writer(handle).writerows([["Item ID", "Supplier", "Total", "Error"], ["1", formula, "-12.50", formula]])
     target = tmp_path / "out.csv"
     assert run("classify", source, "-o", target)[0] == 0
-    raw = target.read_bytes()
-    quoted = formula.replace('"', '""')
-    assert formula.encode() in raw or f'"{quoted}"'.encode() in raw
-    assert b"'" + formula.encode() not in raw
-    assert _csv_rows(target)[0]["Supplier"] == formula
+    row = _csv_rows(target)[0]
+    expected = "'" + formula.replace("\r\n", "\n")
+    assert row["Supplier"].replace("\r\n", "\n") == expected.replace("\r\n", "\n")
+    assert row["error"].startswith("'") and row["Total"] == "-12.50"  # a plain number is left alone
+    raw_target = tmp_path / "raw.csv"
+    assert run("classify", source, "-o", raw_target, "--raw")[0] == 0
+    assert _csv_rows(raw_target)[0]["Supplier"] == formula
+    jsonl = tmp_path / "out.jsonl"
+    assert run("classify", source, "-o", jsonl)[0] == 0
+    assert json.loads(jsonl.read_text(encoding="utf-8").splitlines()[0])["Supplier"] == formula
 
 
 def test_jsonl_output_keeps_every_value(tmp_path, hostile_export):
@@ -101,10 +106,14 @@ def test_jsonl_output_keeps_every_value(tmp_path, hostile_export):
 
 
 def test_standard_output_is_the_same_table(tmp_path, hostile_export):
-    code, out, _ = run("classify", hostile_export)
+    code, out, _ = run("classify", hostile_export, "--raw")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert [r["Supplier"] for r in rows] == list(HOSTILE.values())
+    code, out, _ = run("classify", hostile_export)
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    defused = ["'" + v if v[:1] in "=+-@\t\r" else v for v in HOSTILE.values()]
+    assert [r["Supplier"] for r in rows] == defused
 
 
 def test_hostile_headers_and_file_names(tmp_path):
@@ -152,3 +161,29 @@ def test_very_long_values_within_the_limit_are_kept_whole(tmp_path):
     assert run("classify", path, "-o", target)[0] == 0
     record = json.loads(target.read_text(encoding="utf-8"))
     assert record["Supplier"] == long_value
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_exports" / "Summit Physio LLC - publishing errors Oct 2026.csv"
+BRAND_REST = ("{% macro colours() %}--brand: #123;{% endmacro %}\n"
+              "{% macro footer_note(practice) %}x{% endmacro %}\n")
+
+
+@pytest.mark.parametrize("masthead, words", [
+    # A sandbox escape that would run a shell command and write outside the output folder.
+    ("{{ cycler.__init__.__globals__.os.popen('touch ' ~ target).read() }}", "breaks the template sandbox"),
+    ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "breaks the template sandbox"),
+    ("{{ 1 // 0 }}", "ZeroDivisionError"),
+    ("{% if %}", "Expected an expression"),
+    ("{{ no_such_name.x }}", "is undefined"),
+])
+def test_a_practice_template_runs_in_a_sandbox_and_fails_in_one_line(tmp_path, masthead, words):
+    folder = tmp_path / "branding"
+    folder.mkdir()
+    target = tmp_path / "PWNED"
+    (folder / "_brand.html").write_text(
+        "{% set target = '" + str(target) + "' %}\n{% macro masthead(practice) %}" + masthead + "{% endmacro %}\n"
+        + BRAND_REST, encoding="utf-8")
+    code, _, err = run("report", SAMPLE, "--out", tmp_path / "out", "--templates", folder)
+    assert code == 2 and words in err and "_brand.html line" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not target.exists()

@@ -38,8 +38,9 @@ class Limits:
     # a zip bomb about 1,000 times.
     max_zip_ratio: int = 250
     # Cells in one sheet's rectangle, blanks included: what the Excel reader allocates (about
-    # 32 bytes each) whatever the file size, so one cell at XFD1048576 cannot exhaust memory.
-    max_cells: int = 50_000_000
+    # 45 bytes each as Python values, measured) whatever the file size, so one cell at
+    # XFD1048576 cannot exhaust memory, and a run reading a full sheet stays under 1 GB.
+    max_cells: int = 16_000_000
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ ratio, XML entity declarations, and the rectangle each sheet spans."""
 from __future__ import annotations
 
 import codecs
+import posixpath
 import re
 import struct
 import zipfile
@@ -37,10 +38,11 @@ def _check_workbook_archive(path: Path, limits: Limits) -> None:
             for name in _STRUCTURE:
                 if name in by_name:
                     _parse_structure(archive, by_name[name])
+            sheets = _sheet_parts(archive, by_name)
         with path.open("rb") as handle:
             total = 0
             for member in members:
-                total += _verify_member(handle, member, limits, total)
+                total += _verify_member(handle, member, limits, total, member.filename.lower() in sheets)
     except zipfile.BadZipFile:
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again") from None
     except (zipfile.LargeZipFile, EOFError, zlib.error, struct.error, ValueError, OverflowError, NotImplementedError):
@@ -92,7 +94,36 @@ _IN_CHUNK = 256 * 1024
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 
 
-def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_before: int) -> int:
+def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> set[str]:
+    """The parts the Excel reader will parse as sheets, wherever they are stored: the targets of
+    the relationships that workbook.xml's sheets name, and any part a relationship calls a
+    sheet. A sheet stored at the zip's root or in `xl/data/` is still a sheet, so the sheet
+    checks look at exactly the parts the reader will."""
+    import defusedxml.ElementTree as SafeET
+
+    rels = by_name.get("xl/_rels/workbook.xml.rels")
+    if rels is None:
+        return set()
+
+    def parse(member):
+        return SafeET.fromstring(archive.read(member), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+    named = {value for element in parse(by_name["xl/workbook.xml"]).iter() if element.tag.endswith("sheet")
+             for key, value in element.attrib.items() if key.endswith("}id") or key == "id"}
+    parts = set()
+    for element in parse(rels).iter():
+        target, kind = element.get("Target"), element.get("Type", "")
+        if not target or element.get("TargetMode", "").lower() == "external":
+            continue
+        if element.get("Id") in named or kind.lower().endswith("sheet"):
+            target = target.replace("\\", "/")
+            joined = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+            parts.add(posixpath.normpath(joined).lower())
+    return parts
+
+
+def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_before: int,
+                   referenced: bool = False) -> int:
     """Inflate one part in bounded chunks: its real size (never over the declared one or the
     limits), its CRC, and for XML parts the checks that keep the Excel reader's memory bounded."""
     handle.seek(member.header_offset)
@@ -101,7 +132,8 @@ def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_bef
         raise zipfile.BadZipFile
     handle.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
     name = member.filename.lower()
-    sheet = name.startswith(_SHEET_FOLDERS)  # whatever its extension: the reader parses it as XML
+    # Whatever its extension or folder: the reader parses a part the relationships name as XML.
+    sheet = name.startswith(_SHEET_FOLDERS) or referenced
     xml = sheet or (name.endswith((".xml", ".rels", ".vml")) and (name.startswith("xl/") or name in _STRUCTURE))
     watch = _XmlWatch(member.filename, limits, sheet, member.file_size) if xml else None
     size = crc = 0
@@ -185,6 +217,7 @@ class _XmlWatch:
         self.first = True
         self.max_row = 0
         self.max_col = 0
+        self.cells = 0  # cells the part holds: a rectangle far larger than them is the far-cell trick
         self.exact = False  # set when the fast measure is not enough: walk the tags afterwards
 
     def feed(self, chunk: bytes) -> None:
@@ -245,6 +278,7 @@ class _XmlWatch:
         if _BARE_CELL.search(text) or _PREFIXED_CELL.search(text):
             self.exact = True
             return
+        self.cells += text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/")
         rows = _ROW_R.findall(text)
         if rows:
             self.max_row = max(self.max_row, max(map(int, rows)))
@@ -257,7 +291,10 @@ class _XmlWatch:
     def finish(self, handle, member: zipfile.ZipInfo) -> None:
         if not self.sheet:
             return
-        allowed = min(self.limits.max_cells, max(2_000_000, self.size // 4))
+        # The reader allocates every cell of the rectangle (about 45 bytes each, as Python values):
+        # a rectangle may be at most a few times the cells the part really holds, and never more
+        # than the limit, so a sparse sheet cannot make it allocate gigabytes.
+        allowed = min(self.limits.max_cells, max(2_000_000, 4 * self.cells))
         if not self.exact:
             self._measure(self.tail + b"<")
             rows = 10 ** len(str(max(self.max_row, 1))) - 1  # no cell's row has more digits than the last row's
@@ -265,19 +302,25 @@ class _XmlWatch:
             if self.exact or rows * columns > allowed:
                 self.exact = True
         if self.exact:
-            rows, columns = self._walk(handle, member)
-        if rows * columns > allowed:
+            rows, columns, self.cells = self._walk(handle, member)
+            allowed = min(self.limits.max_cells, max(2_000_000, 4 * self.cells))
+        if rows * columns > allowed and rows * columns > 4 * self.cells:
             raise ReadError(
                 f"sheet part {self.name!r} spans {rows:,} rows by {columns:,} columns ({rows * columns:,} cells, nearly"
                 " all empty), more than can be held in memory; in Excel delete the empty rows and columns around the"
                 " data (or copy the data to a new workbook) and save it again"
+            )
+        if rows * columns > allowed:
+            raise ReadError(
+                f"sheet part {self.name!r} holds {rows * columns:,} cells, over the {self.limits.max_cells:,} cell limit;"
+                " split it into smaller exports, save it as .csv, or raise --max-cells if it is genuine"
             )
 
     def _walk(self, handle, member: zipfile.ZipInfo) -> tuple[int, int]:
         """Positions exactly as the Excel reader assigns them: a row's `r`, else the row after the
         last; a cell's `r`, else the column after the last cell. Returns rows and columns spanned
         from A1."""
-        row = column = 0
+        row = column = cells = 0
         max_row = max_col = -1
         carry = b""
         start = member.header_offset
@@ -308,7 +351,8 @@ class _XmlWatch:
                     cell_row = row
                 max_row, max_col = max(max_row, cell_row), max(max_col, column)
                 column += 1
-        return max_row + 1, max_col + 1
+                cells += 1
+        return max_row + 1, max_col + 1, cells
 
 
 def _column_number(letters: bytes) -> int:

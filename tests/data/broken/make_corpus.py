@@ -207,6 +207,23 @@ def far_cell() -> bytes:
     return raw_zip(workbook_parts({"Sheet1": sheet}))
 
 
+def relocated_far_cell(folder: str) -> bytes:
+    """The far-cell sheet stored outside xl/worksheets/ (in `folder`, "" for the zip's root): the
+    workbook's relationships point there, and the Excel reader follows them anywhere."""
+    parts = workbook_parts({"Sheet1": far_cell_sheet()})
+    moved = f"{folder}sheet1.xml"
+    target = f"/{moved}"
+    return raw_zip([
+        (moved, data) if name == "xl/worksheets/sheet1.xml"
+        else (name, data.replace(b'Target="worksheets/sheet1.xml"', f'Target="{target}"'.encode())) for name, data in parts
+    ])
+
+
+def far_cell_sheet() -> str:
+    return (f'{PROLOG}<worksheet {NS}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Error</t></is></c></row>'
+            '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>')
+
+
 def bare_cells() -> bytes:
     """The same trick without positions: the last row is numbered, its 16,384 cells are not, so
     each takes the next column."""
@@ -369,6 +386,8 @@ def corpus() -> dict[str, bytes]:
         "billion-laughs.xlsx": billion_laughs(),
         "billion-laughs-workbook.xlsx": billion_laughs_in_workbook(),
         "far-cell.xlsx": far_cell(),
+        "far-cell-in-xl-data.xlsx": relocated_far_cell("xl/data/"),
+        "far-cell-at-zip-root.xlsx": relocated_far_cell(""),
         "bare-cells-far.xlsx": bare_cells(),
         "huge-string-count.xlsx": huge_string_count(),
     }
