@@ -480,7 +480,7 @@ def test_reading_the_output_back_keeps_the_fields(tmp_path, rows, client_header)
         for number, (supplier, total, date, error) in enumerate(rows):
             writer.writerow([f"r{number}", supplier, total, date, error or "boom"] + (["Beta Ltd"] if client_header else []))
     target = tmp_path / "out.csv"
-    code, _, err = run("classify", path, "-o", target)
+    code, _, err = run("classify", path, "-o", target, "--raw")
     assert code == 0, err
     first = normalise_inputs([read_export(path)])
     second = normalise_inputs([read_export(target)])
