@@ -24,7 +24,7 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
-from analyzer.errors import OutputError, TemplateProblem
+from analyzer.errors import TemplateProblem
 from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
@@ -322,7 +322,7 @@ def _run(args, stdout, stderr) -> int:
         settings = ReportSettings(
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=None if args.no_history else config.history_path(), templates=config.templates,
-            lock_timeout=config.lock_timeout, expected=config.clients,
+            lock_timeout=config.lock_timeout, expected=config.clients, aliases=config.client_aliases,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
         result = run_report(analysis, settings, now, progress=bar)

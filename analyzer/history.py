@@ -182,6 +182,20 @@ def record(path: Path, run: RunRecord) -> None:
         )
 
 
+def rename_clients(path: Path, renames: dict[str, str]) -> None:
+    """Record clients under the spelling the practice now uses (an alias added in the config, a
+    change of case or Unicode form), so their history and tracking carry on under one name.
+    Where both spellings hold the same item, the one already under the new name is kept."""
+    renames = {old: new for old, new in renames.items() if old != new}
+    if not renames or not path.is_file():
+        return
+    with closing(connect(path)) as db, db:
+        for table in ("items", "run_clients", "tracking"):
+            db.executemany(f"UPDATE OR IGNORE {table} SET client = ? WHERE client = ?",
+                           [(new, old) for old, new in renames.items()])
+            db.executemany(f"DELETE FROM {table} WHERE client = ?", [(old,) for old in renames])
+
+
 def known_clients(path: Path) -> set[str]:
     """Every client the practice's history has seen, in any run."""
     if not path.is_file():

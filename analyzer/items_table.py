@@ -58,7 +58,8 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
         table["_assigned_to"] = tracking.assigned_to
         table["_note"] = tracking.note
         table["_snooze_until"] = pd.to_datetime(pd.Series(tracking.snooze_until, dtype=object)).to_numpy()
-        table["_flag"] = np.where(tracking.dismissed, "Dismissed", np.where(tracking.snoozed, "Snoozed", tracking.flags))
+        aside = np.where(tracking.dismissed, "Dismissed", np.where(tracking.snoozed, "Snoozed", ""))
+        table["_flag"] = [f"{a}; {f}" if a and f else a or f for a, f in zip(aside.tolist(), tracking.flags.tolist())]
     table["_who"] = _per_cell(analysis, lambda f: catalog.fixes[f[0].fix].who_label if f else "")
     table["Fix"] = titles
     table["Also needs"] = also

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,11 +80,9 @@ class TableInfo:
     roles: dict[str, str]
     notes: tuple[str, ...] = ()
     client: str = ""  # the client a table with no client column stands for (its sheet or file name)
-
-    @property
-    def merged(self) -> bool:
-        """A practice-wide export with a client column: a client absent from it had nothing failing."""
-        return "client" in self.roles
+    # A practice-wide export: a client column naming several clients (a client absent from it
+    # had nothing failing). One client's own file with a Company column is not one.
+    merged: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,9 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     rows = sheet.rows
     roles = assign_roles(sheet.header, options.columns, path)
     client = fallback_client(path, sheet.sheet_name, sheet_count, options)
-    if "error" not in roles and rows.empty:  # a header-only export: nothing failed
+    # A header-only export (columns an export has, no rows): nothing failed. A line of text that
+    # is no export's header (a login page saved as .csv) stays an error.
+    if "error" not in roles and rows.empty and len(roles) >= 2:
         info = TableInfo(path, sheet.sheet_name or "", 0, roles,
                          (*sheet.notes, "no error column, but no rows either: nothing failed"), client)
         return pd.DataFrame({h: pd.Series(dtype="str") for h in sheet.header}), _empty_fields(), [], info
@@ -144,7 +145,10 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
-    info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client)
+    named = typed["client"].unique() if "client" in roles else ()
+    merged = len(named) > 1
+    client = str(named[0]) if len(named) == 1 else client  # one client's own file with a client column
+    info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client, merged)
     return original, typed, skips, info
 
 
@@ -379,6 +383,21 @@ def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
     return rows[header]
 
 
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def tidy_client_name(name: str) -> str:
+    """One spelling per name: Unicode NFC (Café from a Mac is Café from Windows), without the
+    invisible bidirectional controls that can make a name display as another (an RTL override)."""
+    if name.isascii():
+        return name
+    return unicodedata.normalize("NFC", name).translate(_BIDI_CONTROLS)
+
+
+def _plain_ascii(text: pd.Series) -> pd.Series:
+    return text.map(str.isascii)
+
+
 def fallback_client(path: str, sheet_name: str | None, sheet_count: int, options: Options) -> str:
     """The client of rows with no client cell: --client, else the sheet name, else the file name
     without export noise, else the folder name; aliases applied."""
@@ -388,6 +407,7 @@ def fallback_client(path: str, sheet_name: str | None, sheet_count: int, options
         name = sheet_name.strip()
     else:
         name = client_from_path(path)
+    name = tidy_client_name(name)
     return {k.casefold(): v for k, v in options.client_aliases.items()}.get(name.casefold(), name)
 
 
@@ -398,6 +418,8 @@ def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_cou
     empty = (names == "").to_numpy(dtype=bool)
     if empty.any():  # else the column itself, not a copy
         names = with_text(names, empty, fallback)
+    if not passes(names, _plain_ascii).all():
+        names = change_text(names, lambda text: text.map(tidy_client_name))
     if options.client_aliases:
         aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
         names = change_text(names, lambda text: text.map(lambda n: aliases.get(n.casefold(), n)))

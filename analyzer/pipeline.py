@@ -19,15 +19,18 @@ from analyzer import tracking as kept
 from analyzer.catalog import Catalog, load_catalog
 from analyzer.classify import Classified, classify_rows
 from analyzer.config import Period
-from analyzer.history import RunRecord, compare, known_clients, last_workbooks, period_lines, record
+from analyzer.cells import change_text
+from analyzer.history import (
+    RunRecord, compare, known_clients, last_workbooks, period_lines, record, rename_clients,
+)
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
-from analyzer.normalise import Batch, Options, normalise_inputs
+from analyzer.normalise import Batch, Options, client_from_path, normalise_inputs
 from analyzer.overview import ClientLine, Overview, build_overview, client_line, missing_line
 from analyzer.plan import NO_ROWS, ClientPlan, Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.report_model import EXPORT_MISSING, ClientReport
-from analyzer.workflow import check_wanted, cleared_items, client_states, covered_clients
+from analyzer.workflow import canonical_names, check_wanted, cleared_items, client_states, covered_clients
 from analyzer.write import output_lock, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template")
@@ -100,6 +103,7 @@ class ReportSettings:
     workers: int = 0  # 0: one per core when there are enough clients to gain from it
     lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
     expected: tuple[str, ...] = ()  # the practice's clients from the config: each shows, export or not
+    aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,19 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     # again on the same inputs the same day gives identical reports.
     report_date = dt.datetime.combine(run_date.date(), dt.time())
     store = settings.history
+    known = known_clients(store) if store else set()
+    covered, merged = covered_clients(analysis.batch)
+    names = canonical_names(_run_clients(analysis) | covered, known, settings.expected, settings.aliases)
+    _use_names(analysis, names)
+    if store:
+        rename_clients(store, {old: new for old, new in names.items() if old in known})
     fields = analysis.batch.fields
     keys = item_keys(fields)
-    present = {str(c) for c in pd.unique(fields["client"].astype("str"))}
-    covered, merged = covered_clients(analysis.batch)
-    roster = (known_clients(store) if store else set()) | set(settings.expected)
+    present = _run_clients(analysis)
+    covered = {names.get(c, c) for c in covered}
+    roster = {names.get(c, c) for c in known} | set(settings.expected)
     only = check_wanted(settings.clients, present | covered | roster) if settings.clients else set()
-    stems = stems_for(sorted(present | covered | roster, key=str.casefold))
+    stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
 
     # The bookkeepers' work, read back from the workbooks this run is about to replace.
     previous_books = last_workbooks(store, period.slug) if store else {}
@@ -152,7 +162,8 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     release_free_memory()
     memory = _history_items(analysis, keys, errors)
     seen = compare(store, period.slug, memory) if store else None
-    states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset())
+    states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
+                           _unreadable_clients(analysis, settings))
     if only:
         states = {c: s for c, s in states.items() if c in only}
     plans = {c.name: c for c in plan.clients}
@@ -187,6 +198,25 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
             tuple(sorted(only)),
         ))
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written), harvest.messages)
+
+
+def _run_clients(analysis: Analysis) -> set[str]:
+    return {str(c) for c in pd.unique(analysis.batch.fields["client"].astype("str"))}
+
+
+def _use_names(analysis: Analysis, names: dict[str, str]) -> None:
+    """Every row under its client's one spelling (each distinct name changed once)."""
+    if any(old != new for old, new in names.items()):
+        fields = analysis.batch.fields
+        fields["client"] = change_text(fields["client"], lambda text: text.map(lambda n: names.get(n, n)))
+
+
+def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> set[str]:
+    """The clients whose own export could not be read (named by its file name)."""
+    failed = [f.split(": ", 1)[0] for f in analysis.failures]
+    aliases = {k.casefold(): v for k, v in settings.aliases.items()}
+    names = {client_from_path(path) for path in failed if Path(path).suffix}
+    return {aliases.get(name.casefold(), name) for name in names}
 
 
 def _nothing_failing(client: str) -> ClientPlan:

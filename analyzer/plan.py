@@ -483,14 +483,19 @@ def _slug(text: str) -> str:
 
 
 def item_keys(fields: pd.DataFrame) -> pd.Series:
-    """A stable key per row for run history: the item's id, or when the export has none a
-    fingerprint of its date, supplier, amount and reference."""
+    """A stable key per row for run history and tracking: the item's id, or when the export has
+    none a fingerprint of its date, supplier, amount and reference. Rows with no id are separate
+    items (as `duplicate_rows` counts them), so a fingerprint seen again for the same client gets
+    its occurrence number: two identical no-id rows are two items, each tracked on its own."""
     ids = fields["item_id"].astype("str").str.strip()
     keys = "id:" + ids
     missing = (ids == "").to_numpy(dtype=bool)
     if missing.any():
-        part = fields.loc[missing, ["date_text", "supplier", "amount", "invoice_number"]].astype("str")
+        part = fields.loc[missing, ["date_text", "supplier", "amount", "invoice_number"]]
+        texts = [part[c].astype(object).where(part[c].notna(), "").map(str) for c in part.columns]
+        prints = ["fp:" + hashlib.sha1("|".join(r).encode("utf-8")).hexdigest()[:16] for r in zip(*texts)]
+        clients = fields.loc[missing, "client"].astype("str").to_numpy()
+        occurrence = pd.Series(prints).groupby([clients, prints]).cumcount().to_numpy()
         keys = keys.where(~missing, "")
-        keys[missing] = ["fp:" + hashlib.sha1("|".join(r).encode("utf-8")).hexdigest()[:16]
-                         for r in part.itertuples(index=False)]
+        keys[missing] = [p if n == 0 else f"{p}#{n + 1}" for p, n in zip(prints, occurrence.tolist())]
     return keys.astype("str")

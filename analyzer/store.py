@@ -106,6 +106,8 @@ def migrate(connection: sqlite3.Connection, path: Path) -> int:
         return version
     with connection:  # every pending migration in one transaction, or none
         connection.execute("BEGIN IMMEDIATE")
+        # Another run may have upgraded it while this one waited for the lock: read again.
+        version = connection.execute("PRAGMA user_version").fetchone()[0] or (1 if _has_table(connection, "runs") else 0)
         for number in range(version + 1, SCHEMA_VERSION + 1):
             for statement in _statements(MIGRATIONS[number - 1]):
                 connection.execute(statement)

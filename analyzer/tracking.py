@@ -46,8 +46,10 @@ def error_key(text: str) -> str:
 
 
 def normal_status(text: str) -> str | None:
-    """The status a cell means, or None when it is not one of ours."""
-    return _SPELLINGS.get(" ".join(str(text).split()).casefold().rstrip("."))
+    """The status a cell means, or None when it is not one of ours (Excel's curly apostrophe in
+    "Can’t fix" included)."""
+    folded = " ".join(str(text).replace("\u2019", "'").replace("\u2018", "'").split()).casefold().rstrip(".")
+    return _SPELLINGS.get(folded)
 
 
 @dataclass(frozen=True)
@@ -218,12 +220,13 @@ def for_rows(records: pd.DataFrame, clients: pd.Series, keys: pd.Series, error_k
     n = len(keys)
     current = pd.DataFrame({"client": clients.astype("str").to_numpy(), "item_key": keys.astype("str").to_numpy()})
     joined = current.merge(records.drop_duplicates(["client", "item_key"]), on=["client", "item_key"], how="left")
-    status = joined["status"].fillna("").map(lambda s: normal_status(s) or s).to_numpy(dtype=object)
-    assigned = joined["assigned_to"].fillna("").to_numpy(dtype=object)
-    note = joined["note"].fillna("").to_numpy(dtype=object)
+    # Writable copies (a frame read back with no rows can hand out read-only arrays).
+    status = np.array(joined["status"].fillna("").map(lambda s: normal_status(s) or s).tolist(), dtype=object)
+    assigned = np.array(joined["assigned_to"].fillna("").tolist(), dtype=object)
+    note = np.array(joined["note"].fillna("").tolist(), dtype=object)
     snooze = np.array([dt.date.fromisoformat(s) if isinstance(s, str) and s else None
                        for s in joined["snooze_until"]], dtype=object) if n else np.zeros(0, dtype=object)
-    kept_error = joined["error_key"].fillna("").to_numpy(dtype=object)
+    kept_error = np.array(joined["error_key"].fillna("").tolist(), dtype=object)
     flags = np.full(n, "", dtype=object)
     dismissed = status == DISMISSED
     changed = dismissed & (kept_error != "") & (kept_error != error_keys)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -32,18 +33,47 @@ def covered_clients(batch: Batch) -> tuple[set[str], bool]:
 
 
 def client_states(present: set[str], covered: set[str], merged: bool, roster: set[str],
-                  previous: frozenset[str]) -> dict[str, str]:
+                  previous: frozenset[str], unreadable: set[str] = frozenset()) -> dict[str, str]:
     """Every client's state: failing (rows this run), clean (its export has no failed rows),
-    cleared (had items last run, none now), export missing (expected, and no export came)."""
+    cleared (had items last run, none now), export missing (expected, and no export came, or
+    its own export could not be read: never taken as good news)."""
     states = {}
-    for client in sorted(present | covered | roster, key=str.casefold):
+    for client in sorted(present | covered | roster, key=lambda name: (name.casefold(), name)):
         if client in present:
             states[client] = FAILING
+        elif client in unreadable:
+            states[client] = EXPORT_MISSING
         elif client in covered or merged:
             states[client] = CLEARED if client in previous else CLEAN
         else:
             states[client] = EXPORT_MISSING
     return states
+
+
+def name_key(name: str) -> str:
+    """What makes two spellings of a client one client: Unicode form (Café typed on a Mac or
+    on Windows), letter case and spacing do not."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def canonical_names(this_run: set[str], known: set[str], expected: tuple[str, ...],
+                    aliases: dict[str, str]) -> dict[str, str]:
+    """Each name this run or the history holds -> the one spelling the practice uses: the
+    config's, else the history's (the name the work was recorded under), else this run's. Aliases
+    rename old names too, so a client renamed in the config keeps its history and tracking."""
+    by_alias = {name_key(k): v for k, v in aliases.items()}
+    preferred: dict[str, str] = {}
+    for name in sorted(this_run, key=lambda n: (n.casefold(), n)):
+        preferred.setdefault(name_key(name), name)
+    for name in sorted(known, key=lambda n: (n.casefold(), n)):
+        preferred[name_key(name)] = name
+    for name in expected:
+        preferred[name_key(name)] = name
+    mapping = {}
+    for name in this_run | known:
+        target = by_alias.get(name_key(name), name)
+        mapping[name] = preferred.get(name_key(target), target)
+    return mapping
 
 
 def check_wanted(wanted: tuple[str, ...], known: set[str]) -> set[str]:
@@ -55,7 +85,7 @@ def check_wanted(wanted: tuple[str, ...], known: set[str]) -> set[str]:
         if name.casefold() in by_fold:
             chosen.add(by_fold[name.casefold()])
             continue
-        closest = difflib.get_close_matches(name.casefold(), list(by_fold), n=len(by_fold), cutoff=0)
+        closest = difflib.get_close_matches(name.casefold(), list(by_fold), n=max(1, len(by_fold)), cutoff=0)
         listed = ", ".join(by_fold[c] for c in closest[:10]) or "none"
         more = f" (and {len(closest) - 10} more)" if len(closest) > 10 else ""
         raise UnknownClient(f"--client {name!r}: no such client; known clients, closest first: {listed}{more}")

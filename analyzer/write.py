@@ -76,7 +76,9 @@ def defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
         defused = _defuse(text)
         if not defused.equals(text):
             changed[name] = defused
-    return table.assign(**changed) if changed else table
+    table = table.assign(**changed) if changed else table
+    headings = _defuse(pd.Series([str(c) for c in table.columns], dtype="str"))
+    return table.set_axis(headings.tolist(), axis=1) if list(headings) != [str(c) for c in table.columns] else table
 
 
 def _defuse(text: pd.Series) -> pd.Series:

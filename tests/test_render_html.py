@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from jinja2 import UndefinedError
 from markupsafe import escape
 
 from analyzer.pipeline import ReportSettings, analyse, client_jobs, run_report
 from analyzer.render import build_report
+from analyzer.errors import TemplateProblem
 from analyzer.render_html import date_range, environment, money_text, plural, render_client_html, render_index_html
 from analyzer.report_model import ActionLine, Money, format_date
 
@@ -372,8 +372,9 @@ def test_one_partial_can_be_overridden(busy, tmp_path):
                     "{% macro footer_note(p) %}{% endmacro %}"),
 ])
 def test_a_missing_variable_is_an_error_not_a_blank(busy, tmp_path, template, text):
+    """One line naming the practice's template and its line, never a blank in the report."""
     (tmp_path / template).write_text(text, encoding="utf-8")
-    with pytest.raises(UndefinedError):
+    with pytest.raises(TemplateProblem, match=rf"{template} line 1 fails: .*undefined|no attribute"):
         render_client_html(busy, tmp_path)
 
 
