@@ -106,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="print JSON instead of tables")
     history.set_defaults(handler=_history)
 
+    clients = commands.add_parser(
+        "clients", help="the practice's clients from the history: last period, state, retired",
+        description="List every client the run history holds, with its last period and state then; retire a"
+                    " client the practice no longer looks after (it leaves the index until an export of it"
+                    " comes again), or restore one.",
+    )
+    change = clients.add_mutually_exclusive_group()
+    change.add_argument("--retire", default="", metavar="NAME", help="retire this client")
+    change.add_argument("--restore", default="", metavar="NAME", help="bring a retired client back")
+    clients.add_argument("--db", type=Path, default=None, metavar="FILE",
+                         help="the history database (default: from the config, else reports/history.sqlite)")
+    clients.add_argument("--config", type=Path, default=None, metavar="FILE",
+                         help="the config file whose history to use (default: analyzer.toml here, if any)")
+    clients.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    clients.set_defaults(handler=_clients)
+
     explain = commands.add_parser(
         "explain", help="explain one pasted error message",
         description="Explain one error message: categories, cause, values found, fix steps and warnings.",
@@ -389,11 +405,36 @@ def _progress(stream: TextIO):
     return show
 
 
+def _database(args) -> Path:
+    if args.db is not None:
+        return args.db
+    path = find_config(args.config, Path.cwd())
+    return load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+
+
+def _clients(args, stdout, stderr) -> int:
+    from analyzer.history import retire, roster
+
+    db = _database(args)
+    if args.retire or args.restore:
+        name = retire(db, args.retire or args.restore, dt.datetime.now().replace(microsecond=0), restore=bool(args.restore))
+        stdout.write(f"{name}: {'retired: left out of the index until an export of it comes again' if args.retire else 'restored'}\n")
+        return EXIT_OK
+    table = roster(db)
+    if args.json:
+        json.dump(_records(table.assign(retired=table["retired"].astype(bool))), stdout, indent=2, ensure_ascii=False)
+        stdout.write("\n")
+        return EXIT_OK
+    width = max([len("Client"), *map(len, table["client"])])
+    stdout.write(f"{'Client'.ljust(width)}  Last period     State            Items  Retired\n")
+    for row in table.itertuples(index=False):
+        stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {row.last_state:<15}  {row.items:>5}"
+                     f"  {'yes' if row.retired else ''}".rstrip() + "\n")
+    return EXIT_OK
+
+
 def _history(args, stdout, stderr) -> int:
-    db = args.db
-    if db is None:
-        path = find_config(args.config, Path.cwd())
-        db = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+    db = _database(args)
     counts, recurring = history_summary(db, args.client)
     recorded = history_items(db, args.client) if args.items else None
     if args.json:

@@ -34,6 +34,7 @@ class ClientHistory:
     cleared: int
     previous_items: int | None
     recurring_fixes: frozenset[str] = frozenset()
+    previous_period: str = ""  # the client's own last run (a month without its export is skipped)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class HistoryView:
 
 def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
     """Compare this run's items (columns client, item_key, fixes; one row per batch row) with
-    the runs recorded before `period`."""
+    each client's own last run before `period`: the latest earlier run that had an export of it
+    (a month whose export was missing, or a run for other clients only, is skipped for it)."""
     with closing(connect(path)) as db:
         earlier = pd.read_sql_query(
             "SELECT id, period, period_label FROM runs WHERE period < ? ORDER BY period", db, params=(period,))
@@ -63,26 +65,39 @@ def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
             " FROM items i JOIN runs r ON r.id = i.run_id WHERE r.period < ? GROUP BY i.client, i.item_key",
             db, params=(period,),
         )
-        last_id = int(earlier["id"].iloc[-1])
-        previous = pd.read_sql_query(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE run_id = ?", db,
-                                     params=(last_id,))
+        lasts = pd.read_sql_query(_LAST_RUN_OF_EACH_CLIENT, db, params=(period,))
+        previous = pd.read_sql_query(
+            f"WITH last AS ({_LAST_RUN_OF_EACH_CLIENT}) SELECT {', '.join('i.' + c for c in ITEM_COLUMNS)}"
+            " FROM items i JOIN last l ON l.client = i.client AND l.run_id = i.run_id", db, params=(period,))
         recent_ids = tuple(int(i) for i in earlier["id"].iloc[-RECURRING_RUNS:])
         recent = pd.read_sql_query(
             f"SELECT run_id, client, fixes FROM items WHERE run_id IN ({','.join('?' * len(recent_ids))})", db, params=recent_ids
         )
     labels = dict(zip(earlier["period"], earlier["period_label"]))
-    view = current[["client", "item_key"]].merge(seen, on=["client", "item_key"], how="left")
-    in_previous = pd.MultiIndex.from_frame(current[["client", "item_key"]]).isin(
-        pd.MultiIndex.from_frame(previous[["client", "item_key"]]))
+    view = current[["client", "item_key"]].astype("str").merge(seen, on=["client", "item_key"], how="left")
+    now_keys = pd.MultiIndex.from_frame(current[["client", "item_key"]].astype("str"))
+    in_previous = now_keys.isin(pd.MultiIndex.from_frame(previous[["client", "item_key"]].astype("str")))
     status = np.where(in_previous, "carried over", "new").astype(object)
     first = np.array([labels.get(p, "") if isinstance(p, str) else None for p in view["first_period"]], dtype=object)
     runs = view["runs"].fillna(0).astype("int64").to_numpy() + 1
-    now_keys = pd.MultiIndex.from_frame(current[["client", "item_key"]].astype("str"))
     gone = ~pd.MultiIndex.from_frame(previous[["client", "item_key"]].astype("str")).isin(now_keys)
     cleared = previous[gone].reset_index(drop=True)
-    clients = _client_counts(current, previous, status, cleared, recent, len(recent_ids))
+    last_period = {str(c): labels.get(p, "") for c, p in zip(lasts["client"], lasts["period"])}
+    clients = _client_counts(current, previous, status, cleared, recent, len(recent_ids), last_period)
     return HistoryView(status, first, runs, clients, str(earlier["period_label"].iloc[-1]), cleared,
                        frozenset(previous["client"].astype("str")))
+
+
+# Each client's latest run before a period that had its export: one where the client had items
+# or a recorded state other than "export missing".
+_LAST_RUN_OF_EACH_CLIENT = (
+    "SELECT l.client, l.period, r.id AS run_id FROM ("
+    " SELECT s.client, MAX(r.period) AS period"
+    " FROM (SELECT client, run_id FROM run_clients WHERE state != 'export_missing'"
+    "       UNION SELECT DISTINCT client, run_id FROM items) s"
+    " JOIN runs r ON r.id = s.run_id WHERE r.period < ? GROUP BY s.client"
+    ") l JOIN runs r ON r.period = l.period"
+)
 
 
 def _all_new(current: pd.DataFrame) -> HistoryView:
@@ -94,7 +109,7 @@ def _all_new(current: pd.DataFrame) -> HistoryView:
     return HistoryView(np.full(n, "new", dtype=object), np.full(n, None, dtype=object), np.ones(n, dtype="int64"), clients)
 
 
-def _client_counts(current, previous, status, cleared, recent, recent_runs) -> dict[str, ClientHistory]:
+def _client_counts(current, previous, status, cleared, recent, recent_runs, last_period) -> dict[str, ClientHistory]:
     unique_now = current.assign(status=status).drop_duplicates(["client", "item_key"])
     previous_counts = previous["client"].value_counts()
     cleared_counts = cleared["client"].value_counts()
@@ -105,12 +120,14 @@ def _client_counts(current, previous, status, cleared, recent, recent_runs) -> d
             new=int((part["status"] == "new").sum()),
             carried_over=int((part["status"] == "carried over").sum()),
             cleared=int(cleared_counts.get(client, 0)),
-            previous_items=int(previous_counts.get(client, 0)),
+            previous_items=int(previous_counts.get(client, 0)) if str(client) in last_period else None,
             recurring_fixes=recurring.get(str(client), frozenset()),
+            previous_period=last_period.get(str(client), ""),
         )
     for client in set(cleared_counts.index) - set(result):  # every item of theirs cleared
         result[str(client)] = ClientHistory(new=0, carried_over=0, cleared=int(cleared_counts[client]),
-                                            previous_items=int(previous_counts.get(client, 0)))
+                                            previous_items=int(previous_counts.get(client, 0)),
+                                            previous_period=last_period.get(str(client), ""))
     return result
 
 
@@ -197,24 +214,62 @@ def rename_clients(path: Path, renames: dict[str, str]) -> None:
 
 
 def known_clients(path: Path) -> set[str]:
-    """Every client the practice's history has seen, in any run."""
+    """Every client the practice's history has seen, in any run, but those it has retired."""
     if not path.is_file():
         return set()
     with closing(connect(path)) as db:
-        rows = db.execute("SELECT client FROM run_clients UNION SELECT DISTINCT client FROM items").fetchall()
+        rows = db.execute("SELECT client FROM run_clients UNION SELECT DISTINCT client FROM items"
+                          " EXCEPT SELECT client FROM retired").fetchall()
     return {r[0] for r in rows}
 
 
-def last_workbooks(path: Path, period: str) -> dict[str, Path]:
-    """Each client's workbook as written by the latest run up to `period`: where the tracking a
-    bookkeeper recorded last month is, when every month has its own folder."""
+def roster(path: Path) -> pd.DataFrame:
+    """Every client the history holds: its last period, its state then, its items then, and
+    whether it is retired."""
+    if not path.is_file():
+        raise HistoryError(f"{path}: no run history yet; run `publish-failures report` or `run` first")
+    with closing(connect(path)) as db:
+        return pd.read_sql_query(
+            "SELECT c.client, r.period_label AS last_period, c.state AS last_state,"
+            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.client = c.client) AS items,"
+            " EXISTS (SELECT 1 FROM retired t WHERE t.client = c.client) AS retired"
+            " FROM run_clients c JOIN runs r ON r.id = c.run_id"
+            " WHERE r.period = (SELECT MAX(r2.period) FROM run_clients c2 JOIN runs r2 ON r2.id = c2.run_id"
+            "                   WHERE c2.client = c.client)"
+            " ORDER BY c.client COLLATE NOCASE", db)
+
+
+def retire(path: Path, client: str, when: dt.datetime, restore: bool = False) -> str:
+    """Retire a client (it leaves the roster until an export of it comes again), or restore
+    one. Returns the client's name as the history spells it."""
+    known = {name.casefold(): name for name in roster(path)["client"]}
+    name = known.get(client.casefold())
+    if name is None:
+        raise HistoryError(f"{path}: no client {client!r} in the history; `publish-failures clients` lists them")
+    with closing(connect(path)) as db, db:
+        if restore:
+            db.execute("DELETE FROM retired WHERE client = ?", (name,))
+        else:
+            db.execute("INSERT OR REPLACE INTO retired (client, since) VALUES (?, ?)",
+                       (name, when.isoformat(timespec="seconds")))
+    return name
+
+
+def last_workbooks(path: Path, period: str, months: int = 3) -> dict[str, list[Path]]:
+    """Each client's workbooks as written by its last few runs up to `period`, latest last:
+    where the tracking a bookkeeper recorded is, when every month has its own folder (an edit
+    saved in an older month's workbook after a newer run still counts, the newest edit of an
+    item winning)."""
     if not path.is_file():
         return {}
     with closing(connect(path)) as db:
         rows = db.execute(
             "SELECT c.client, c.workbook FROM run_clients c JOIN runs r ON r.id = c.run_id"
             " WHERE r.period <= ? AND c.workbook != '' ORDER BY r.period", (period,)).fetchall()
-    return {client: Path(workbook) for client, workbook in rows}  # later periods win
+    books: dict[str, list[Path]] = {}
+    for client, workbook in rows:
+        books.setdefault(client, []).append(Path(workbook))
+    return {client: paths[-months:] for client, paths in books.items()}
 
 
 def period_lines(path: Path, period: str) -> dict[str, tuple[str, dict]]:

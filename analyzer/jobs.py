@@ -123,7 +123,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
             tracking=row_tracking_of(rows, carried.tracking),
             state=carried.states.get(client.name, FAILING),
             cleared=carried.cleared.get(client.name, ()),
-            previous_period=seen.previous_period if seen else "",
+            previous_period=_previous_period(seen, client.name),
             stem=stems[client.name],
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,
@@ -204,3 +204,9 @@ def _worker_context():
     return context
 
 
+
+
+def _previous_period(seen: HistoryView | None, client: str) -> str:
+    """The client's own last run, which may be older than the last run of the practice."""
+    history = seen.clients.get(client) if seen else None
+    return history.previous_period if history else ""

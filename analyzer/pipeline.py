@@ -149,9 +149,9 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
 
     # The bookkeepers' work, read back from the workbooks this run is about to replace.
     previous_books = last_workbooks(store, period.slug) if store else {}
-    books = {c: [p for p in (previous_books.get(c), settings.out / f"{stems[c]}.xlsx") if p]
-             for c in stems if not only or c in only}
-    harvest = kept.harvest(books, run_date)
+    books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
+    replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
+    harvest = kept.harvest(books, run_date, replaced)
     if store:
         kept.save(store, harvest.records)
     records = kept.load(store) if store else harvest.records

@@ -64,20 +64,27 @@ def empty_records() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="str") for c in ("client", "item_key", *COLUMNS)})
 
 
-def harvest(workbooks: dict[str, list[Path]], now: dt.datetime) -> Harvest:
+def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset()) -> Harvest:
     """Read the tracking columns of each client's workbooks (oldest saved first, so the newest
-    edit of an item wins). A workbook open in Excel or unreadable is copied aside first."""
+    edit of an item wins). A workbook this run will replace (in `replaced`) that is open in
+    Excel or unreadable is copied aside first; an earlier month's is only read."""
     frames, messages = [], []
+    replaced = {p.resolve() for p in replaced}
     for client, paths in workbooks.items():
         present = sorted({p.resolve() for p in paths if p.is_file()}, key=lambda p: p.stat().st_mtime)
         for path in present:
             open_in_excel = (path.parent / f"~${path.name}").exists()
-            records, problem = read_tracking(path, client)
-            if problem or open_in_excel:
+            records, problem, notes = read_tracking(path, client)
+            messages.extend(notes)
+            if (problem or open_in_excel) and path in replaced:
                 kept = keep_copy(path, now)
                 why = "is open in Excel (a ~$ lock file is beside it); unsaved changes are not in the saved file" \
                     if open_in_excel and not problem else problem
                 messages.append(f"{path}: {why}; kept a copy as {kept.name}")
+            elif problem:
+                messages.append(f"{path}: {problem}; its tracking was not read (the file is left as it is)")
+            elif open_in_excel:
+                messages.append(f"{path}: is open in Excel; read as last saved (unsaved changes are not in it)")
             if records is not None:
                 frames.append(records)
     records = pd.concat(frames, ignore_index=True) if frames else empty_records()
@@ -85,19 +92,20 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime) -> Harvest:
     return Harvest(records, tuple(messages))
 
 
-def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str]:
-    """The Items sheet's tracking of one workbook, or None and why it cannot be read."""
+def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str]]:
+    """The Items sheet's tracking of one workbook (or None and why it cannot be read), and a
+    line for each value typed there that could not be understood."""
     workbook = read_export(path, sheet="Items")
     if not workbook.ok:
-        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})"
+        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})", []
     sheet = next((s for s in workbook.sheets if (s.sheet_name or "").casefold() == "items"), None)
     if sheet is None:
-        return None, "has no Items sheet, so it is not a report workbook this tool wrote"
+        return None, "has no Items sheet, so it is not a report workbook this tool wrote", []
     columns = {str(h).strip().casefold(): h for h in sheet.header}
     key_column = columns.get(KEY_COLUMN.casefold())
     id_column = columns.get("item id")
     if "status" not in columns or not (key_column or id_column):
-        return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote"
+        return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote", []
     rows = sheet.rows
     keys = _text(rows[key_column]) if key_column else ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "")
     status_text = _text(rows[columns["status"]])
@@ -114,7 +122,30 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str]:
         "updated": updated,
         "source": str(path),
     })
-    return frame[tracked.to_numpy(dtype=bool)].reset_index(drop=True), ""
+    kept = tracked.to_numpy(dtype=bool)
+    notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[kept], status_text[kept],
+                        rows[columns["snooze until"]][kept] if "snooze until" in columns else None, frame[kept])
+    return frame[kept].reset_index(drop=True), "", notes
+
+
+def _odd_values(path: Path, sheet_rows, typed_status: pd.Series, typed_snooze, frame: pd.DataFrame) -> list[str]:
+    """One line each (at most a few per workbook) for a status or date a person typed that the
+    tool does not understand: the status is kept as typed and counts as to do; the item is not
+    snoozed."""
+    odd = []
+    for row, typed, status in zip(sheet_rows.tolist(), typed_status.tolist(), frame["status"].tolist()):
+        if normal_status(typed) is None:
+            odd.append(f"Items row {row}: Status {typed!r} is not one of {', '.join(STATUSES)};"
+                       " kept as typed and counted as to do")
+    if typed_snooze is not None:
+        for row, typed, read in zip(sheet_rows.tolist(), _text(typed_snooze).tolist(), frame["snooze_until"].tolist()):
+            if typed and not read:
+                odd.append(f"Items row {row}: Snooze until {typed!r} is not a date (type one such as 15/12/2026);"
+                           " the item is not snoozed")
+    shown = [f"{path}: {line}" for line in odd[:5]]
+    if len(odd) > 5:
+        shown.append(f"{path}: and {len(odd) - 5} more value(s) not understood in the Items sheet")
+    return shown
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -134,13 +165,19 @@ def _dates(values: pd.Series) -> pd.Series:
         text = "" if value is None else str(value).strip()
         if not text or text.casefold() == "nan":
             return ""
-        for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y"):
+        for fmt in _DATE_FORMATS:
             try:
                 return dt.datetime.strptime(text, fmt).date().isoformat()
             except ValueError:
                 continue
         return ""
     return values.map(one)
+
+
+# What a person types in a date cell that Excel did not turn into a date: ISO, or day first as the
+# workbook shows dates (UK, AU and NZ practices), with any of the usual separators.
+_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y",
+                 "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d %b %y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
 
 
 def keep_copy(path: Path, now: dt.datetime) -> Path:

@@ -312,3 +312,146 @@ def test_value_at_risk_in_base_currency_and_configured_currency(tmp_path):
     assert values == {"Acme Ltd": {"GBP": 136.0}, "Gum Pty Ltd": {"AUD": 20.0}, "Hob Ltd": {"unknown": 30.0}}
     html = (tmp_path / "out" / "Hob Ltd.html").read_text(encoding="utf-8")
     assert "30.00 (currency not stated)" in html and "???" not in html
+
+
+# -- what a review of the first version found --------------------------------------------------
+
+
+def _month(tmp_path, name: str, exports: dict, period: str, *extra):
+    folder = _exports(tmp_path / name, exports)
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", period, *extra)
+    return code, err
+
+
+def _manifest(tmp_path) -> dict:
+    return {c["name"]: c for c in json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["clients"]}
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: None,
+    lambda d: (d / "Acme Ltd - failed items.csv").write_text(HEADER, encoding="utf-8"),
+])
+def test_a_month_with_no_rows_after_a_recorded_month(tmp_path, make):
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    folder = tmp_path / "nov"
+    folder.mkdir()
+    make(folder)
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")
+    assert code in (0, 1) and "Traceback" not in err
+    assert _manifest(tmp_path)["Acme Ltd"]["state"] in ("cleared", "export_missing")
+
+
+def test_rows_without_an_id_are_separate_items_tracked_one_by_one(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    row = f'15/10/2026,Coffee Co,4.50,GBP,"{UNIQUE}"\n'
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        "Date,Supplier,Total Amount,Currency,Error\n" + row + row + f'16/10/2026,Nobody,,GBP,"{UNIQUE}"\n',
+        encoding="utf-8")
+    out = tmp_path / "out"
+    assert _run("report", str(folder), "--out", str(out), "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(out / "Acme Ltd.xlsx")
+    sheet = book["Items"]
+    header = [c.value for c in sheet[1]]
+    first = next(r for r in sheet.iter_rows(min_row=2) if r[header.index("Supplier")].value == "Coffee Co")
+    first[header.index("Status")].value = "Dismissed"
+    first[header.index("Note")].value = "personal spend"
+    book.save(out / "Acme Ltd.xlsx")
+    assert _run("report", str(folder), "--out", str(out), "--period", "November 2026")[0] == 0
+    coffee = [r for r in _rows(out / "Acme Ltd.xlsx") if r["Supplier"] == "Coffee Co"]
+    assert sorted((r["Status"], r["Note"] or "") for r in coffee) == [("Dismissed", "personal spend"), ("To do", "")]
+    acme = _manifest(tmp_path)["Acme Ltd"]
+    assert (acme["failing"], acme["dismissed"], acme["items"], acme["carried_over"]) == (3, 1, 2, 3)
+
+
+def test_a_file_that_is_no_export_does_not_make_a_client_clean(tmp_path):
+    assert _month(tmp_path, "oct", {"Bolt Ltd": {"1": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    folder = tmp_path / "nov"
+    folder.mkdir()
+    (folder / "Bolt Ltd - failed items.csv").write_text("Your session has expired. Please log in.\n", encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")
+    assert code == 1 and "Bolt Ltd - failed items.csv" in err
+    assert _manifest(tmp_path)["Bolt Ltd"]["state"] == "export_missing"
+
+
+def test_one_clients_file_with_a_company_column_does_not_hide_another_missing(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        f'Company,Item ID,Date,Supplier,Total Amount,Currency,Error\nAcme Ltd,1,15/10/2026,S,5.00,GBP,"{UNIQUE}"\n',
+        encoding="utf-8")
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'inputs = ["{folder.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n'
+                      'period = "October 2026"\n[clients]\n"Bolt Ltd" = []\n', encoding="utf-8")
+    assert _run("run", "--config", str(config))[0] == 0
+    assert _manifest(tmp_path)["Bolt Ltd"]["state"] == "export_missing"
+
+
+def test_a_client_renamed_by_an_alias_keeps_its_history_and_tracking(tmp_path):
+    exports = {"Acme": {"1001": (ARCHIVED, 10)}}
+    assert _month(tmp_path, "oct", exports, "October 2026")[0] == 0
+    _edit(tmp_path / "out" / "Acme.xlsx", {"1001": {"Assigned to": "Priya", "Status": "In progress"}})
+    folder = _exports(tmp_path / "nov", exports)
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'inputs = ["{folder.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n'
+                      'period = "November 2026"\n[clients]\n"Acme Ltd" = ["Acme"]\n', encoding="utf-8")
+    assert _run("run", "--config", str(config))[0] == 0
+    clients = _manifest(tmp_path)
+    assert set(clients) == {"Acme Ltd"} and clients["Acme Ltd"]["carried_over"] == 1
+    item = _rows(tmp_path / "out" / "Acme Ltd.xlsx")[0]
+    assert (item["Assigned to"], item["Status"]) == ("Priya", "In progress")
+
+
+@pytest.mark.parametrize("october, november", [
+    ("Cafe\u0301 Ltd", "Caf\u00e9 Ltd"),  # the same name typed on a Mac and on Windows
+    ("Harbour View Ltd", "HARBOUR VIEW LTD"),
+])
+def test_spellings_of_one_client_are_one_client(tmp_path, october, november):
+    assert _month(tmp_path, "oct", {october: {"1": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", {november: {"1": (UNIQUE, 5)}}, "November 2026")[0] == 0
+    clients = _manifest(tmp_path)
+    assert len(clients) == 1 and next(iter(clients.values()))["carried_over"] == 1
+    assert len(list((tmp_path / "out").glob("*.xlsx"))) == 2  # the client's workbook and the overview
+
+
+def test_a_month_without_the_export_is_skipped_when_comparing(tmp_path):
+    assert _month(tmp_path, "oct", {"Cole Ltd": {"1": (UNIQUE, 5)}, "Acme Ltd": {"2": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", {"Acme Ltd": {"2": (UNIQUE, 5)}}, "November 2026")[0] == 0
+    assert _manifest(tmp_path)["Cole Ltd"]["state"] == "export_missing"
+    assert _month(tmp_path, "dec", {"Cole Ltd": {"1": (UNIQUE, 5)}, "Acme Ltd": {"2": (UNIQUE, 5)}}, "December 2026")[0] == 0
+    cole = _manifest(tmp_path)["Cole Ltd"]
+    assert (cole["new"], cole["carried_over"], cole["cleared"]) == (0, 1, 0)
+    assert _rows(tmp_path / "out" / "Cole Ltd.xlsx")[0]["First seen"] == "October 2026"
+
+
+def test_client_that_matches_nothing_when_no_client_is_known(tmp_path):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--client", "nobody")
+    assert code == 2 and "no such client" in err and "Traceback" not in err
+
+
+def test_values_typed_in_the_tracking_columns_that_are_not_understood_are_said(tmp_path):
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1001": (UNIQUE, 5), "1002": (UNIQUE, 6), "1003": (UNIQUE, 7)}},
+                  "October 2026")[0] == 0
+    _edit(tmp_path / "out" / "Acme Ltd.xlsx", {"1001": {"Snooze until": "soon"}, "1002": {"Status": "Chased"},
+                                               "1003": {"Status": "Can\u2019t fix", "Snooze until": "15.12.2099"}})
+    code, err = _month(tmp_path, "oct", {"Acme Ltd": {"1001": (UNIQUE, 5), "1002": (UNIQUE, 6), "1003": (UNIQUE, 7)}},
+                       "November 2026")
+    assert code == 0
+    assert "Snooze until 'soon' is not a date" in err and "Status 'Chased' is not one of" in err
+    items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx")}
+    assert items["1002"]["Status"] == "Chased" and items["1003"]["Status"] == "Can't fix"
+    assert items["1003"]["Snooze until"] == dt.datetime(2099, 12, 15)
+
+
+def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path):
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Old Co": {"2": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    db = str(tmp_path / "out" / "history.sqlite")
+    code, out, _ = _run("clients", "--db", db, "--retire", "old co")
+    assert code == 0 and "Old Co: retired" in out
+    assert _month(tmp_path, "nov", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "November 2026")[0] == 0
+    assert set(_manifest(tmp_path)) == {"Acme Ltd"}
+    code, out, _ = _run("clients", "--db", db)
+    assert "Old Co" in out and "yes" in out.splitlines()[-1] + out
+    assert _run("clients", "--db", db, "--retire", "Nobody")[0] == 2
