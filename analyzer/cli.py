@@ -7,6 +7,8 @@ import argparse
 import contextlib
 import datetime as dt
 import logging
+import signal
+import threading
 import json
 import os
 import sys
@@ -24,11 +26,17 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
-from analyzer.errors import TemplateProblem
+from analyzer.errors import OutputError, TemplateProblem
 from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OUTPUT, EXIT_STORE = 5, 6  # the reports could not be written; the history database failed
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C; SIGTERM (128 + the signal)
+
+
+class Terminated(BaseException):
+    """SIGTERM: the run stops as cleanly as on Ctrl-C (workers stopped, nothing half published)."""
 EXIT_PIPE = 141  # standard output was closed early (`... | head`): 128 + SIGPIPE, as other tools exit
 log = logging.getLogger("analyzer")
 
@@ -197,7 +205,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
                 sys.stdout.flush()
             raise
         args.stdin = stdin if stdin is not None else sys.stdin
-        code = args.handler(args, stdout, stderr)
+        with _terminate_cleanly():
+            code = args.handler(args, stdout, stderr)
         stdout.flush()  # a closed pipe shows here, not as "Exception ignored" at interpreter exit
         return code
     except BrokenPipeError:
@@ -212,9 +221,15 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except CatalogError as exc:
         print(f"publish-failures: catalog: {exc}", file=stderr)
         return EXIT_USAGE
-    except (ConfigError, HistoryError) as exc:
+    except ConfigError as exc:
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_USAGE
+    except HistoryError as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_STORE
+    except OutputError as exc:
+        print(f"publish-failures: {exc}", file=stderr)
+        return EXIT_OUTPUT
     except TemplateProblem as exc:
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_USAGE
@@ -225,8 +240,27 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         print(f"publish-failures: {exc}", file=stderr)
         return EXIT_BUSY
     except KeyboardInterrupt:
-        print("publish-failures: interrupted", file=stderr)
-        return 130
+        print("publish-failures: interrupted; nothing of this run was published", file=stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("publish-failures: stopped (SIGTERM); nothing of this run was published", file=stderr)
+        return EXIT_TERMINATED
+
+
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """While a command runs in the main thread, SIGTERM unwinds it like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _discard_stdout(stdout: TextIO) -> None:
@@ -413,11 +447,15 @@ def _database(args) -> Path:
 
 
 def _clients(args, stdout, stderr) -> int:
-    from analyzer.history import retire, roster
+    from analyzer.history import NoSuchClient, retire, roster
 
     db = _database(args)
     if args.retire or args.restore:
-        name = retire(db, args.retire or args.restore, dt.datetime.now().replace(microsecond=0), restore=bool(args.restore))
+        try:
+            name = retire(db, args.retire or args.restore, dt.datetime.now().replace(microsecond=0),
+                          restore=bool(args.restore))
+        except NoSuchClient as exc:
+            raise UsageError(f"publish-failures: {exc.args[0]}") from None
         stdout.write(f"{name}: {'retired: left out of the index until an export of it comes again' if args.retire else 'restored'}\n")
         return EXIT_OK
     table = roster(db)

@@ -22,6 +22,10 @@ import pandas as pd
 from analyzer.store import StoreError, connect
 
 HistoryError = StoreError  # the name the command line has always caught
+
+
+class NoSuchClient(LookupError):
+    """A client named on the command line that the history does not hold: a usage error."""
 RECURRING_RUNS = 2  # a fix "keeps coming back" when it was needed in each of the last two runs too
 ITEM_COLUMNS = ["client", "item_key", "item_id", "supplier", "date", "amount", "currency", "categories", "fixes",
                 "error_key"]
@@ -245,7 +249,7 @@ def retire(path: Path, client: str, when: dt.datetime, restore: bool = False) ->
     known = {name.casefold(): name for name in roster(path)["client"]}
     name = known.get(client.casefold())
     if name is None:
-        raise HistoryError(f"{path}: no client {client!r} in the history; `publish-failures clients` lists them")
+        raise NoSuchClient(f"{path}: no client {client!r} in the history; `publish-failures clients` lists them")
     with closing(connect(path)) as db, db:
         if restore:
             db.execute("DELETE FROM retired WHERE client = ?", (name,))
@@ -272,16 +276,16 @@ def last_workbooks(path: Path, period: str, months: int = 3) -> dict[str, list[P
     return {client: paths[-months:] for client, paths in books.items()}
 
 
-def period_lines(path: Path, period: str) -> dict[str, tuple[str, dict]]:
-    """The index line and state of each client recorded for `period` (for a --client run, which
-    keeps the other clients' lines as they were)."""
+def latest_lines(path: Path, period: str) -> dict[str, tuple[str, dict]]:
+    """Each client's index line and state from its latest run up to `period` (for a --client
+    run, which keeps the other clients' lines as they were)."""
     if not path.is_file():
         return {}
     with closing(connect(path)) as db:
         rows = db.execute(
-            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE r.period = ?",
-            (period,)).fetchall()
-    return {client: (state, json.loads(line)) for client, state, line in rows}
+            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE r.period <= ?"
+            " ORDER BY r.period", (period,)).fetchall()
+    return {client: (state, json.loads(line)) for client, state, line in rows}  # later periods win
 
 
 def summary(path: Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:

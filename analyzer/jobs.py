@@ -5,12 +5,15 @@ jobs, a few in flight at a time."""
 from __future__ import annotations
 
 import ctypes
+import threading
+import time
 import datetime as dt
 import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -96,7 +99,7 @@ class Carried:
 
 
 def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
-                report_date: dt.datetime, carried: Carried = Carried()):
+                report_date: dt.datetime, carried: Carried = Carried(), out: Path | None = None):
     """Each client's rendering job, made only when taken, so the parent never holds every
     client's rows twice."""
     from analyzer.render import ClientJob, RenderContext
@@ -128,7 +131,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,
                 version=__version__, sources=_client_sources(analysis, sources, rows, client.name),
-                notes=plan.notes, out=settings.out, formats=settings.formats, templates=settings.templates,
+                notes=plan.notes, out=out or settings.out, formats=settings.formats, templates=settings.templates,
             ),
         )
 
@@ -177,7 +180,9 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
             reports.append(render_client(job))
             progress(len(reports), total)
         return tuple(reports)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context()) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         pending: deque = deque()
         for job in jobs:
             pending.append(pool.submit(render_client, job))
@@ -187,7 +192,44 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
         while pending:
             reports.append(pending.popleft().result())
             progress(len(reports), total)
+    except BaseException:
+        # Interrupted, or a job failed: the workers stop now rather than finish their queue.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return tuple(reports)
+
+
+def die_with_parent(run_pid: int) -> None:
+    """A worker ends soon after the run that started it does, however the run ended (a SIGKILL
+    included): a killed run leaves no worker rendering for nobody. Workers are children of the
+    fork server, not of the run, and each holds the pipes that keep the fork server and its
+    siblings waiting, so none would notice the run's death by itself: a thread watches the run's
+    process and ends the worker when it is gone."""
+    def watch() -> None:
+        while _running(run_pid):
+            time.sleep(0.2)
+        os._exit(1)
+    threading.Thread(target=watch, name="die-with-run", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    """Whether a process runs: a killed one its parent has not yet reaped (a zombie) does not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # the pid now belongs to another user's process: ours is gone
+            return False
+        return True
 
 
 def _worker_context():

@@ -7,6 +7,7 @@ anything else can do the same.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,8 +21,9 @@ from analyzer.catalog import Catalog, load_catalog
 from analyzer.classify import Classified, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
+from analyzer.errors import OutputError
 from analyzer.history import (
-    RunRecord, compare, known_clients, last_workbooks, period_lines, record, rename_clients,
+    RunRecord, compare, known_clients, last_workbooks, latest_lines, record, rename_clients,
 )
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
@@ -31,7 +33,8 @@ from analyzer.plan import NO_ROWS, ClientPlan, Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import canonical_names, check_wanted, cleared_items, client_states, covered_clients
-from analyzer.write import output_lock, write_json
+from analyzer.store import StoreError
+from analyzer.write import Staging, output_lock, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template")
 
@@ -120,12 +123,34 @@ class ReportRun:
 def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.datetime,
                progress: Callable[[int, int], None] | None = None) -> ReportRun:
     """Plan, render and write every client's reports, then the index, overview and manifest,
-    holding the output folder's lock throughout."""
+    holding the output folder's lock throughout. Everything is written to a staging folder,
+    the run history recorded, and only then are the reports put in place: a run that fails or
+    is stopped leaves the previous complete run's reports, and a history that agrees with them."""
     with output_lock(settings.out, settings.lock_timeout):
-        return _run_report(analysis, settings, run_date, progress)
+        staging = _staging(settings.out)
+        try:
+            return _run_report(analysis, settings, run_date, progress, staging)
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"{exc.filename or settings.out}: cannot write the reports ({exc.strerror or exc});"
+                              " nothing of this run was published") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"{settings.history}: the practice's history database failed ({exc}); nothing of this"
+                             " run was recorded or published") from None
+        finally:
+            staging.discard()
 
 
-def _run_report(analysis, settings, run_date, progress) -> ReportRun:
+def _staging(out: Path) -> Staging:
+    try:
+        return Staging(out)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the reports here ({exc.strerror}); choose another --out folder"
+                          " or check its permissions") from None
+
+
+def _run_report(analysis, settings, run_date, progress, staging: Staging) -> ReportRun:
     from analyzer.render import write_overview  # only reports need Jinja and XlsxWriter
 
     period = settings.period or Period.previous_month(run_date.date())
@@ -170,33 +195,34 @@ def _run_report(analysis, settings, run_date, progress) -> ReportRun:
     clients = [plans.get(c) or _nothing_failing(c) for c, s in states.items() if s != EXPORT_MISSING]
     carried = Carried(seen, tracking, keys, states, cleared_items(seen.cleared_items, records, analysis.catalog)
                       if seen else {}, stems)
-    jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, carried)
+    jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, carried, staging.folder)
     reports = _render_all(jobs, len(clients), settings.workers, progress or (lambda done, total: None))
 
     lines = [client_line(r, r.asks_file) for r in reports]
     lines += [missing_line(c, period.label, _previous_items(seen, c)) for c, s in states.items() if s == EXPORT_MISSING]
     this_run = {line.client for line in lines}
-    if only and store:  # the other clients' lines as the period's last run left them
-        lines += [ClientLine.from_json(line) for c, (_, line) in period_lines(store, period.slug).items()
-                  if c not in this_run]
+    if only and store:  # the other clients' lines as their last run (this period's, else earlier) left them
+        lines += [ClientLine.from_json(line) for c, (_, line) in latest_lines(store, period.slug).items()
+                  if c not in this_run and c in roster]
     sources = _sources(analysis)
     overview = build_overview(
         lines, analysis.catalog, practice=settings.practice, period=period.label, run_date=report_date,
         version=__version__, sources=sources, skipped=len(analysis.batch.skipped), failures=tuple(analysis.failures),
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
-    written.extend(write_overview(overview, settings.out, settings.formats, settings.templates))
+    written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
                               harvest.messages)
-    write_json(settings.out / "manifest.json", manifest)
+    write_json(staging.folder / "manifest.json", manifest)
     written.append("manifest.json")
-    if store:
+    if store:  # recorded before the reports are put in place: a failure here publishes nothing
         record(store, RunRecord(
             period.slug, period.label, run_date, __version__, str(settings.out.resolve()), memory,
             tuple((line.client, line.state, _workbook(settings.out, line), line.to_json())
                   for line in overview.clients if line.client in this_run),
             tuple(sorted(only)),
         ))
+    staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written), harvest.messages)
 
 

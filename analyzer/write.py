@@ -4,10 +4,12 @@ under a temporary name and renamed, so a killed run never leaves a truncated fil
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 import os
+import re
+import shutil
+import signal
 import tempfile
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -16,6 +18,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
+from analyzer.errors import OutputError
 
 
 @contextmanager
@@ -189,8 +192,19 @@ class FolderBusy(Exception):
 @contextmanager
 def output_lock(folder: Path, timeout: float):
     """One run at a time per output folder; a second one waits up to `timeout` seconds. The
-    operating system releases the lock when a run dies, so a killed run never blocks the next."""
-    folder.mkdir(parents=True, exist_ok=True)
+    operating system releases the lock when a run dies, so a killed run never blocks the next.
+    Holding the lock, the run first finishes or clears what a killed run left (see `Staging`)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(folder))
+    except FileExistsError:
+        raise OutputError(f"{folder}: is a file, not a folder; choose another --out folder") from None
+    except NotADirectoryError:
+        raise OutputError(f"{folder}: a part of this path is a file, not a folder; choose another --out folder") from None
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write the reports here ({exc.strerror}); choose another --out folder"
+                          " or check its permissions") from None
     lock = FileLock(str(folder / ".publish-failures.lock"))
     try:
         lock.acquire(timeout=timeout)
@@ -200,6 +214,68 @@ def output_lock(folder: Path, timeout: float):
             " Try again when it has finished, or choose another --out folder"
         ) from None
     try:
+        recover(folder)
         yield
     finally:
         lock.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# Staging: a run's reports appear together or not at all
+
+STAGING_PREFIX = ".publish-failures-staging-"
+JOURNAL = ".publish-failures-publishing.json"
+
+
+class Staging:
+    """A run writes every report into a hidden folder beside the final ones; only when all are
+    written (and the run history recorded) are they moved into place, with a journal so that a
+    run killed while moving is finished by the next run. The folder so always shows the previous
+    complete run or the new complete run: a run killed while rendering leaves last month's
+    reports untouched."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def publish(self, names: list[str]) -> None:
+        """Move the staged files into place, as one step as far as a reader of the folder or a
+        signal can tell (SIGINT and SIGTERM wait until it is done)."""
+        blocked = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if hasattr(signal, "pthread_sigmask") else None
+        try:
+            write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names}))
+            _move_all(self.out, self.folder, names)
+            (self.out / JOURNAL).unlink()
+            self.discard()
+        except OSError as exc:
+            raise OutputError(f"{exc.filename or self.out}: cannot put the new reports in place ({exc.strerror});"
+                              " the next run in this folder finishes the job") from None
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _move_all(out: Path, staging: Path, names: list[str]) -> None:
+    for name in names:
+        source = staging / name
+        if source.exists():
+            os.replace(source, out / name)
+
+
+def recover(out: Path) -> None:
+    """Finish a publication a killed run left half done (the journal names its files), and
+    remove the staging folders of runs killed before publishing."""
+    journal = out / JOURNAL
+    if journal.is_file():
+        try:
+            record = json.loads(journal.read_text(encoding="utf-8"))
+            _move_all(out, out / str(record["staging"]), [str(n) for n in record["files"]])
+        except (ValueError, KeyError, TypeError, OSError):
+            pass  # a damaged journal: the staged files are left for the clean-up below
+        journal.unlink(missing_ok=True)
+    for leftover in out.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)

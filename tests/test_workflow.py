@@ -290,7 +290,7 @@ def test_a_database_from_a_newer_release_is_refused_in_one_line(tmp_path):
         db.execute("PRAGMA user_version = 999")
     exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
     code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out"))
-    assert code == 2 and "newer analyzer" in err and len(err.strip().splitlines()) == 1
+    assert code == 6 and "newer analyzer" in err and len(err.strip().splitlines()) == 1
 
 
 def test_value_at_risk_in_base_currency_and_configured_currency(tmp_path):
