@@ -337,7 +337,7 @@ def _period(text: str) -> Period | None:
 
 def _report(args, stdout, stderr) -> int:
     settings = report_settings_from(args)
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out)
     run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
     for message in run.messages:
@@ -366,7 +366,7 @@ def _run(args, stdout, stderr) -> int:
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
-                           _config_limits(config), config.catalogs)
+                           _config_limits(config), config.catalogs, out)
         for failure in analysis.failures:
             log.error("%s", failure)
         settings = ReportSettings(
@@ -579,6 +579,8 @@ def _write_recurring(stdout: TextIO, recurring, labels: dict[str, str]) -> None:
 def _report_reading(analysis, stderr) -> None:
     for failure in analysis.failures:
         print(f"publish-failures: {failure}", file=stderr)
+    for note in analysis.notes:
+        print(f"publish-failures: note: {note}", file=stderr)
     for table in analysis.batch.tables:
         where = f"{table.source_file}" + (f" [{table.sheet}]" if table.sheet else "")
         for note in table.notes:

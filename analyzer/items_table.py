@@ -90,7 +90,7 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
             table[name] = _maybe_amounts(column, analysis.batch.original[column])
     table["Error"] = fields["error"].array
     codes, paths = pd.factorize(fields["source_file"], sort=False)
-    table["Source file"] = pd.Categorical.from_codes(codes, [p.replace("\\", "/").rsplit("/", 1)[-1] for p in paths])
+    table["Source file"] = pd.Categorical.from_codes(codes, shown_names([str(p) for p in paths]))
     if fields["sheet"].astype(bool).any():
         table["Source sheet"] = fields["sheet"].array
     table["Source row"] = fields["source_row"].array
@@ -99,6 +99,23 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
         table[KEY_COLUMN] = keys.array
     table[REPEAT_COLUMN] = repeat_of
     return table
+
+
+def shown_names(paths: list[str]) -> list[str]:
+    """Each input's file name, with as much of its folder as makes two inputs of the same name
+    (in different folders) tell apart."""
+    parts = [p.replace("\\", "/").split("/") for p in paths]
+    depth = [1] * len(parts)
+    while True:
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+        seen: dict[str, list[int]] = {}
+        for index, name in enumerate(names):
+            seen.setdefault(name, []).append(index)
+        clashing = [i for group in seen.values() if len(group) > 1 for i in group if depth[i] < len(parts[i])]
+        if not clashing:
+            return names
+        for index in clashing:
+            depth[index] += 1
 
 
 def _fix_titles(analysis: "Analysis", plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

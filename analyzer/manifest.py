@@ -45,7 +45,7 @@ def build_manifest(analysis: "Analysis", lines: list[ClientLine], settings: "Rep
             for s in sources
         ],
         "clients": [_client(line, line.client in this_run) for line in lines],
-        "messages": list(messages),
+        "messages": [*analysis.notes, *messages],
         "totals": {
             "rows_read": analysis.rows_read, "rows_reported": reported,
             "rows_not_reported": analysis.rows_read - reported,  # rows of clients left out by --client

@@ -46,6 +46,7 @@ class Analysis:
     classified: Classified
     catalog: Catalog
     failures: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()  # folder entries passed over, files reached twice
 
     @property
     def rows_read(self) -> int:
@@ -56,15 +57,16 @@ class Analysis:
 
 
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
-            catalog_files: tuple[Path, ...] = ()) -> Analysis:
-    """Read every input that can be read; the rest are named in `failures`."""
+            catalog_files: tuple[Path, ...] = (), outputs: Path | None = None) -> Analysis:
+    """Read every input that can be read; the rest are named in `failures`. `outputs`: the
+    folder the reports go to, whose own reports are never read as inputs."""
     catalog = load_catalog(catalog_files)
-    found = discover(paths)
+    found = discover(paths, outputs)
     inputs = list(found.errors) + [read_export(p, limits) for p in found.files]
     batch = normalise_inputs(inputs, options)
     classified = classify_rows(batch.fields["error"], catalog)
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
-    return Analysis(inputs, batch, classified, catalog, failures)
+    return Analysis(inputs, batch, classified, catalog, failures, found.notes)
 
 
 def classified_table(analysis: Analysis) -> pd.DataFrame:

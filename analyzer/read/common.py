@@ -73,6 +73,7 @@ class InputFile:
 class Discovery:
     files: tuple[Path, ...]
     errors: tuple[InputFile, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # entries passed over, files reached twice
 
 
 _fallbacks = threading.local()

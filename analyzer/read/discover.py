@@ -1,51 +1,181 @@
-"""Finding the inputs: files, folders and globs, in the order given."""
+"""Finding the inputs: files, folders and globs, in the order given.
+
+Nothing in a folder is passed over without a word: an entry named like an export that cannot be
+read as a file (a link to nothing, a link loop, a named pipe, a socket, a folder named `x.csv`)
+is a failure naming it; anything else left out (hidden files, Excel's `~$` lock files, other
+kinds of file, the reports this tool wrote there) is a note. A file reached twice (by two paths,
+or a glob through a folder that links to itself) is read once, and said.
+"""
 
 from __future__ import annotations
 
 import glob
+import json
+import os
+import stat
+import zipfile
 from pathlib import Path
 
+from analyzer.read.common import EXCEL_SUFFIXES, Discovery, InputFile, _reason, one_line
 
-from analyzer.read.common import Discovery, EXCEL_SUFFIXES, InputFile, _reason, one_line
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding the inputs
+EXPORT_SUFFIXES = EXCEL_SUFFIXES | {".csv"}
 
 
-def discover(paths: list[str]) -> Discovery:
-    """Expand files, folders (every csv/xlsx/xlsm directly in them) and globs, in the order given."""
-    found: dict[Path, None] = {}
+def discover(paths: list[str], outputs: Path | None = None) -> Discovery:
+    """Expand files, folders (every csv/xlsx/xlsm directly in them) and globs, in the order
+    given. `outputs`: the folder the run writes its reports to; the reports found there are not
+    inputs."""
+    found: dict[tuple[int, int], list[Path]] = {}
     errors: list[InputFile] = []
+    notes: list[str] = []
+    ours = _reports_in(outputs)
     for raw in paths:
         try:
-            files, error = _expand(raw)
+            files, error = _expand(raw, errors, notes, ours)
         except (OSError, ValueError) as exc:  # unreadable folder, a NUL or an over-long name
             files, error = [], f"cannot open ({getattr(exc, 'strerror', None) or _reason(exc)}); check the path and permissions"
         if error:
             errors.append(InputFile(raw, error=one_line(f"{raw}: {error}")))
-        found.update(dict.fromkeys(files))
-    return Discovery(tuple(found), tuple(errors))
+        for path in files:
+            try:
+                info = path.stat()
+            except OSError as exc:
+                errors.append(InputFile(str(path), error=one_line(f"{path}: cannot open ({exc.strerror})")))
+                continue
+            if written_by_us(path):
+                notes.append(one_line(f"{path}: a report this tool wrote, not an export; not read"))
+                continue
+            paths_of = found.setdefault((info.st_dev, info.st_ino), [])
+            if path not in paths_of:
+                paths_of.append(path)
+    for first, *again in found.values():
+        if again:
+            notes.append(one_line(f"{first}: reached {len(again) + 1} times (also as {again[0]}"
+                                  f"{f' and {len(again) - 1} more' if len(again) > 1 else ''}); read once"))
+    return Discovery(tuple(paths[0] for paths in found.values()), _once(errors), tuple(dict.fromkeys(notes)))
 
 
-def _expand(raw: str) -> tuple[list[Path], str]:
+def _once(errors: list[InputFile]) -> tuple[InputFile, ...]:
+    """One failure per entry, however many paths led to it."""
+    seen: set[Path] = set()
+    kept = []
+    for error in errors:
+        where = _resolved(Path(error.path)) if Path(error.path).is_absolute() or os.path.lexists(error.path) else None
+        if where is not None and where in seen:
+            continue
+        if where is not None:
+            seen.add(where)
+        kept.append(error)
+    return tuple(kept)
+
+
+def _expand(raw: str, errors: list[InputFile], notes: list[str], ours: set[Path]) -> tuple[list[Path], str]:
     path = Path(raw)
     if path.is_dir():
-        inside = sorted(p for p in path.iterdir() if p.is_file() and _is_export_name(p))
-        if not inside:
+        inside = _folder(path, errors, notes, ours)
+        if not inside and not any(e.path.startswith(str(path)) for e in errors):
             return [], "is a folder with no .csv, .xlsx or .xlsm files directly in it; give the export files themselves"
         return inside, ""
     if path.exists():
-        return [path], ""
+        return ([path], "") if not _is_special(path) else ([], _special_message(path))
     if path.is_symlink():
         return [], "is a link to a file that no longer exists; give the export file itself"
     if any(ch in raw for ch in "*?["):
         matches = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())
+        matches = [m for m in matches if _resolved(m) not in ours]
         if not matches:
             return [], "no file matches this pattern; check the folder and the pattern"
         return matches, ""
     return [], "no such file or folder; check the path"
 
 
-def _is_export_name(path: Path) -> bool:
-    return path.suffix.lower() in EXCEL_SUFFIXES | {".csv"} and not path.name.startswith(("~$", "."))
+def _folder(folder: Path, errors: list[InputFile], notes: list[str], ours: set[Path]) -> list[Path]:
+    """The exports directly in a folder; every other entry is named in a failure or a note."""
+    inside, passed_over = [], []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if name.startswith("~$"):
+            passed_over.append(f"{name} (Excel's lock file)")
+        elif name.startswith("."):
+            passed_over.append(f"{name} (hidden)")
+        elif entry.suffix.lower() not in EXPORT_SUFFIXES:
+            passed_over.append(name)
+        elif _resolved(entry) in ours or written_by_us(entry):
+            passed_over.append(f"{name} (a report this tool wrote)")
+        else:
+            problem = _entry_problem(entry)
+            if problem:
+                errors.append(InputFile(str(entry), error=one_line(f"{entry}: {problem}")))
+            else:
+                inside.append(entry)
+    if passed_over:
+        shown = ", ".join(passed_over[:8]) + (f" and {len(passed_over) - 8} more" if len(passed_over) > 8 else "")
+        count = "1 entry that is not an export" if len(passed_over) == 1 else f"{len(passed_over)} entries that are not exports"
+        notes.append(one_line(f"{folder}: passed over {count}: {shown}"))
+    return inside
+
+
+def _entry_problem(entry: Path) -> str:
+    """Why an entry named like an export cannot be read as one, or ""."""
+    try:
+        info = entry.stat()
+    except FileNotFoundError:
+        return "is a link to a file that no longer exists; give the export file itself"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return "is a link that leads back to itself (a link loop); give the export file itself"
+        return f"cannot open ({exc.strerror}); check the path and permissions"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder named like a file; give the export files inside it, or the folder itself"
+    if not stat.S_ISREG(info.st_mode):
+        return _special_message(entry)
+    return ""
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _special_message(path: Path) -> str:
+    return "is not a regular file (a named pipe, socket or device); give the export file itself"
+
+
+def _reports_in(outputs: Path | None) -> set[Path]:
+    """The reports this tool wrote in the output folder (from its manifest), and the copies of
+    workbooks it kept aside: never inputs, even when the output folder is the input folder."""
+    if outputs is None or not outputs.is_dir():
+        return set()
+    ours = {p for p in outputs.glob("* (kept *).xlsx")} | {outputs / "overview.xlsx"}
+    try:
+        manifest = json.loads((outputs / "manifest.json").read_text(encoding="utf-8"))
+        ours |= {outputs / name for client in manifest.get("clients", []) for name in client.get("files", [])}
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    return {_resolved(p) for p in ours}
+
+
+def written_by_us(path: Path) -> bool:
+    """A workbook this tool wrote (its author property says so): a report, never an input, even
+    when an output folder is read as an input folder."""
+    if path.suffix.lower() not in EXCEL_SUFFIXES:
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("docProps/core.xml")
+            if info.file_size > 64 * 1024:
+                return False
+            core = archive.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
+        return False
+    return b"<dc:creator>analyzer " in core
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return path

@@ -56,10 +56,18 @@ def _sniff_kind(path: Path, head: bytes) -> tuple[str, list[str]]:
     return "csv", notes
 
 
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
 def _is_blank(head: bytes) -> bool:
     """Nothing but a byte-order mark, white space and NUL padding."""
     order = _utf16_order(head)
-    text = head.decode(f"utf-16-{order}", errors="ignore") if order else head.removeprefix(codecs.BOM_UTF8).decode("latin-1")
+    if head.startswith(_UTF32_BOMS):
+        text = head[: len(head) - len(head) % 4].decode("utf-32", errors="ignore")
+    elif order:
+        text = head.decode(f"utf-16-{order}", errors="ignore")
+    else:
+        text = head.removeprefix(codecs.BOM_UTF8).decode("latin-1")
     return not text.replace("\0", "").strip(" \t\r\n\x0b\x0c\x1a\ufeff")
 
 
@@ -76,6 +84,8 @@ def _markup_message(head: bytes) -> str:
 
 def _utf16_order(head: bytes) -> str:
     """"le" or "be" when the bytes are UTF-16 (with or without a byte-order mark), else ""."""
+    if head.startswith(_UTF32_BOMS):  # FF FE 00 00 also starts like UTF-16's mark
+        return ""
     if head.startswith(codecs.BOM_UTF16_LE):
         return "le"
     if head.startswith(codecs.BOM_UTF16_BE):
@@ -93,7 +103,7 @@ def _utf16_order(head: bytes) -> str:
 
 
 def _looks_binary(head: bytes) -> bool:
-    if _utf16_order(head):
+    if _utf16_order(head) or head.startswith(_UTF32_BOMS):
         return False
     sample = head[:8192]
     control = sum(b < 9 or 13 < b < 32 for b in sample) - sample.count(0)  # NULs are padding, stripped later
@@ -196,6 +206,8 @@ def _ole_stream_names(handle) -> set[str]:
 
 
 def _encoding_of(head: bytes) -> str:
+    if head.startswith(_UTF32_BOMS):
+        return "utf-32"
     order = _utf16_order(head)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
@@ -208,12 +220,14 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _sniff_delimiter(sample: str) -> str:
-    """The delimiter that splits the first lines into the most, and most consistent, fields."""
+    """The delimiter that splits the first lines most consistently into the most fields: first
+    the number of lines that agree on a width, then the width. (The widest alone would let a
+    quoted cell full of tabs make tab the delimiter of a comma-separated file.)"""
     # Lines as a CSV reader ends them: str.splitlines() would also break at characters such as
     # NEL (\x85) or a form feed that a cell may hold.
     every = _LINE_END.split(sample)
     lines = [line for line in every[:HEADER_SEARCH_ROWS + 20] if line.strip()][:-1] or every[:1]
-    best, best_score = ",", 0.0
+    best, best_score = ",", (0, 0.0)
     for delimiter in DELIMITERS:
         try:
             counts = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
@@ -222,8 +236,8 @@ def _sniff_delimiter(sample: str) -> str:
         widest = max(counts, default=1)
         if widest < 2:
             continue
-        modal = max(set(counts), key=counts.count)
-        score = counts.count(modal) * modal if modal > 1 else 0.5 * widest
+        modal = max(set(counts), key=lambda width: (counts.count(width), width))
+        score = (counts.count(modal), float(modal)) if modal > 1 else (0, 0.5 * widest)
         if score > best_score:
             best, best_score = delimiter, score
     return best

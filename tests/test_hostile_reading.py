@@ -1,0 +1,117 @@
+"""Hostile and unlucky inputs, second round: what is in a folder besides exports, a file reached
+twice, the output folder read as an input, encodings and delimiters that fool a sniffer, and
+shapes too wide or too long to hold. Each ends in a result or one line naming the file, never a
+traceback, a hang or a row counted twice."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from analyzer.cli import main
+from analyzer.read import read_export
+
+HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\r\n"
+ROW = "1001,15/10/2026,Café Nord,12.50,GBP,Account code '455' has been archived\r\n"
+
+
+def _run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _export(path: Path, rows: str = ROW) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + rows, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def odd_folder(tmp_path) -> Path:
+    folder = tmp_path / "in"
+    _export(folder / "Acme Ltd - failed items.csv")
+    (folder / "sub.csv").mkdir()
+    os.mkfifo(folder / "pipe.csv")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(folder / "sock.csv"))
+    (folder / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    (folder / "loop.csv").symlink_to(folder / "loop.csv")
+    (folder / ".hidden.csv").write_text(HEADER + ROW, encoding="utf-8")
+    (folder / "~$Acme.xlsx").write_bytes(b"lock")
+    (folder / "notes.txt").write_text("n", encoding="utf-8")
+    return folder
+
+
+def test_every_entry_of_a_folder_is_read_or_named(odd_folder, tmp_path):
+    code, _, err = _run("report", odd_folder, "--out", tmp_path / "out")
+    assert code == 1 and "Traceback" not in err
+    for name, words in [("sub.csv", "is a folder named like a file"), ("pipe.csv", "not a regular file"),
+                        ("sock.csv", "not a regular file"), ("gone.csv", "no longer exists"), ("loop.csv", "link loop")]:
+        assert sum(name in line and words in line for line in err.splitlines()) == 1, name
+    passed_over = next(line for line in err.splitlines() if "passed over" in line)
+    for name in (".hidden.csv", "~$Acme.xlsx", "notes.txt"):
+        assert name in passed_over
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 1 and any("passed over" in m for m in manifest["messages"])
+
+
+def test_a_file_reached_twice_is_read_once(tmp_path):
+    folder = tmp_path / "in"
+    _export(folder / "Acme Ltd - failed items.csv")
+    (folder / "back").symlink_to(folder)  # a glob through a folder that links to itself
+    code, _, err = _run("report", folder, f"{folder}/../in", f"{folder}/**/*.csv", "--out", tmp_path / "out")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 1 and len(manifest["inputs"]) == 1
+    assert sum("read once" in line for line in err.splitlines()) == 1
+
+
+def test_two_inputs_with_the_same_name_in_different_folders(tmp_path):
+    _export(tmp_path / "a" / "Acme Ltd - failed items.csv")
+    _export(tmp_path / "b" / "Acme Ltd - failed items.csv", ROW.replace("1001", "1002"))
+    code, _, err = _run("report", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "out")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == manifest["totals"]["rows_reported"] == 2
+
+
+def test_the_output_folder_as_the_input_folder(tmp_path):
+    folder = tmp_path / "shared"
+    _export(folder / "Acme Ltd - failed items.csv")
+    for _ in range(2):  # the second run must not read the first run's workbooks
+        code, _, err = _run("report", folder, "--out", folder)
+        assert code == 0, err
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 1
+    code, _, err = _run("report", folder, "--out", tmp_path / "elsewhere")  # reports left in an input folder
+    assert code == 0 and json.loads((tmp_path / "elsewhere" / "manifest.json").read_text())["totals"]["rows_read"] == 1
+    assert "a report this tool wrote" in err
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le", "utf-32-be"])
+def test_utf32_is_read_as_text(tmp_path, encoding):
+    path = tmp_path / "u.csv"
+    bom = {"utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}.get(encoding, b"")
+    path.write_bytes(bom + (HEADER + ROW).encode(encoding))
+    result = read_export(path)
+    assert result.ok, result.error
+    assert result.sheets[0].header[-1] == "Error" and result.sheets[0].rows["Supplier"].tolist() == ["Café Nord"]
+
+
+def test_a_quoted_cell_full_of_tabs_does_not_make_tab_the_delimiter(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + '1001,15/10/2026,"' + "\t" * 100_000 + '",1.00,GBP,boom\r\n' + ROW, encoding="utf-8")
+    started = time.perf_counter()
+    result = read_export(path)
+    assert time.perf_counter() - started < 10
+    assert result.ok, result.error
+    assert result.sheets[0].header == ("Item ID", "Date", "Supplier", "Total Amount", "Currency", "Error")
+    assert len(result.sheets[0].rows) == 2
