@@ -170,6 +170,7 @@ def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--cl
                          help="largest size a workbook may unpack to (default 2048)")
     command.add_argument("--max-cells", type=int, default=None,
                          help="most cells one sheet may span, blanks included (default 16,000,000)")
+    command.add_argument("--max-columns", type=int, default=None, help="most columns one table may have (default 2,000)")
 
 
 def _add_report_options(command: argparse.ArgumentParser) -> None:
@@ -299,6 +300,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
         max_rows=args.max_rows or base.max_rows,
         max_cell_chars=args.max_cell_chars or base.max_cell_chars,
         max_cells=args.max_cells or base.max_cells,
+        max_columns=args.max_columns or base.max_columns,
     )
 
 
@@ -400,6 +402,7 @@ def _config_limits(config) -> Limits:
         max_rows=int(given.get("max_rows", base.max_rows)),
         max_cell_chars=int(given.get("max_cell_chars", base.max_cell_chars)),
         max_cells=int(given.get("max_cells", base.max_cells)),
+        max_columns=int(given.get("max_columns", base.max_columns)),
     )
 
 

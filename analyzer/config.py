@@ -138,8 +138,8 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
     "currency": str,
 }
-_LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars", "max_cells"}
-_WHOLE_LIMITS = {"max_rows", "max_cell_chars", "max_cells"}
+_LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars", "max_cells", "max_columns"}
+_WHOLE_LIMITS = {"max_rows", "max_cell_chars", "max_cells", "max_columns"}
 _LIMIT_RANGE = (1, 1e12)  # finite: inf, nan and 1e308 are mistakes, not limits
 _MAX_LOCK_TIMEOUT = 86_400
 

@@ -70,24 +70,26 @@ def analyse(paths: list[str], options: Options = Options(), limits: Limits = Lim
 
 
 def classified_table(analysis: Analysis) -> pd.DataFrame:
-    """One row per data row, in input order: the input's own columns and the classification."""
+    """One row per data row, in input order: the input's own columns and the classification.
+    The columns are gathered first and the table made once: inserting them one by one costs
+    time quadratic in their number (a 50,000-column file)."""
     fields = analysis.batch.fields
     values = analysis.catalog.value_names
     result = analysis.classified.columns(values)
-    table = pd.DataFrame({
-        "source_file": fields["source_file"],
-        "sheet": fields["sheet"],
-        "source_row": fields["source_row"],
-        "client": fields["client"],
-    })
+    columns: dict[str, object] = {
+        "source_file": fields["source_file"].array,
+        "sheet": fields["sheet"].array,
+        "source_row": fields["source_row"].array,
+        "client": fields["client"].array,
+    }
     original = analysis.batch.original
     taken = {c.casefold() for c in (*ADDED_COLUMNS, "sheet", *values)}
     for column in original.columns:
-        name = f"{column} (input)" if column.casefold() in taken else column
-        table[name] = original[column].array
-    table["error"] = fields["error"].array
+        columns[f"{column} (input)" if column.casefold() in taken else column] = original[column].array
+    columns["error"] = fields["error"].array
     for column in ("categories", "fixes", "template", *values):
-        table[column] = result[column].array
+        columns[column] = result[column].array
+    table = pd.DataFrame(columns, index=pd.RangeIndex(len(fields)))
     if not table["sheet"].astype(bool).any():
         table = table.drop(columns="sheet")
     return table

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
@@ -75,6 +77,8 @@ def defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
                 changed[name] = column.cat.rename_categories(defused.to_numpy()) if defused.is_unique \
                     else column.astype("str").pipe(_defuse)
             continue
+        if not _may_start_a_formula(column):
+            continue
         text = column.astype("str")
         defused = _defuse(text)
         if not defused.equals(text):
@@ -82,6 +86,16 @@ def defuse_formulas(table: pd.DataFrame) -> pd.DataFrame:
     table = table.assign(**changed) if changed else table
     headings = _defuse(pd.Series([str(c) for c in table.columns], dtype="str"))
     return table.set_axis(headings.tolist(), axis=1) if list(headings) != [str(c) for c in table.columns] else table
+
+
+def _may_start_a_formula(column: pd.Series) -> bool:
+    """A quick test, in Arrow where the column is Arrow text: does any cell start like a formula?"""
+    try:
+        values = pa.array(column.array) if not isinstance(column.array, pd.arrays.ArrowStringArray) \
+            else column.array._pa_array
+        return bool(pc.any(pc.match_substring_regex(values, _FORMULA_START)).as_py())
+    except (pa.ArrowException, TypeError, ValueError):
+        return True
 
 
 def _defuse(text: pd.Series) -> pd.Series:

@@ -41,6 +41,9 @@ class Limits:
     # 45 bytes each as Python values, measured) whatever the file size, so one cell at
     # XFD1048576 cannot exhaust memory, and a run reading a full sheet stays under 1 GB.
     max_cells: int = 16_000_000
+    # Columns in one table: real exports have a few dozen; tens of thousands is a broken or
+    # hostile file that would only cost time.
+    max_columns: int = 2_000
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,9 @@ def _scan_file(path: Path, limits: Limits) -> Digest:
 
 def _over_size(limits: Limits) -> ReadError:
     return ReadError(f"file is over the {limits.max_file_bytes / 1024**2:,.0f} MB limit; split it or raise --max-file-mb")
+
+
+def check_columns(header: tuple[str, ...], limits: Limits, where: str = "") -> None:
+    if len(header) > limits.max_columns:
+        raise ReadError(f"{where}has {len(header):,} columns, over the {limits.max_columns:,} column limit (an export has"
+                        " a few dozen); check the file, or raise --max-columns if it is genuine")

@@ -15,7 +15,7 @@ import pyarrow.csv as pa_csv
 from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text
 from analyzer.columns import REPEATED_ROLES, role_of
 from analyzer.read.pieces import Digest, NotUtf8, Ragged, TooManyRows, not_utf8, read_pieces, text_columns
-from analyzer.read.common import _over_size, _scan_file
+from analyzer.read.common import check_columns, _over_size, _scan_file
 from analyzer.read.common import Limits, ReadError, Sheet, _FALLBACK, _fallbacks
 from analyzer.read.sniff import _encoding_of, _find_header, _lines_before_record, _sample_records, _sniff_delimiter, _unique_headers
 
@@ -37,6 +37,7 @@ def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[st
     records = _sample_records(sample, delimiter)
     header_index = _find_header(records)
     header = _unique_headers(records[header_index])
+    check_columns(header, limits)
     skip_lines = _lines_before_record(sample, delimiter, header_index)
     _fallbacks.count = 0
     digest = None
