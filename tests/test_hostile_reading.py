@@ -115,3 +115,60 @@ def test_a_quoted_cell_full_of_tabs_does_not_make_tab_the_delimiter(tmp_path):
     assert result.ok, result.error
     assert result.sheets[0].header == ("Item ID", "Date", "Supplier", "Total Amount", "Currency", "Error")
     assert len(result.sheets[0].rows) == 2
+
+
+def test_a_file_that_changes_while_it_is_read(tmp_path, monkeypatch):
+    import analyzer.read as read
+
+    path = _export(tmp_path / "Acme Ltd - failed items.csv", ROW * 50)
+    real = read._read_csv
+
+    def being_copied(*args, **kwargs):
+        result = real(*args, **kwargs)
+        with path.open("r+b") as handle:  # the copy goes on (or is cut short) as the file is read
+            handle.truncate(path.stat().st_size // 2)
+        return result
+
+    monkeypatch.setattr(read, "_read_csv", being_copied)
+    result = read_export(path)
+    assert not result.ok and "changed while it was being read" in result.error
+
+
+def test_one_record_longer_than_its_cells_can_hold(tmp_path, monkeypatch):
+    """A quote opened and never closed turns the rest of the file into one cell: refused in one
+    line in bounded time and memory (here with the fast reader's record limit made small)."""
+    import analyzer.read.delimited as delimited
+    import analyzer.read.pieces as pieces
+
+    monkeypatch.setattr(pieces, "MAX_PIECE_BYTES", 1 << 20)
+    monkeypatch.setattr(delimited, "MAX_PIECE_BYTES", 1 << 20)
+    path = tmp_path / "open-quote.csv"
+    path.write_text(HEADER + '1001,15/10/2026,"never closed' + ",x\r\n" * 400_000, encoding="utf-8")
+    started = time.perf_counter()
+    result = read_export(path, limits=__import__("analyzer.read", fromlist=["Limits"]).Limits(max_cell_chars=10_000))
+    assert time.perf_counter() - started < 30
+    assert not result.ok and ("one row runs over 1 MB" in result.error or "character limit" in result.error)
+
+
+def test_too_many_columns_is_one_line(tmp_path):
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"C{i}" for i in range(5_000)) + ",Error"
+    path.write_text(header + "\r\n" + ",".join("x" for _ in range(5_000)) + ",boom\r\n", encoding="utf-8")
+    started = time.perf_counter()
+    result = read_export(path)
+    assert time.perf_counter() - started < 30
+    assert not result.ok and "5,001 columns, over the 2,000 column limit" in result.error
+
+
+def test_a_formula_cell_without_a_saved_value_is_said(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Acme Ltd"
+    sheet.append(["Item ID", "Supplier", "Error"])
+    sheet.append(["1", "A", '=CONCAT("Account code ","455 has been archived")'])
+    sheet.append(["2", "B", "Invoice # must be unique."])
+    book.save(tmp_path / "formula.xlsx")
+    code, _, err = _run("classify", tmp_path / "formula.xlsx", "-o", tmp_path / "out.csv")
+    assert code == 0 and "1 formula cell(s) have no saved value" in err

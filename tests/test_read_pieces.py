@@ -84,7 +84,8 @@ def test_no_cut_outside_quotes_gives_up_for_the_lexing_reader(tmp_path: Path, mo
     rows = [["1", "Bob", "x" * 10, 'an "open quote']] + [[str(n), "Sue", "n", "e"] for n in range(20)]
     path = tmp_path / "x.csv"
     path.write_text("\n".join(",".join(r) for r in [list(HEADER), *rows]) + "\n", encoding="utf-8")
-    assert _read(path, 16) is None
+    with pytest.raises(read_pieces_module.RecordTooLong):
+        _read(path, 16)
 
 
 def test_one_column_is_left_to_the_lexing_reader(tmp_path: Path):

@@ -68,6 +68,19 @@ def _read(path: Path, name: str, limits: Limits, only: str | None = None) -> Inp
         sheets = _read_excel(path, limits, notes, only)
         if not sheets:
             raise ReadError("workbook has no sheet with data; check it is the export of failed items")
-        return InputFile(name, digest.sha256, tuple(sheets))
-    sheet, digest = _read_csv(path, limits, head, info.st_size, notes)
-    return InputFile(name, digest.sha256, (sheet,))
+        result = InputFile(name, digest.sha256, tuple(sheets))
+    else:
+        sheet, digest = _read_csv(path, limits, head, info.st_size, notes)
+        result = InputFile(name, digest.sha256, (sheet,))
+    _unchanged(path, info, digest.size)
+    return result
+
+
+def _unchanged(path: Path, before, read: int) -> None:
+    """A file being copied or saved while it is read gives half its rows and a cut last cell:
+    refuse it unless it is the same size, and was last written at the same time, after reading
+    as before, and every byte was read."""
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or read != after.st_size:
+        raise ReadError("changed while it was being read (it may still be being copied or saved); run again"
+                        " when it is complete")

@@ -14,7 +14,9 @@ import pyarrow.csv as pa_csv
 
 from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text
 from analyzer.columns import REPEATED_ROLES, role_of
-from analyzer.read.pieces import Digest, NotUtf8, Ragged, TooManyRows, not_utf8, read_pieces, text_columns
+from analyzer.read.pieces import (
+    MAX_PIECE_BYTES, Digest, NotUtf8, Ragged, RecordTooLong, TooManyRows, not_utf8, read_pieces, text_columns,
+)
 from analyzer.read.common import check_columns, _over_size, _scan_file
 from analyzer.read.common import Limits, ReadError, Sheet, _FALLBACK, _fallbacks
 from analyzer.read.sniff import _encoding_of, _find_header, _lines_before_record, _sample_records, _sniff_delimiter, _unique_headers
@@ -91,6 +93,12 @@ def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ..
         raise ReadError(f"has more than {limits.max_rows:,} rows; split it or raise --max-rows") from None
     except OverflowError:
         raise _over_size(limits) from None
+    except RecordTooLong:
+        if len(header) * limits.max_cell_chars * 4 < MAX_PIECE_BYTES:  # UTF-8: 4 bytes a character at most
+            raise ReadError(f"one row runs over {MAX_PIECE_BYTES // 1024**2} MB, more than its {len(header)} cells can"
+                            f" hold within the {limits.max_cell_chars:,} character cell limit (a stray quote, or a"
+                            " huge cell); fix the file or raise --max-cell-chars") from None
+        parsed = None
     if parsed is None:
         frame = _parse_arrow(path, encoding, delimiter, header, skip, limits)
         swallowed = frame is not None and _swallowed_records(frame, delimiter, len(header))
@@ -174,6 +182,10 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
     rows: list[list[str]] = []
     ragged = 0
     unclosed: list[int] = []
+    physical = _count_lines(path)
+    if physical > MAX_CAREFUL_LINES:
+        raise ReadError(f"has {physical:,} lines and rows that do not line up (a stray quote or ragged rows), too many"
+                        " to read line by line in bounded memory; open it in Excel and save it again as CSV")
     with path.open(encoding=encoding, errors=_FALLBACK, newline="") as handle:
         lines = handle.readlines()
     try:
@@ -205,6 +217,19 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
         notes.append(f"a stray quote (\") on line(s) {shown} would have swallowed the lines after it; each such line"
                      " was read as written")
     return frame, tuple(notes)
+
+
+# The careful reader holds the file as lines (about 60 bytes each beyond their text): past this
+# many it would need gigabytes, so such a file is refused in one line instead.
+MAX_CAREFUL_LINES = 2_000_000
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+    return lines
 
 
 def _careful_records(lines: list[str], delimiter: str, width: int, unclosed: list[int]):

@@ -17,7 +17,7 @@ from analyzer.read.sniff import _find_header, _unique_headers
 
 
 def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None = None) -> tuple[Sheet, ...]:
-    _check_workbook_archive(path, limits)
+    notes = [*notes, *_check_workbook_archive(path, limits)]
     from python_calamine import CalamineWorkbook  # imported here: CSV-only runs never pay for it
 
     try:

@@ -23,7 +23,7 @@ _SHEET_FOLDERS = ("xl/worksheets/", "xl/dialogsheets/", "xl/chartsheets/", "xl/m
 _ENTITY_ATTACK = "workbook contains XML entity declarations (a known attack: the file may be malicious); refusing it"
 
 
-def _check_workbook_archive(path: Path, limits: Limits) -> None:
+def _check_workbook_archive(path: Path, limits: Limits) -> list[str]:
     """Refuse zip bombs, entity tricks and sheets too big to hold before calamine parses anything.
 
     Sizes are measured, not trusted: every part is inflated once, in bounded chunks, and stops
@@ -40,9 +40,14 @@ def _check_workbook_archive(path: Path, limits: Limits) -> None:
                     _parse_structure(archive, by_name[name])
             sheets = _sheet_parts(archive, by_name)
         with path.open("rb") as handle:
-            total = 0
+            total = uncached = 0
             for member in members:
-                total += _verify_member(handle, member, limits, total, member.filename.lower() in sheets)
+                size, formulas = _verify_member(handle, member, limits, total, member.filename.lower() in sheets)
+                total, uncached = total + size, uncached + formulas
+        if uncached:
+            return [f"{uncached:,} formula cell(s) have no saved value (the workbook was made by a program and never"
+                    " opened and saved in Excel), so their text is missing; open it in Excel, save it, and run again"]
+        return []
     except zipfile.BadZipFile:
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again") from None
     except (zipfile.LargeZipFile, EOFError, zlib.error, struct.error, ValueError, OverflowError, NotImplementedError):
@@ -92,6 +97,9 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _OUT_CHUNK = 4 * 1024**2
 _IN_CHUNK = 256 * 1024
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
+# A formula cell whose value was never computed and saved: its formula closes the cell with no
+# value (or an empty one) after it.
+_UNCACHED_FORMULA = re.compile(rb"(?:</f>|<f\b[^<>]*/>)(?:<v\s*/>|<v></v>)?</c>")
 
 
 def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> set[str]:
@@ -123,7 +131,7 @@ def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) 
 
 
 def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_before: int,
-                   referenced: bool = False) -> int:
+                   referenced: bool = False) -> tuple[int, int]:
     """Inflate one part in bounded chunks: its real size (never over the declared one or the
     limits), its CRC, and for XML parts the checks that keep the Excel reader's memory bounded."""
     handle.seek(member.header_offset)
@@ -152,7 +160,7 @@ def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_bef
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again")
     if watch:
         watch.finish(handle, member)
-    return size
+    return size, watch.uncached if watch else 0
 
 
 def _inflate(handle, member: zipfile.ZipInfo, offset: int | None = None):
@@ -218,6 +226,7 @@ class _XmlWatch:
         self.max_row = 0
         self.max_col = 0
         self.cells = 0  # cells the part holds: a rectangle far larger than them is the far-cell trick
+        self.uncached = 0  # formula cells with no saved value: the reader sees them empty
         self.exact = False  # set when the fast measure is not enough: walk the tags afterwards
 
     def feed(self, chunk: bytes) -> None:
@@ -229,6 +238,9 @@ class _XmlWatch:
         window = self.tail[-16:] + chunk
         if _DECLARATION.search(window):
             raise ReadError(_ENTITY_ATTACK)
+        if self.sheet and b"<f" in window:  # counted where the match ends in this chunk, so once
+            carried = len(window) - len(chunk)
+            self.uncached += sum(1 for m in _UNCACHED_FORMULA.finditer(window) if m.end() > carried)
         self._runs(chunk)
         if self.strings:
             self._declared_strings(window)

@@ -98,7 +98,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
             cut = _cut(buffer, end) if got else end
             if got and cut <= 0:
                 if end > MAX_PIECE_BYTES:
-                    return None
+                    raise RecordTooLong()
                 carry = bytes(buffer[:end])
                 continue
             piece, carry = memoryview(buffer)[:cut], bytes(buffer[cut:end])
@@ -121,19 +121,39 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
                   {c: sorted(v) for c, v in broken.items()})
 
 
+class RecordTooLong(Exception):
+    """No line break outside quotes within MAX_PIECE_BYTES: one record longer than that."""
+
+
 def _cut(buffer: bytearray, end: int) -> int:
-    """Just past the last line break before `end` with an even number of quotes before it, or 0."""
+    """Just past the last line break before `end` with an even number of quotes before it, or 0.
+    Counted with bytes' own search and, going back, a few megabytes of array work at a time:
+    walking back line by line would take a Python step per line (minutes for a quoted cell over
+    millions of lines), and one array over the whole buffer would take gigabytes."""
     last = buffer.rfind(b"\n", 0, end)
     if last < 0:
         return 0
-    quotes = int(np.count_nonzero(np.frombuffer(buffer, dtype=np.uint8, count=last) == ord('"')))
-    while quotes % 2:
-        previous = buffer.rfind(b"\n", 0, last)
-        if previous < 0:
-            return 0
-        quotes -= buffer.count(b'"', previous, last)
-        last = previous
-    return last + 1
+    parity = buffer.count(b'"', 0, last) % 2  # of the quotes before `hi` below
+    if parity == 0:
+        return last + 1
+    view = np.frombuffer(buffer, dtype=np.uint8, count=last)
+    hi = last
+    while hi > 0:
+        lo = max(0, hi - _BACK_CHUNK)
+        chunk = view[lo:hi]
+        breaks = np.flatnonzero(chunk == ord("\n")) + lo
+        quotes = np.flatnonzero(chunk == ord('"')) + lo
+        if len(breaks):
+            after = len(quotes) - np.searchsorted(quotes, breaks)  # quotes from each break up to `hi`
+            even = breaks[(parity - after) % 2 == 0]
+            if len(even):
+                return int(even[-1]) + 1
+        parity = (parity - len(quotes)) % 2
+        hi = lo
+    return 0
+
+
+_BACK_CHUNK = 4 << 20
 
 
 def _parse(piece: memoryview, header: tuple[str, ...], skip: int, delimiter: str,
