@@ -224,6 +224,17 @@ def far_cell_sheet() -> str:
             '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>')
 
 
+def formula_without_value() -> bytes:
+    """A workbook a program wrote with a formula in the error column and no saved value (as
+    openpyxl does): the reader sees an empty cell."""
+    sheet = (f'{PROLOG}<worksheet {NS}><sheetData>'
+             '<row r="1"><c r="A1" t="inlineStr"><is><t>Item ID</t></is></c><c r="B1" t="inlineStr"><is><t>Error</t></is></c></row>'
+             '<row r="2"><c r="A2" t="inlineStr"><is><t>1001</t></is></c><c r="B2"><f>CONCAT("Account ","archived")</f><v></v></c></row>'
+             '<row r="3"><c r="A3" t="inlineStr"><is><t>1002</t></is></c><c r="B3" t="inlineStr"><is><t>Invoice # must be unique.</t></is></c></row>'
+             '</sheetData></worksheet>')
+    return raw_zip(workbook_parts({"Acme Ltd": sheet}))
+
+
 def bare_cells() -> bytes:
     """The same trick without positions: the last row is numbered, its 16,384 cells are not, so
     each takes the next column."""
@@ -385,6 +396,12 @@ def corpus() -> dict[str, bytes]:
         "lying-zip-bomb.xlsx": lying_zip_bomb(),
         "billion-laughs.xlsx": billion_laughs(),
         "billion-laughs-workbook.xlsx": billion_laughs_in_workbook(),
+        "utf32-bom.csv": text_csv().encode("utf-32"),
+        "tabs-in-a-quoted-cell.csv": text_csv([ROWS[0], '1002,30/10/2026,"' + "\t" * 100_000 + '",80.00,GBP,boom', ROWS[2]]).encode(),
+        "login-page-saved-as.csv": b"Your session has expired. Please log in again.\r\n",
+        "too-many-columns.csv": (",".join(f"C{i}" for i in range(2_500)) + ",Error\r\n"
+                                 + ",".join("x" for _ in range(2_500)) + ",boom\r\n").encode(),
+        "formula-without-value.xlsx": formula_without_value(),
         "far-cell.xlsx": far_cell(),
         "far-cell-in-xl-data.xlsx": relocated_far_cell("xl/data/"),
         "far-cell-at-zip-root.xlsx": relocated_far_cell(""),
