@@ -122,6 +122,10 @@ class Catalog:
             names.update(dict.fromkeys(category.extracts))
         return tuple(names)
 
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(c.id for c in self.categories)
+
     def _by_id(self) -> dict[str, Category]:
         return {c.id: c for c in self.categories}
 

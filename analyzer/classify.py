@@ -14,13 +14,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import re2
 import pandas as pd
 
 from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog
+from analyzer.similar import Phrasebook, load_phrasebook
 
 NO_ERROR_TEXT = "(no error text in the export)"
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
@@ -45,6 +46,9 @@ class Finding:
     fix: str
     values: tuple[tuple[str, str], ...] = ()
     template: str = ""
+    match: str = "pattern"  # how it was decided: pattern, similar (the phrasebook), taught, none
+    confidence: float = 1.0  # 0-1: a pattern or a taught template is certain
+    suggestion: str = ""  # for an unclassified message: the category it looks most like
 
     def value(self, name: str) -> str:
         return dict(self.values).get(name, "")
@@ -61,18 +65,25 @@ class Classified:
     def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
         """Per-row output columns: categories, fixes, template and one column per value.
         Categorical: each row holds its cell's code, each distinct text is stored once."""
-        per_cell: dict[str, list[str]] = {k: [] for k in ("categories", "fixes", "template", *value_names)}
+        per_cell: dict[str, list[str]] = {k: [] for k in ("categories", "fixes", "template", "match", *value_names)}
+        confidence = []
         for findings in self.findings:
             per_cell["categories"].append(_join(f.category for f in findings))
             per_cell["fixes"].append(_join(f.fix for f in findings))
             per_cell["template"].append(" | ".join(f.template for f in findings if f.template))
+            weakest = min(findings, key=lambda f: f.confidence, default=None)  # how sure the cell is
+            per_cell["match"].append(weakest.match if weakest else "none")
+            confidence.append(weakest.confidence if weakest else 0.0)
             values: dict[str, dict[str, None]] = {}
             for finding in findings:
                 for name, value in finding.values:
                     values.setdefault(name, {})[value] = None
             for name in value_names:
                 per_cell[name].append(", ".join(values.get(name, ())))
-        return pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()})
+        table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()})
+        table["confidence"] = np.asarray(confidence or [0.0], dtype=np.float32)[self.codes] if len(self.codes) \
+            else np.zeros(0, dtype=np.float32)
+        return table
 
 
 def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
@@ -83,23 +94,33 @@ def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(positions.astype(narrow)[codes], categories=pd.Index(texts, dtype="str"))
 
 
-def classify_rows(errors: pd.Series, catalog: Catalog) -> Classified:
+@dataclass(frozen=True)
+class SecondStage:
+    """What decides a message no pattern claims: the practice's taught templates (template ->
+    category id, from the state store), then the phrasebook's similarity."""
+
+    taught: dict[str, str] = field(default_factory=dict)
+    similarity: bool = True
+
+
+def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = SecondStage()) -> Classified:
     """Classify a column of error cells, each distinct cell once."""
     codes, uniques = pd.factorize(errors.fillna(""), sort=False)
     cells = tuple(str(u) for u in uniques)
     messages: dict[str, list[Finding]] = {}  # cells share messages: classify each message once
-    findings = tuple(classify_cell(cell, catalog, messages) for cell in cells)
+    findings = tuple(classify_cell(cell, catalog, messages, second) for cell in cells)
     return Classified(codes=codes, cells=cells, findings=findings)
 
 
-def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] | None = None) -> tuple[Finding, ...]:
+def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] | None = None,
+                  second: SecondStage = SecondStage()) -> tuple[Finding, ...]:
     """Every error in one cell, in order of appearance, each distinct finding once."""
     found: dict[Finding, None] = {}
     cache = {} if cache is None else cache
     cell = cell[:MAX_CLASSIFY_CHARS]
     for message in split_messages(cell):
         if message not in cache:
-            cache[message] = _classify_message(message, catalog)
+            cache[message] = _classify_message(message, catalog, second)
         for finding in cache[message]:
             found.setdefault(finding)
     if not found:
@@ -176,14 +197,46 @@ def _json_messages(body: object) -> list[str]:
     return validation or summary
 
 
-def _classify_message(message: str, catalog: Catalog) -> list[Finding]:
+def _classify_message(message: str, catalog: Catalog, second: SecondStage = SecondStage()) -> list[Finding]:
     matches = _scan(message, catalog)
     if matches:
         return [finding for _, finding in sorted(matches, key=lambda m: m[0])]
     remainder = _strip_noise(message, catalog)
     if not _WORDS.search(remainder):
         return []
-    return [_unclassified(mask_text(remainder, catalog))]
+    template = mask_text(remainder, catalog)
+    taught = second.taught.get(template_key(template))
+    if taught and taught in catalog.ids:
+        return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
+    if second.similarity:
+        verdict = phrasebook_of(catalog).judge(template.lower())
+        if verdict.category:
+            return [Finding(verdict.category, catalog.category(verdict.category).fix, (), "", "similar",
+                            verdict.confidence)]
+        return [Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", verdict.confidence, verdict.suggestion)]
+    return [_unclassified(template)]
+
+
+def template_key(template: str) -> str:
+    """What a taught template is remembered by: the masked message, case and spacing aside."""
+    return " ".join(template.casefold().split())
+
+
+_PHRASEBOOKS: dict[int, tuple[Catalog, Phrasebook]] = {}
+
+
+def phrasebook_of(catalog: Catalog) -> Phrasebook:
+    """The phrasebook with this catalog's examples and near-misses, built once per catalog."""
+    entry = _PHRASEBOOKS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        entry = (catalog, load_phrasebook(catalog, lambda text: normalised(text, catalog)))
+        _PHRASEBOOKS[id(catalog)] = entry
+    return entry[1]
+
+
+def normalised(text: str, catalog: Catalog) -> str:
+    """A message as the similarity stage compares it: noise stripped, values masked, lower case."""
+    return mask_text(_strip_noise(clean_text(text), catalog), catalog).lower()
 
 
 def _scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:

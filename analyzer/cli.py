@@ -601,6 +601,22 @@ def _report_reading(analysis, stderr) -> None:
     )
 
 
+def _how_decided(finding, catalog) -> str:
+    """How the category was found, in words, for a bookkeeper who wonders why."""
+    if finding.match == "pattern":
+        return "the catalog's patterns (certain)"
+    if finding.match == "taught":
+        return "this practice: someone taught it this message's pattern (certain)"
+    if finding.match == "similar":
+        return (f"similarity to known wordings of this error ({finding.confidence:.2f}): probably right; check the"
+                " cause matches")
+    if finding.suggestion:
+        title = catalog.category(finding.suggestion).title
+        return (f"nothing: not recognised; it looks most like '{title}' ({finding.confidence:.2f}), too little"
+                " to be sure; `publish-failures teach` can teach it")
+    return "nothing: not recognised"
+
+
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
@@ -622,6 +638,10 @@ def _explain(args, stdout, stderr) -> int:
             "steps": list(fix.steps),
             "warnings": list(fix.warnings),
             "publishable": fix.publishable,
+            "match": finding.match,
+            "confidence": finding.confidence,
+            "decided": _how_decided(finding, catalog),
+            "suggestion": finding.suggestion,
         })
     if args.json:
         json.dump(explained, stdout, indent=2, ensure_ascii=False)
@@ -631,6 +651,7 @@ def _explain(args, stdout, stderr) -> int:
         if len(explained) > 1:
             stdout.write(f"Error {number} of {len(explained)}\n")
         stdout.write(f"{item['title']}  [{item['category']}]\n")
+        stdout.write(f"Decided by: {item['decided']}\n")
         stdout.write(f"Cause: {item['cause']}\n")
         for name, value in item["values"].items():
             stdout.write(f"  {name.replace('_', ' ')}: {value}\n")

@@ -36,7 +36,8 @@ from analyzer.workflow import canonical_names, check_wanted, cleared_items, clie
 from analyzer.store import StoreError
 from analyzer.write import Staging, output_lock, write_json
 
-ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template")
+ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
+                 "confidence")
 
 
 @dataclass
@@ -87,7 +88,7 @@ def classified_table(analysis: Analysis) -> pd.DataFrame:
     for column in original.columns:
         columns[f"{column} (input)" if column.casefold() in taken else column] = original[column].array
     columns["error"] = fields["error"].array
-    for column in ("categories", "fixes", "template", *values):
+    for column in ("categories", "fixes", "template", "match", "confidence", *values):
         columns[column] = result[column].array
     table = pd.DataFrame(columns, index=pd.RangeIndex(len(fields)))
     if not table["sheet"].astype(bool).any():

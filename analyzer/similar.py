@@ -1,0 +1,138 @@
+"""The second stage of classification: a message no catalog pattern claims is compared with a
+phrasebook of labelled wordings (analyzer/phrasebook.toml, plus the catalog's own examples), and
+with the catalog's near-misses as negatives.
+
+Comparison is rapidfuzz's token-sort ratio (a Levenshtein similarity of the words, in sorted
+order) between the two messages after noise is stripped and the parts that vary are masked
+(codes, amounts, dates, quoted values become <CODE>, <AMOUNT>...): typos cost a few points, word
+order and values nothing. A category is given only when the closest wording scores at least the
+calibrated threshold and beats the closest wording of any other category and the closest
+negative by the calibrated margins; below that the message stays unclassified but carries the
+closest category as a suggestion ("looks like: account archived, 0.71"). Rule that matters
+most: a message that is none of the seed's 19 is never put into one of them, even at the cost of
+recall; the thresholds are chosen (tools/make_phrasebook.py) on the phrasebook itself, leave one
+out, with no such violation.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+NONE = "none"
+NOT = "not:"  # a near-miss: "not:account_archived" is a wording that is not that category
+
+
+def _positive(label: str) -> bool:
+    return label != NONE and not label.startswith(NOT)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float = 65.0  # score (0-100) the closest wording must reach
+    margin: float = 0.0  # over the closest wording of another category
+    negative_margin: float = 5.0  # over the closest negative (a near-miss, a "none" wording)
+
+
+# Words that name the thing an error is about. Two messages a word or two apart read alike to a
+# string measure ("An existing Invoice / Contact with the specified ... could not be found") but
+# are about different things: a match is refused when one of these words is in one message and
+# not the other.
+THING_WORDS = frozenset("""
+    account accounts bank contact contacts currency currencies invoice invoices bill bills credit note
+    item items tracking tax taxtype payment payments user users journal receipt receipts attachment
+    image file subscription plan approval period lock date reference number code category categories
+    organisation organization employee expense claim claims quote purchase order overpayment prepayment
+""".split())
+
+
+def _thing_words(text: str) -> frozenset[str]:
+    """The thing words of a message, a typo of one letter forgiven in longer words ("acount")."""
+    found = set()
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in THING_WORDS:
+            found.add(word)
+        elif len(word) >= 5:
+            near = process.extractOne(word, THING_WORDS, scorer=Levenshtein.distance, score_cutoff=1)
+            if near:
+                found.add(near[0])
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str  # a category id, or "" when below the bar
+    confidence: float  # 0-1: the closest wording's score
+    suggestion: str = ""  # the closest category when below the bar
+
+
+@dataclass(frozen=True)
+class Phrasebook:
+    texts: tuple[str, ...]  # normalised wordings
+    labels: tuple[str, ...]  # category id, or "none"
+    calibration: Calibration
+
+    def judge(self, normalised: str) -> Verdict:
+        """The category of one normalised message, or a suggestion."""
+        if not self.texts or not normalised.strip():
+            return Verdict("", 0.0)
+        matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
+        positives = [(self.labels[i], score, i) for _, score, i in matches if _positive(self.labels[i])]
+        if not positives:
+            return Verdict("", 0.0)
+        best, score, closest = positives[0]
+        things = _thing_words(normalised)
+        # Only wordings about the same things compete: a near-miss or another category's wording
+        # about a contact says nothing against a message about an account code.
+        other = next((s for label, s, i in positives if label != best and _thing_words(self.texts[i]) == things), 0.0)
+        against = (NONE, f"{NOT}{best}")  # none of the categories, or not this one (its near-misses)
+        negative = next((s for _, s, i in matches if self.labels[i] in against and _thing_words(self.texts[i]) == things),
+                        0.0)
+        c = self.calibration
+        confident = (score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
+                     and things == _thing_words(self.texts[closest]))
+        return Verdict(best if confident else "", round(score / 100, 2), "" if confident else best)
+
+
+def load_phrasebook(catalog, normalise) -> Phrasebook:
+    """The packaged phrasebook plus the catalog's examples (positives) and near-misses
+    (negatives), each normalised as messages are."""
+    raw = _raw_phrasebook()
+    texts, labels = [], []
+    known = {c.id for c in catalog.categories}
+    for entry in raw.get("phrase", []):
+        if entry["category"] in known or entry["category"] == NONE:
+            texts.append(normalise(entry["text"]))
+            labels.append(entry["category"])
+    for category in catalog.categories:
+        for example in category.examples:
+            texts.append(normalise(example))
+            labels.append(category.id)
+        for near in category.near_misses:  # a near-miss of a category is a negative for it alone
+            texts.append(normalise(near))
+            labels.append(f"{NOT}{category.id}")
+    texts, labels = without_contradictions(texts, labels)
+    calibration = Calibration(**{k: float(v) for k, v in raw.get("calibration", {}).items()
+                                 if k in Calibration.__dataclass_fields__})
+    return Phrasebook(tuple(texts), tuple(labels), calibration)
+
+
+def without_contradictions(texts: list[str], labels: list[str]) -> tuple[list[str], list[str]]:
+    """Drop the negatives that read the same as a positive once values are masked (a near-miss
+    told apart only by its value, "account code '455'" in a tax message, is no negative here)."""
+    positive = {(t, label) for t, label in zip(texts, labels) if _positive(label)}
+    anything = {t for t, _ in positive}
+    kept = [(t, label) for t, label in zip(texts, labels)
+            if _positive(label) or (t not in anything if label == NONE else (t, label[len(NOT):]) not in positive)]
+    return [t for t, _ in kept], [label for _, label in kept]
+
+
+@cache
+def _raw_phrasebook() -> dict:
+    return tomllib.loads(resources.files("analyzer").joinpath("phrasebook.toml").read_text(encoding="utf-8"))
