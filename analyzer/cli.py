@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify every data row's error and write one output row per input row, in input order.",
     )
     _add_input_options(classify)
+    classify.add_argument("--db", type=Path, default=None, metavar="FILE",
+                          help="the practice's history database, for the errors it was taught (default: from the"
+                               " config, else reports/history.sqlite if there is one)")
+    classify.add_argument("--config", type=Path, default=None, metavar="FILE", help=argparse.SUPPRESS)
     classify.add_argument("-o", "--output", metavar="FILE",
                           help="write here (CSV, or JSON Lines when FILE ends in .jsonl); default: standard output")
     classify.add_argument("--raw", action="store_true",
@@ -113,6 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
                               " categories)")
     history.add_argument("--json", action="store_true", help="print JSON instead of tables")
     history.set_defaults(handler=_history)
+
+    teach = commands.add_parser(
+        "teach", help="teach the practice's category for an error the catalog does not know",
+        description="Remember that MESSAGE (and every message of its pattern: the same words, other codes,"
+                    " amounts and dates) is CATEGORY for this practice: the next classify, report or run puts"
+                    " it there (match = taught). --forget undoes it; --list shows what was taught.",
+    )
+    teach.add_argument("message", nargs="?", default="", help="the error text, quoted (- reads standard input)")
+    teach.add_argument("category", nargs="?", default="", help="a category id or title (see `publish-failures rules`)")
+    teach.add_argument("--forget", action="store_true", help="forget what was taught for MESSAGE")
+    teach.add_argument("--list", action="store_true", help="list what the practice has taught")
+    teach.add_argument("--db", type=Path, default=None, metavar="FILE",
+                       help="the history database (default: from the config, else reports/history.sqlite)")
+    teach.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help="the config file whose database to use (default: analyzer.toml here, if any)")
+    teach.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
+                       help="an extra catalog file (may repeat)")
+    teach.set_defaults(handler=_teach)
 
     clients = commands.add_parser(
         "clients", help="the practice's clients from the history: last period, state, retired",
@@ -188,8 +210,9 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=int, default=0, metavar="N",
                          help="processes rendering clients in parallel (default: one per core for 8+ clients)")
-    command.add_argument("--history", type=Path, default=None, metavar="FILE",
-                         help="run history database (default: history.sqlite in the --out folder)")
+    command.add_argument("--history", "--db", dest="history", type=Path, default=None, metavar="FILE",
+                         help="the practice's history database: run history, tracking and taught errors"
+                              " (default: history.sqlite in the --out folder)")
     command.add_argument("--no-history", action="store_true",
                          help="do not read or record run history (no new / carried-over marks)")
 
@@ -305,7 +328,8 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def _classify(args, stdout, stderr) -> int:
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog))
+    database = args.db or _default_database(args.config)
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database)
     table = classified_table(analysis)
     target = args.output or "-"
     write_table(table, target, stdout, raw=args.raw)
@@ -339,7 +363,8 @@ def _period(text: str) -> Period | None:
 
 def _report(args, stdout, stderr) -> int:
     settings = report_settings_from(args)
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out)
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
+                       settings.history)
     run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
     for message in run.messages:
@@ -368,9 +393,12 @@ def _run(args, stdout, stderr) -> int:
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
-                           _config_limits(config), config.catalogs, out)
+                           _config_limits(config), config.catalogs, out,
+                           None if args.no_history else config.history_path(), now)
         for failure in analysis.failures:
             log.error("%s", failure)
+        for note in analysis.notes:
+            log.warning("note: %s", note)
         settings = ReportSettings(
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=None if args.no_history else config.history_path(), templates=config.templates,
@@ -442,11 +470,56 @@ def _progress(stream: TextIO):
     return show
 
 
+def _default_database(config: Path | None) -> Path | None:
+    """The database the practice's other commands use, when there is one."""
+    path = find_config(config, Path.cwd())
+    candidate = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+    return candidate if candidate.is_file() else None
+
+
 def _database(args) -> Path:
     if args.db is not None:
         return args.db
     path = find_config(args.config, Path.cwd())
     return load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+
+
+def _teach(args, stdout, stderr) -> int:
+    from analyzer import taught
+
+    db = _database(args)
+    catalog = load_catalog(tuple(args.catalog))
+    if args.list:
+        table = taught.listing(db)
+        if table.empty:
+            stdout.write(f"Nothing taught yet in {db}.\n")
+        for row in table.itertuples(index=False):
+            stdout.write(f"{row.category:<30} {row.template}\n")
+        return EXIT_OK
+    message = _message(args.message, args.stdin, stderr) if args.message else ""
+    if not message:
+        raise UsageError("publish-failures teach: give the error message, quoted, and a category (see --help)")
+    if args.forget:
+        done = taught.forget(db, message, catalog)
+        stdout.write("Forgotten.\n" if done else "Nothing was taught for that message.\n")
+        return EXIT_OK
+    category = _category_named(args.category, catalog)
+    template = taught.teach(db, message, category, catalog, dt.datetime.now().replace(microsecond=0), "teach command")
+    stdout.write(f"Taught: messages like {template!r} are {catalog.category(category).title} [{category}].\n")
+    return EXIT_OK
+
+
+def _category_named(name: str, catalog) -> str:
+    """A category by id or title (without case); a usage error naming the known ids, closest first."""
+    import difflib
+
+    known = {c.id.casefold(): c.id for c in catalog.categories} | {c.title.casefold(): c.id for c in catalog.categories}
+    if name.strip().casefold() in known:
+        return known[name.strip().casefold()]
+    ids = [c.id for c in catalog.categories]
+    closest = difflib.get_close_matches(name.casefold(), ids, n=len(ids), cutoff=0)
+    raise UsageError(f"publish-failures teach: {name!r} is no category; categories, closest first: "
+                     f"{', '.join(closest[:12])}{' …' if len(closest) > 12 else ''}")
 
 
 def _clients(args, stdout, stderr) -> int:
@@ -620,7 +693,10 @@ def _how_decided(finding, catalog) -> str:
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
-    findings = classify_cell(message, catalog)
+    from analyzer.classify import SecondStage
+    from analyzer.taught import taught
+
+    findings = classify_cell(message, catalog, None, SecondStage(taught(_default_database(None))))
     explained = []
     for finding in findings:
         fix = catalog.fixes[finding.fix]

@@ -109,6 +109,8 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
     release_free_memory()
     sources = _sources(analysis)
     per_cell_values, per_cell_categories = _row_lookups(analysis)
+    suggestions = {f.template: (analysis.catalog.category(f.suggestion).title, f.confidence)
+                   for findings in analysis.classified.findings for f in findings if f.suggestion}
     stems = carried.stems or _stems(clients)
     for client, fields, items in _client_rows(analysis.batch.fields, table, clients):
         rows = fields.index.to_numpy()
@@ -127,6 +129,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
             state=carried.states.get(client.name, FAILING),
             cleared=carried.cleared.get(client.name, ()),
             previous_period=_previous_period(seen, client.name),
+            suggestions={t: suggestions[t] for t, _ in client.templates if t in suggestions},
             stem=stems[client.name],
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,

@@ -18,7 +18,7 @@ import pandas as pd
 from analyzer import __version__
 from analyzer import tracking as kept
 from analyzer.catalog import Catalog, load_catalog
-from analyzer.classify import Classified, classify_rows
+from analyzer.classify import Classified, SecondStage, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
 from analyzer.errors import OutputError
@@ -31,6 +31,8 @@ from analyzer.normalise import Batch, Options, client_from_path, normalise_input
 from analyzer.overview import ClientLine, Overview, build_overview, client_line, missing_line
 from analyzer.plan import NO_ROWS, ClientPlan, Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
+from analyzer.read.discover import written_by_us
+from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import canonical_names, check_wanted, cleared_items, client_states, covered_clients
 from analyzer.store import StoreError
@@ -58,16 +60,38 @@ class Analysis:
 
 
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
-            catalog_files: tuple[Path, ...] = (), outputs: Path | None = None) -> Analysis:
+            catalog_files: tuple[Path, ...] = (), outputs: Path | None = None,
+            database: Path | None = None, now: dt.datetime | None = None) -> Analysis:
     """Read every input that can be read; the rest are named in `failures`. `outputs`: the
-    folder the reports go to, whose own reports are never read as inputs."""
+    folder the reports go to, whose own reports are never read as inputs. `database`: the
+    practice's state store, whose taught errors classify before the similarity stage (and which
+    first learns what bookkeepers chose in the workbooks' Unrecognised sheets)."""
     catalog = load_catalog(catalog_files)
+    learned, known = _what_the_practice_taught(database, outputs, catalog, now)
     found = discover(paths, outputs)
     inputs = list(found.errors) + [read_export(p, limits) for p in found.files]
     batch = normalise_inputs(inputs, options)
-    classified = classify_rows(batch.fields["error"], catalog)
+    classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
-    return Analysis(inputs, batch, classified, catalog, failures, found.notes)
+    return Analysis(inputs, batch, classified, catalog, failures, (*found.notes, *learned))
+
+
+def _what_the_practice_taught(database: Path | None, outputs: Path | None, catalog: Catalog,
+                              now: dt.datetime | None) -> tuple[list[str], dict[str, str]]:
+    """First learn what bookkeepers chose in the workbooks' Unrecognised sheets, then read every
+    taught template."""
+    if database is None:
+        return [], {}
+    try:
+        learned: list[str] = []
+        if outputs is not None and outputs.is_dir():
+            books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)]
+            books += [p for paths in last_workbooks(database, "9999-12").values() for p in paths]
+            learned = learn_from_workbooks(database, books, catalog, now or dt.datetime.now())
+        return learned, taught(database)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{database}: the practice's history database failed ({exc}); nothing of this run was"
+                         " recorded or published") from None
 
 
 def classified_table(analysis: Analysis) -> pd.DataFrame:

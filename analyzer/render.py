@@ -52,6 +52,7 @@ class ClientJob:
     state: str = FAILING
     cleared: tuple = ()  # report_model.ClearedItem, the items that cleared since the last run
     previous_period: str = ""
+    suggestions: dict = field(default_factory=dict)  # unrecognised template -> (category title it looks like, score)
 
 
 def build_report(job: ClientJob) -> ClientReport:
@@ -68,6 +69,7 @@ def build_report(job: ClientJob) -> ClientReport:
         history=history, client_history=job.client_history, tracking=job.tracking, state=job.state,
         cleared_items=job.cleared, previous_period=job.previous_period,
     )
+    report = replace(report, suggestions=job.suggestions)
     return replace(
         report,
         html_file=f"{job.stem}.html" if "html" in ctx.formats else "",

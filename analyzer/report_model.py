@@ -206,6 +206,8 @@ class ClientReport:
     set_aside: tuple[Item, ...] = ()  # dismissed and snoozed items, listed apart
     cleared_items: tuple[ClearedItem, ...] = ()
     previous_period: str = ""
+    suggestions: dict = field(default_factory=dict)  # unrecognised template -> (category title, score)
+    category_titles: tuple[str, ...] = ()  # the catalog's titles, for the workbook's Category drop-down
 
     @property
     def dismissed(self) -> tuple[Item, ...]:
@@ -270,6 +272,7 @@ def build_client_report(
         sources=sources, status=plan_client.status, status_label=STATUS_LABELS[plan_client.status],
         item_count=plan_client.items, money=money_of(plan_client.value_by_currency), groups=groups,
         templates=plan_client.templates, notes=notes, items_table=items_table, **counts,
+        category_titles=tuple(c.title for c in catalog.categories),
         rows=len(plan_client.rows),
         duplicates=tuple((items[r], items[first].source) for r, first in sorted(plan_client.duplicates.items())),
         state=state, failing_items=plan_client.failing_items, set_aside=tuple(items[r] for r in aside),

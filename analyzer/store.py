@@ -72,6 +72,16 @@ MIGRATIONS: tuple[str, ...] = (
         since TEXT NOT NULL
     );
     """,
+    # 4: errors the practice has taught: a message's masked template -> a category.
+    """
+    CREATE TABLE taught (
+        template TEXT PRIMARY KEY,        -- the masked message, case and spacing folded
+        message TEXT NOT NULL,            -- the message it was taught from, as written
+        category TEXT NOT NULL,
+        taught_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT ''   -- the command line, or the workbook it was chosen in
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -72,7 +72,7 @@ def test_every_client_has_a_workbook_with_its_sheets_in_order(sample_run):
         assert report.xlsx_file and (out / report.xlsx_file).is_file()
         book = _book(out / report.xlsx_file)
         expected = (["Summary", "Actions", "Items"] + (["For the client"] if report.client_asks else [])
-                    + (["Unrecognised"] if report.templates else []))
+                    + (["Unrecognised", "Lists"] if report.templates else []))
         assert book.sheetnames == expected
     assert any(r.templates for r in run.reports)  # the samples exercise the optional sheets
     assert any(r.client_asks for r in run.reports)

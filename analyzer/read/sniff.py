@@ -220,24 +220,29 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _sniff_delimiter(sample: str) -> str:
-    """The delimiter that splits the first lines most consistently into the most fields: first
-    the number of lines that agree on a width, then the width. (The widest alone would let a
-    quoted cell full of tabs make tab the delimiter of a comma-separated file.)"""
-    # Lines as a CSV reader ends them: str.splitlines() would also break at characters such as
-    # NEL (\x85) or a form feed that a cell may hold.
-    every = _LINE_END.split(sample)
-    lines = [line for line in every[:HEADER_SEARCH_ROWS + 20] if line.strip()][:-1] or every[:1]
-    best, best_score = ",", (0, 0.0)
+    """The delimiter that splits the first records most consistently into the most fields: the
+    number of records that agree on a width first (one very wide record, a quoted cell of tabs
+    split on tabs, must not outweigh many that agree), then that times the width. Records are
+    read as a CSV reader
+    reads them, quotes and all, so a quoted cell full of tabs or holding a line break cannot make
+    another character the delimiter. (Lines end where a CSV reader ends them: at CR or LF, not
+    at NEL or a form feed a cell may hold.)"""
+    best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
+        counts = []
         try:
-            counts = [len(r) for r in csv.reader(lines, delimiter=delimiter)]
+            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(cell.strip() for cell in record):
+                    counts.append(len(record))
+                if len(counts) > HEADER_SEARCH_ROWS + 20:
+                    break
         except csv.Error:
             continue
-        widest = max(counts, default=1)
-        if widest < 2:
+        if max(counts, default=1) < 2:
             continue
         modal = max(set(counts), key=lambda width: (counts.count(width), width))
-        score = (counts.count(modal), float(modal)) if modal > 1 else (0, 0.5 * widest)
+        agree = counts.count(modal)
+        score = (agree, agree * modal) if modal > 1 else (0, 0)  # splitting nothing consistently is no delimiter
         if score > best_score:
             best, best_score = delimiter, score
     return best
@@ -278,13 +283,15 @@ def _unique_headers(cells: list[object]) -> tuple[str, ...]:
     numbered, so no column is lost. `source_row` is the reader's own column: an input column of
     that name (this tool's own output, read back) is numbered like a repeat."""
     names: list[str] = []
+    taken: set[str] = {"source_row"}  # a set: a header of many thousand blank cells stays linear
     for position, cell in enumerate(cells, start=1):
         name = " ".join(_HEADER_JUNK.sub(" ", str(cell)).split()) if cell is not None else ""
         name = name or f"Column {position}"
         candidate, n = name, 2
-        while candidate in names or candidate == "source_row":
+        while candidate in taken:
             candidate, n = f"{name} ({n})", n + 1
         names.append(candidate)
+        taken.add(candidate)
     return tuple(names)
 
 

@@ -57,12 +57,7 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     if report.cleared_items:
         _write_cleared(book.add_worksheet("Cleared"), formats, report)
     if report.templates:
-        unrecognised = book.add_worksheet("Unrecognised")
-        _write_table(unrecognised, formats, [
-            _text_column("Template", (t for t, _ in report.templates), formats),
-            _number_column("Count", [n for _, n in report.templates], formats.count, 10),
-        ])
-        _page_setup(unrecognised)
+        _write_unrecognised(book, formats, report)
     summary.activate()
     book.close()
     return buffer.getvalue()
@@ -354,6 +349,31 @@ def _write_actions(sheet: Worksheet, formats: _Formats, report: ClientReport) ->
     _page_setup(sheet)
 
 
+
+
+def _write_unrecognised(book, formats: _Formats, report: ClientReport) -> None:
+    """Messages the catalog does not know, each with the category it looks most like, and a
+    Category drop-down: what a bookkeeper chooses there is taught to the practice by the next run
+    into the same folder, so the message is never unrecognised again."""
+    sheet = book.add_worksheet("Unrecognised")
+    templates = report.templates
+    looks = [report.suggestions.get(t) for t, _ in templates]
+    rows = _write_table(sheet, formats, [
+        _text_column("Template", (t for t, _ in templates), formats),
+        _number_column("Count", [n for _, n in templates], formats.count, 10),
+        _text_column("Looks like", [f"{s[0]} ({s[1]:.2f})" if s else "" for s in looks], formats, width=40, wrap=True),
+        _Column("Category", "text", [], formats.text, 40.0),
+    ])
+    if rows and report.category_titles:
+        lists = book.add_worksheet("Lists")  # the drop-down's choices: too long to write inline
+        for number, title in enumerate(report.category_titles):
+            lists.write_string(number, 0, clean_text(title))
+        lists.hide()
+        sheet.data_validation(1, 3, rows, 3, {
+            "validate": "list", "source": f"=Lists!$A$1:$A${len(report.category_titles)}",
+            "input_title": "Category", "input_message": "Choose what this message is: the next run learns it",
+        })
+    _page_setup(sheet)
 
 
 def _write_client_asks(sheet: Worksheet, formats: _Formats, report: ClientReport) -> None:
