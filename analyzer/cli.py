@@ -494,7 +494,8 @@ def _teach(args, stdout, stderr) -> int:
         if table.empty:
             stdout.write(f"Nothing taught yet in {db}.\n")
         for row in table.itertuples(index=False):
-            stdout.write(f"{row.category:<30} {row.template}\n")
+            stdout.write(f"{row.category:<30} {row.template}\n{'':<30} taught {row.taught_at[:10]} from: {row.message}"
+                         f"{f' ({row.source})' if row.source != 'teach command' else ''}\n")
         return EXIT_OK
     message = _message(args.message, args.stdin, stderr) if args.message else ""
     if not message:

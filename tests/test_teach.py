@@ -1,0 +1,88 @@
+"""A practice teaches the tool an error its catalog does not know, once: from the command line, or
+by choosing a category in a workbook's Unrecognised sheet. The message's whole template (other
+codes, amounts, dates) is recognised from then on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from analyzer.cli import main
+
+UNKNOWN = "Contact name 'Harbour Supplies Limited Trading As HSL' is too long"
+SIBLING = "Contact name 'Blue Finch Bakery And Cafe Company Ltd' is too long"
+HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\n"
+
+
+def _run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _export(folder: Path, *errors: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f'{1000 + n},15/10/2026,Supplier {n},10.00,GBP,"{e}"\n' for n, e in enumerate(errors))
+    (folder / "Acme Ltd - failed items.csv").write_text(HEADER + rows, encoding="utf-8")
+    return folder
+
+
+def _classified(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_taught_message_and_its_whole_template_are_recognised(tmp_path):
+    db = tmp_path / "history.sqlite"
+    inputs = _export(tmp_path / "in", UNKNOWN, SIBLING)
+    code, _, _ = _run("classify", inputs, "--db", db, "-o", tmp_path / "before.csv")
+    assert code == 0 and {r["categories"] for r in _classified(tmp_path / "before.csv")} == {"unclassified"}
+
+    code, out, err = _run("teach", UNKNOWN, "Supplier or customer archived in Xero", "--db", db)
+    assert code == 0 and "contact_archived" in out, err
+    code, _, _ = _run("classify", inputs, "--db", db, "-o", tmp_path / "after.csv")
+    rows = _classified(tmp_path / "after.csv")
+    assert [(r["categories"], r["match"]) for r in rows] == [("contact_archived", "taught")] * 2
+
+    code, out, _ = _run("teach", "--list", "--db", db)
+    assert "contact_archived" in out and "contact name <code> is too long" in out and UNKNOWN in out
+    assert _run("teach", SIBLING, "--forget", "--db", db)[1].startswith("Forgotten")
+    _run("classify", inputs, "--db", db, "-o", tmp_path / "forgotten.csv")
+    assert {r["categories"] for r in _classified(tmp_path / "forgotten.csv")} == {"unclassified"}
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["teach", UNKNOWN, "contact_archivd"], "closest first: contact_archived"),
+    (["teach", "", "contact_archived"], "give the error message"),
+])
+def test_teaching_mistakes_are_usage_errors(tmp_path, argv, words):
+    code, _, err = _run(*argv, "--db", tmp_path / "h.sqlite")
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_category_chosen_in_the_workbook_is_learned_by_the_next_run(tmp_path):
+    inputs = _export(tmp_path / "in", UNKNOWN)
+    out = tmp_path / "out"
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(out / "Acme Ltd.xlsx")
+    sheet = book["Unrecognised"]
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["Template", "Count", "Looks like", "Category"]
+    validation = sheet.data_validations.dataValidation[0]
+    assert validation.formula1.startswith("Lists!")
+    sheet.cell(2, header.index("Category") + 1).value = "Supplier or customer archived in Xero"
+    book.save(out / "Acme Ltd.xlsx")
+
+    _export(tmp_path / "in", SIBLING)  # next month: another contact, the same kind of error
+    code, _, err = _run("report", inputs, "--out", out, "--period", "November 2026")
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["clients"][0]["fixes"] == {"unarchive-contact": 1}
+    assert "Unrecognised" not in openpyxl.load_workbook(out / "Acme Ltd.xlsx").sheetnames
+    code, out_text, _ = _run("teach", "--list", "--db", out / "history.sqlite")
+    assert "contact_archived" in out_text
