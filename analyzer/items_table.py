@@ -65,6 +65,7 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
     table["Also needs"] = also
     table["Categories"] = _per_cell(analysis, lambda f: "; ".join(dict.fromkeys(
         catalog.category(x.category).title if x.category != UNCLASSIFIED else "Not recognised" for x in f)))
+    table["Match"] = classified["match"].array
     if seen is not None:
         table["History"] = seen.status
         table["First seen"] = pd.Series(seen.first_seen, dtype=object).fillna("").to_numpy()

@@ -67,7 +67,9 @@ def _client_sources(analysis: Analysis, sources: tuple[Source, ...], rows: np.nd
 
 def _row_lookups(analysis: Analysis):
     values = [tuple(dict.fromkeys(v for f in fs for v in f.values)) for fs in analysis.classified.findings]
-    categories = ["+".join(dict.fromkeys(f.category for f in fs)) for fs in analysis.classified.findings]
+    # A category the similarity stage gave (not a pattern) is marked with "?": "probably".
+    categories = ["+".join(dict.fromkeys(f.category + ("?" if f.match == "similar" else "") for f in fs))
+                  for fs in analysis.classified.findings]
     return values, categories
 
 

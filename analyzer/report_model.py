@@ -82,6 +82,11 @@ class Item:
         return self.tracking.status if self.tracking else ""
 
     @property
+    def probable(self) -> bool:
+        """Its category was given by the similarity stage: probably right, worth a look."""
+        return "?" in self.categories
+
+    @property
     def source(self) -> str:
         return f"{self.source_file.replace(chr(92), '/').rsplit('/', 1)[-1]}, row {self.source_row}"
 

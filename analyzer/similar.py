@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -77,9 +77,18 @@ class Phrasebook:
     texts: tuple[str, ...]  # normalised wordings
     labels: tuple[str, ...]  # category id, or "none"
     calibration: Calibration
+    # Verdicts by message: the distinct unknown cells of a month share a few templates once their
+    # values are masked, so each template is compared with the phrasebook once.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def judge(self, normalised: str) -> Verdict:
         """The category of one normalised message, or a suggestion."""
+        verdict = self.memo.get(normalised)
+        if verdict is None:
+            verdict = self.memo[normalised] = self._judge(normalised)
+        return verdict
+
+    def _judge(self, normalised: str) -> Verdict:
         if not self.texts or not normalised.strip():
             return Verdict("", 0.0)
         matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)

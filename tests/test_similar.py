@@ -83,3 +83,21 @@ def test_a_verdict(message, category, suggestion):
     verdict = book.judge(normalised(message, load_default_catalog()))
     assert (verdict.category, verdict.suggestion) == (category, suggestion)
     assert 0 <= verdict.confidence <= 1
+
+
+def test_reports_mark_a_similar_match_as_probable(tmp_path):
+    import io
+
+    import openpyxl
+
+    from analyzer.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        "Item ID,Supplier,Error\n1,Café Nord,Account code has been archived or deleted\n", encoding="utf-8")
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")], stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    html = (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
+    assert "Probably: similar wording" in html and "Choose an active category" in html
+    rows = list(openpyxl.load_workbook(tmp_path / "out" / "Acme Ltd.xlsx")["Items"].iter_rows(values_only=True))
+    assert dict(zip(rows[0], rows[1]))["Match"] == "similar"
