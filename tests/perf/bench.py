@@ -727,9 +727,14 @@ def child_report(args: dict) -> dict:
                  "render_overview_xlsx", "write_text", "write_bytes"):
         if hasattr(render, name):
             _timed(render, name, laps)
+    import analyzer.jobs as jobs
+
     for name in ("plan_actions", "items_table", "build_overview", "build_manifest", "_history_items"):
         if hasattr(pipeline, name):
             _timed(pipeline, name, laps)
+    for name in ("items_table",):  # the report jobs build the Items table since it left the pipeline
+        if hasattr(jobs, name):
+            _timed(jobs, name, laps)
     settings = ReportSettings(out=out, formats=(args["format"],), workers=1)
     with Measure() as m:
         run = run_report(analysis, settings, RUN_DATE)
@@ -745,7 +750,7 @@ def child_openpyxl_dump(args: dict) -> dict:
     import numpy as np
     import openpyxl
 
-    from analyzer.pipeline import items_table
+    from analyzer.items_table import items_table
 
     work = Path(args["work"])
     out = work / "dump"
@@ -974,7 +979,7 @@ def code_state() -> dict:
 
 
 def renderers_present() -> bool:
-    return (ROOT / "analyzer" / "render_html.py").exists() and (ROOT / "analyzer" / "render_xlsx.py").exists()
+    return (ROOT / "analyzer" / "render_html.py").exists() and (ROOT / "analyzer" / "render_xlsx").is_dir()
 
 
 def _fmt_rate(rows, seconds) -> str:
@@ -1070,7 +1075,7 @@ def run(opts: argparse.Namespace) -> dict:
     have_render = renderers_present()
     if want("render") or want("report"):
         if not have_render:
-            note("renderers missing (analyzer/render_html.py, analyzer/render_xlsx.py): render stages skipped")
+            note("renderers missing (analyzer/render_html.py, analyzer/render_xlsx/): render stages skipped")
         elif not (work / "classified.pkl").exists():
             note("render stages need the 'stages' group first (pickled inputs); skipped")
     if want("render") and have_render and (work / "classified.pkl").exists():
