@@ -236,33 +236,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except BrokenPipeError:
         _discard_stdout(stdout)
         return EXIT_PIPE
-    except UsageError as exc:
-        print(str(exc), file=stderr)
-        return EXIT_USAGE
-    except UnreadableInput as exc:
-        print(str(exc), file=stderr)
-        return EXIT_INPUT
-    except CatalogError as exc:
-        print(f"publish-failures: catalog: {exc}", file=stderr)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_USAGE
-    except HistoryError as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_STORE
-    except OutputError as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_OUTPUT
-    except TemplateProblem as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_USAGE
-    except UnknownClient as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_USAGE
-    except FolderBusy as exc:
-        print(f"publish-failures: {exc}", file=stderr)
-        return EXIT_BUSY
+    except _KNOWN_FAILURES as exc:
+        prefix, code = next((p, c) for kind, p, c in _FAILURES if isinstance(exc, kind))
+        print(f"{prefix}{exc}", file=stderr)
+        return code
     except KeyboardInterrupt:
         print("publish-failures: interrupted; nothing of this run was published", file=stderr)
         return EXIT_INTERRUPTED
@@ -285,6 +262,21 @@ def _terminate_cleanly():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# Failures the command knows: each is one line (this prefix, then the message) and an exit code.
+_FAILURES = (
+    (UsageError, "", EXIT_USAGE),
+    (UnreadableInput, "", EXIT_INPUT),
+    (CatalogError, "publish-failures: catalog: ", EXIT_USAGE),
+    (ConfigError, "publish-failures: ", EXIT_USAGE),
+    (TemplateProblem, "publish-failures: ", EXIT_USAGE),
+    (UnknownClient, "publish-failures: ", EXIT_USAGE),
+    (HistoryError, "publish-failures: ", EXIT_STORE),
+    (OutputError, "publish-failures: ", EXIT_OUTPUT),
+    (FolderBusy, "publish-failures: ", EXIT_BUSY),
+)
+_KNOWN_FAILURES = tuple(kind for kind, _, _ in _FAILURES)
 
 
 def _discard_stdout(stdout: TextIO) -> None:
