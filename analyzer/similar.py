@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
 
 NONE = "none"
 NOT = "not:"  # a near-miss: "not:account_archived" is a wording that is not that category
@@ -54,6 +52,9 @@ THING_WORDS = frozenset("""
 
 def _thing_words(text: str) -> frozenset[str]:
     """The thing words of a message, a typo of one letter forgiven in longer words ("acount")."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
     found = set()
     for word in re.findall(r"[a-z]+", text.lower()):
         if word in THING_WORDS:
@@ -89,6 +90,8 @@ class Phrasebook:
         return verdict
 
     def _judge(self, normalised: str) -> Verdict:
+        from rapidfuzz import fuzz, process  # imported when a message first reaches this stage
+
         if not self.texts or not normalised.strip():
             return Verdict("", 0.0)
         matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
