@@ -134,7 +134,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
     first = counts[findings["row"].to_numpy()]
     counted = findings if first.all() else findings[first]  # no copy when no item repeats
     risk = at_risk(fields, classified, catalog)
-    currencies = _currencies(risk.currency)
+    currencies = _currencies(risk)
     groups = _group_stats(counted, fields, catalog, currencies, risk.amount)
     templates = _templates(counted)
     client_money = _client_money(risk.amount, counts, codes, currencies)
@@ -306,34 +306,43 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, d
 
 @dataclass(frozen=True)
 class Risk:
-    """Per row: the amount at risk and its currency. The export's base-currency total
-    (`Total (GBP)`) where the row has one, else its own amount and currency; no amount (NaN) for
-    an item whose transaction is already in Xero (only its image failed)."""
+    """Per row: the amount at risk and its currency (a code into `currencies`, which are
+    sorted). The export's base-currency total (`Total (GBP)`) where the row has one, else its
+    own amount and currency; no amount (NaN) for an item whose transaction is already in Xero
+    (only its image failed)."""
 
     amount: np.ndarray
-    currency: pd.Series
+    currency: np.ndarray
+    currencies: list[str]
 
 
 def at_risk(fields: pd.DataFrame, classified: Classified, catalog: Catalog) -> Risk:
+    """Worked on codes (each distinct currency once), never a million strings."""
     amount = fields["amount"].to_numpy(dtype="float64")
-    currency = fields["currency"].astype("str")
+    codes, names = pd.factorize(fields["currency"], use_na_sentinel=False)
+    names = [str(n) for n in names]
     if "amount_base" in fields:
         base = fields["amount_base"].to_numpy(dtype="float64")
-        has_base = ~np.isnan(base) & (fields["base_currency"].astype("str") != "").to_numpy(dtype=bool)
+        base_codes, base_names = pd.factorize(fields["base_currency"], use_na_sentinel=False)
+        base_names = [str(n) for n in base_names]
+        has_base = ~np.isnan(base) & np.array([bool(n) for n in base_names] or [False], dtype=bool)[base_codes]
         if has_base.any():
             amount = np.where(has_base, base, amount)
-            currency = currency.where(~has_base, fields["base_currency"].astype("str"))
+            codes = np.where(has_base, base_codes + len(names), codes)
+            names = names + base_names
     in_xero = np.array([bool(f) and all(catalog.fixes[x.fix].in_xero for x in f) for f in classified.findings],
                        dtype=bool)
     if len(amount) and in_xero.any():
         amount = np.where(in_xero[classified.codes], np.nan, amount)
-    return Risk(amount, currency.reset_index(drop=True))
+    # Codes into the sorted distinct currencies (two spellings of one code merge).
+    distinct = sorted(set(names))
+    remap = np.array([distinct.index(n) for n in names] or [0], dtype=np.int64)
+    return Risk(amount, remap[codes] if len(codes) else codes.astype(np.int64), distinct)
 
 
-def _currencies(currency: pd.Series) -> tuple[np.ndarray, list[str]]:
+def _currencies(risk: Risk) -> tuple[np.ndarray, list[str]]:
     """Each row's currency as a code into the sorted list of currencies ("" when unknown)."""
-    codes, names = pd.factorize(currency, sort=True)
-    return codes, [str(n) for n in names]
+    return risk.currency, risk.currencies
 
 
 def _per_distinct(values: pd.Series, test) -> np.ndarray:

@@ -107,7 +107,9 @@ class Phrasebook:
         negative = next((s for _, s, i in matches if self.labels[i] in against and _thing_words(self.texts[i]) == things),
                         0.0)
         c = self.calibration
-        confident = (score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
+        # A message that names no thing (an account, a contact, an invoice...) is too vague to
+        # place by its wording alone, however alike: "JSON body, message 4" is no error of ours.
+        confident = (bool(things) and score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
                      and things == _thing_words(self.texts[closest]))
         return Verdict(best if confident else "", round(score / 100, 2), "" if confident else best)
 
