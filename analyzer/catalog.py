@@ -10,10 +10,6 @@ from __future__ import annotations
 import re
 import tomllib
 
-try:  # the regular-expression parser, used only to find text a pattern requires
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - older layouts
-    import sre_parse as _sre_parse
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -91,9 +87,6 @@ class Category:
     examples: tuple[str, ...]
     near_misses: tuple[str, ...]
     seed_wording: str = ""
-    # For each pattern, text every match must contain (lowercase), or "" when none is known:
-    # a message without it is skipped without running the regex.
-    needles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,36 +225,7 @@ def _build_category(source: str, raw: dict) -> Category:
         examples=tuple(raw["examples"]),
         near_misses=tuple(raw.get("near_misses", ())),
         seed_wording=raw.get("seed_wording", ""),
-        needles=tuple(required_text(p) for p in patterns),
     )
-
-
-def required_text(pattern: re.Pattern[str]) -> str:
-    """The longest run of plain characters every match of the pattern must contain, found in
-    the regex's parse tree; "" when the pattern has none (e.g. it starts with an alternation)."""
-    try:
-        tree = _sre_parse.parse(pattern.pattern, re.IGNORECASE)
-    except Exception:  # the parser is internal to `re`; without it, simply do not prefilter
-        return ""
-    runs: list[str] = []
-    _literal_runs(list(tree), runs)
-    return max(runs, key=len, default="").lower()
-
-
-def _literal_runs(items: list, runs: list[str]) -> None:
-    current = ""
-    for op, argument in items:
-        name = str(op)
-        if name == "LITERAL":
-            current += chr(argument)
-            continue
-        runs.append(current)
-        current = ""
-        if name == "SUBPATTERN":
-            _literal_runs(list(argument[-1]), runs)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT") and argument[0] >= 1:
-            _literal_runs(list(argument[2]), runs)
-    runs.append(current)
 
 
 def _build_mask(source: str, raw: dict) -> Mask:
