@@ -251,8 +251,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                   for line in overview.clients if line.client in this_run),
             tuple(sorted(only)),
         ))
-    staging.publish(written)
-    return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written), harvest.messages)
+    copies = staging.publish(written)
+    return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written), (*harvest.messages, *copies))
 
 
 def _run_clients(analysis: Analysis) -> set[str]:

@@ -3,6 +3,9 @@ under a temporary name and renamed, so a killed run never leaves a truncated fil
 
 from __future__ import annotations
 
+import datetime as dt
+import filecmp
+import glob
 import json
 import os
 import re
@@ -253,24 +256,48 @@ class Staging:
         self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
 
     def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Remove the staging folder, unless a publish began: then the journal needs it, and the
+        next run finishes the move."""
+        if not (self.out / JOURNAL).is_file():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
-    def publish(self, names: list[str]) -> None:
+    def publish(self, names: list[str]) -> list[str]:
         """Move the staged files into place, as one step as far as a reader of the folder or a
-        signal can tell (SIGINT and SIGTERM wait until it is done)."""
+        signal can tell (SIGINT and SIGTERM wait until it is done). A workbook in the way that
+        this tool did not write (a practice's own file that happens to share a report's name) is
+        copied aside first; returns a line for each such copy."""
+        from analyzer.read.discover import written_by_us
+
+        kept = []
+        for name in names:
+            target = self.out / name
+            if target.suffix.lower() == ".xlsx" and target.is_file() and not written_by_us(target) \
+                    and not _already_kept(target):
+                copy = target.with_name(f"{target.stem} (kept {dt.datetime.now():%Y-%m-%d %H%M%S}){target.suffix}")
+                shutil.copy2(target, copy)
+                kept.append(f"{target}: not a report this tool wrote, and a report of that name replaces it;"
+                            f" kept a copy as {copy.name}")
         blocked = {signal.SIGINT, signal.SIGTERM}
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if hasattr(signal, "pthread_sigmask") else None
         try:
             write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names}))
             _move_all(self.out, self.folder, names)
             (self.out / JOURNAL).unlink()
-            self.discard()
+            shutil.rmtree(self.folder, ignore_errors=True)
         except OSError as exc:
             raise OutputError(f"{exc.filename or self.out}: cannot put the new reports in place ({exc.strerror});"
                               " the next run in this folder finishes the job") from None
         finally:
             if previous is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return kept
+
+
+def _already_kept(target: Path) -> bool:
+    """Whether a copy of the file as it is now was already kept aside (by the run reading the
+    workbook's tracking back)."""
+    return any(filecmp.cmp(target, copy, shallow=False)
+               for copy in target.parent.glob(f"{glob.escape(target.stem)} (kept *){target.suffix}"))
 
 
 def _move_all(out: Path, staging: Path, names: list[str]) -> None:
@@ -280,6 +307,10 @@ def _move_all(out: Path, staging: Path, names: list[str]) -> None:
             os.replace(source, out / name)
 
 
+def _plain(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
 def recover(out: Path) -> None:
     """Finish a publication a killed run left half done (the journal names its files), and
     remove the staging folders of runs killed before publishing."""
@@ -287,7 +318,11 @@ def recover(out: Path) -> None:
     if journal.is_file():
         try:
             record = json.loads(journal.read_text(encoding="utf-8"))
-            _move_all(out, out / str(record["staging"]), [str(n) for n in record["files"]])
+            staging, names = str(record["staging"]), [str(n) for n in record["files"]]
+            # Only a staging folder of ours, directly inside the output folder, and plain file
+            # names: a planted journal cannot move files in from, or out to, anywhere else.
+            if _plain(staging) and staging.startswith(STAGING_PREFIX) and all(_plain(n) for n in names):
+                _move_all(out, out / staging, names)
         except (ValueError, KeyError, TypeError, OSError):
             pass  # a damaged journal: the staged files are left for the clean-up below
         journal.unlink(missing_ok=True)

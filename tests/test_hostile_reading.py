@@ -172,3 +172,69 @@ def test_a_formula_cell_without_a_saved_value_is_said(tmp_path):
     book.save(tmp_path / "formula.xlsx")
     code, _, err = _run("classify", tmp_path / "formula.xlsx", "-o", tmp_path / "out.csv")
     assert code == 0 and "1 formula cell(s) have no saved value" in err
+
+
+def _corpus():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "data" / "broken" / "make_corpus.py"
+    spec = importlib.util.spec_from_file_location("make_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("target, stored", [
+    ("./data/s.xml", "xl/./data/s.xml"),
+    ("data//s.xml", "xl/data//s.xml"),
+    ("data\\\\s.xml", "xl/data\\\\s.xml"),
+    ("../s.xml", "xl/../s.xml"),
+    ("/xl/data/s.png", "xl/data/s.png"),
+])
+def test_a_far_cell_sheet_stored_under_any_name_is_refused(tmp_path, target, stored):
+    """The reader joins a relationship's target to a part name its own way; every part is
+    measured, so a sheet spanning 17 billion cells is refused whatever it is called."""
+    corpus = _corpus()
+    parts = corpus.workbook_parts({"Sheet1": corpus.far_cell_sheet()})
+    moved = [(stored, data) if name == "xl/worksheets/sheet1.xml"
+             else (name, data.replace(b'Target="worksheets/sheet1.xml"', f'Target="{target}"'.encode()))
+             for name, data in parts]
+    path = tmp_path / "crafted.xlsx"
+    path.write_bytes(corpus.raw_zip(moved))
+    result = read_export(path)
+    assert not result.ok and "spans 1,048,576 rows by 16,384 columns" in result.error
+
+
+def test_a_planted_journal_moves_nothing_in_or_out(tmp_path):
+    from analyzer.write import JOURNAL, output_lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "id_rsa").write_text("key", encoding="utf-8")
+    (out / "index.html").write_text("old", encoding="utf-8")
+    for journal in ({"staging": str(secret), "files": ["id_rsa"]},
+                    {"staging": ".publish-failures-staging-x", "files": ["../escape.txt"]}):
+        (out / JOURNAL).write_text(json.dumps(journal), encoding="utf-8")
+        with output_lock(out, 1):
+            pass
+    assert (secret / "id_rsa").is_file() and not (out / "id_rsa").exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_an_export_named_like_a_report_in_the_output_folder_is_still_read(tmp_path):
+    import openpyxl
+
+    folder = tmp_path / "same"
+    folder.mkdir()
+    book = openpyxl.Workbook()
+    book.active.append(["Client", "Item ID", "Error"])
+    book.active.append(["Zeta Ltd", "9", "Invoice # must be unique."])
+    book.save(folder / "overview.xlsx")  # the practice's own file, whatever its name
+    code, _, err = _run("report", folder, "--out", folder)
+    assert code == 0, err
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 1
+    kept = list(folder.glob("overview (kept *).xlsx"))
+    assert len(kept) == 1 and "kept a copy" in err  # the practice's file is never lost
+    assert openpyxl.load_workbook(kept[0]).active["A2"].value == "Zeta Ltd"

@@ -80,7 +80,7 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
                          and _thing_words(others[i]) == _thing_words(query)), 0.0)
         other = next((s for label, s, i in positives3 if label != best and _thing_words(others[i]) == _thing_words(query)), 0.0)
         closest = next((others[i] for _, s, i in matches if _positive(other_labels[i])), "")
-        if not _thing_words(query) or _thing_words(query) != _thing_words(closest):
+        if best in seed or not _thing_words(query) or _thing_words(query) != _thing_words(closest):
             score = 0.0  # the stage refuses a match about another thing whatever the score
         scored.append((labels[index], best, score, other, negative))
     best_setting, best_key, best_counts = None, None, None

@@ -155,7 +155,9 @@ def _reports_in(outputs: Path | None) -> set[Path]:
         ours |= {outputs / name for client in manifest.get("clients", []) for name in client.get("files", [])}
     except (OSError, ValueError, AttributeError, TypeError):
         pass
-    return {_resolved(p) for p in ours}
+    # By their author property only: a practice's own export named overview.xlsx (or a kept
+    # copy of one) is an input.
+    return {_resolved(p) for p in ours if p.suffix.lower() not in EXCEL_SUFFIXES or written_by_us(p)}
 
 
 def written_by_us(path: Path) -> bool:

@@ -140,8 +140,10 @@ def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_bef
         raise zipfile.BadZipFile
     handle.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
     name = member.filename.lower()
-    # Whatever its extension or folder: the reader parses a part the relationships name as XML.
-    sheet = name.startswith(_SHEET_FOLDERS) or referenced
+    # Every part, whatever its name, folder or extension: the reader parses whatever part the
+    # relationships name as a sheet, joining paths its own way (`./`, `//`, `\\`, `..`), so
+    # the measure cannot depend on working out which parts those are.
+    sheet = True
     xml = sheet or (name.endswith((".xml", ".rels", ".vml")) and (name.startswith("xl/") or name in _STRUCTURE))
     watch = _XmlWatch(member.filename, limits, sheet, member.file_size) if xml else None
     size = crc = 0
