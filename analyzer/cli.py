@@ -433,8 +433,12 @@ def _logging(stderr: TextIO, log_file: str, quiet: bool):
     handlers[0].setFormatter(logging.Formatter("publish-failures: %(message)s"))
     handlers[0].setLevel(logging.WARNING if quiet else logging.INFO)
     if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        try:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{log_file}: log_file: cannot write the log here ({exc.strerror or exc});"
+                              " choose another file") from None
         handlers[-1].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.setLevel(logging.INFO)
     for handler in handlers:

@@ -181,3 +181,12 @@ def test_previous_month_crosses_the_year():
 def test_output_placeholders():
     config = Config(output="/r/{period}/{date}")
     assert config.output_dir(Period("October 2026", "2026-10"), dt.date(2026, 11, 3)) == Path("/r/2026-10/2026-11-03")
+
+
+def test_a_log_file_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    path = tmp_path / "analyzer.toml"
+    path.write_text(f'inputs = ["x"]\nlog_file = "{(tmp_path / "afile" / "run.log").as_posix()}"\n', encoding="utf-8")
+    err = io.StringIO()
+    assert main(["run", "--config", str(path)], stdout=io.StringIO(), stderr=err) == 2
+    assert "log_file: cannot write the log here" in err.getvalue() and len(err.getvalue().splitlines()) == 1
