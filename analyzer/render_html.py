@@ -54,7 +54,7 @@ def _render(templates: Path | None, name: str, **context) -> str:
         return environment(_key(templates)).get_template(name).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(_describe(exc, templates, name)) from None
-    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as exc:
         if templates is None:
             raise  # the built-in templates failing is the tool's own bug: keep the traceback
         raise TemplateProblem(_describe(exc, templates, name)) from None

@@ -183,8 +183,8 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
     ragged = 0
     unclosed: list[int] = []
     physical = _count_lines(path)
-    if physical > MAX_CAREFUL_LINES:
-        raise ReadError(f"has {physical:,} lines and rows that do not line up (a stray quote or ragged rows), too many"
+    if physical > MAX_CAREFUL_LINES or path.stat().st_size > MAX_CAREFUL_BYTES:
+        raise ReadError(f"has {physical:,} lines and rows that do not line up (a stray quote or ragged rows), too much"
                         " to read line by line in bounded memory; open it in Excel and save it again as CSV")
     with path.open(encoding=encoding, errors=_FALLBACK, newline="") as handle:
         lines = handle.readlines()
@@ -222,6 +222,7 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
 # The careful reader holds the file as lines (about 60 bytes each beyond their text): past this
 # many it would need gigabytes, so such a file is refused in one line instead.
 MAX_CAREFUL_LINES = 2_000_000
+MAX_CAREFUL_BYTES = 96 * 1024**2  # and its cells as Python strings: about 10 times the file
 
 
 def _count_lines(path: Path) -> int:
