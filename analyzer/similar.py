@@ -85,6 +85,11 @@ class Phrasebook:
     # Verdicts by message: the distinct unknown cells of a month share a few templates once their
     # values are masked, so each template is compared with the phrasebook once.
     memo: dict = field(default_factory=dict, compare=False, repr=False)
+    things: tuple = field(default=(), compare=False, repr=False)  # each wording's thing words, found once
+
+    def __post_init__(self) -> None:
+        if len(self.things) != len(self.texts):
+            object.__setattr__(self, "things", tuple(_thing_words(t) for t in self.texts))
 
     def judge(self, normalised: str) -> Verdict:
         """The category of one normalised message, or a suggestion."""
@@ -106,15 +111,14 @@ class Phrasebook:
         things = _thing_words(normalised)
         # Only wordings about the same things compete: a near-miss or another category's wording
         # about a contact says nothing against a message about an account code.
-        other = next((s for label, s, i in positives if label != best and _thing_words(self.texts[i]) == things), 0.0)
+        other = next((s for label, s, i in positives if label != best and self.things[i] == things), 0.0)
         against = (NONE, f"{NOT}{best}")  # none of the categories, or not this one (its near-misses)
-        negative = next((s for _, s, i in matches if self.labels[i] in against and _thing_words(self.texts[i]) == things),
-                        0.0)
+        negative = next((s for _, s, i in matches if self.labels[i] in against and self.things[i] == things), 0.0)
         c = self.calibration
         # A message that names no thing (an account, a contact, an invoice...) is too vague to
         # place by its wording alone, however alike: "JSON body, message 4" is no error of ours.
         confident = (best not in self.seed and bool(things) and score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
-                     and things == _thing_words(self.texts[closest]))
+                     and things == self.things[closest])
         return Verdict(best if confident else "", round(score / 100, 2), "" if confident else best)
 
 
