@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 
 from analyzer.read import read_export
 from analyzer.store import connect
+from analyzer.write import keep_copy
 
 TO_DO, IN_PROGRESS, WAITING, DONE, CANNOT, DISMISSED = (
     "To do", "In progress", "Waiting on client", "Done", "Can't fix", "Dismissed")
@@ -178,18 +178,6 @@ def _dates(values: pd.Series) -> pd.Series:
 # workbook shows dates (UK, AU and NZ practices), with any of the usual separators.
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y",
                  "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d %b %y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
-
-
-def keep_copy(path: Path, now: dt.datetime) -> Path:
-    """Copy a workbook aside as `Name (kept 2026-11-30 0715).xlsx` (never over another copy)."""
-    stamp = now.strftime("%Y-%m-%d %H%M")
-    target = path.with_name(f"{path.stem} (kept {stamp}){path.suffix}")
-    number = 2
-    while target.exists():
-        target = path.with_name(f"{path.stem} (kept {stamp} {number}){path.suffix}")
-        number += 1
-    shutil.copy2(path, target)
-    return target
 
 
 # ---------------------------------------------------------------------------------------------

@@ -273,8 +273,7 @@ class Staging:
             target = self.out / name
             if target.suffix.lower() == ".xlsx" and target.is_file() and not written_by_us(target) \
                     and not _already_kept(target):
-                copy = target.with_name(f"{target.stem} (kept {dt.datetime.now():%Y-%m-%d %H%M%S}){target.suffix}")
-                shutil.copy2(target, copy)
+                copy = keep_copy(target, dt.datetime.now())
                 kept.append(f"{target}: not a report this tool wrote, and a report of that name replaces it;"
                             f" kept a copy as {copy.name}")
         blocked = {signal.SIGINT, signal.SIGTERM}
@@ -291,6 +290,18 @@ class Staging:
             if previous is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return kept
+
+
+def keep_copy(path: Path, now: dt.datetime) -> Path:
+    """Copy a workbook aside as `Name (kept 2026-11-30 0715).xlsx` (never over another copy)."""
+    stamp = now.strftime("%Y-%m-%d %H%M")
+    target = path.with_name(f"{path.stem} (kept {stamp}){path.suffix}")
+    number = 2
+    while target.exists():
+        target = path.with_name(f"{path.stem} (kept {stamp} {number}){path.suffix}")
+        number += 1
+    shutil.copy2(path, target)
+    return target
 
 
 def _already_kept(target: Path) -> bool:
