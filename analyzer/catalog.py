@@ -87,6 +87,21 @@ class Category:
     examples: tuple[str, ...]
     near_misses: tuple[str, ...]
     seed_wording: str = ""
+    cues: tuple[Cue, ...] = ()
+    cue_blockers: object | None = None  # one compiled pattern: any of these words vetoes the cues
+
+
+@dataclass(frozen=True)
+class Cue:
+    """Key words of a category: a message the patterns miss that holds a word of every group
+    (and none of the category's blockers) reads as that category. Written in the catalog as
+    "account|category ; archived|deleted" (groups split by ";", alternatives by "|", a trailing
+    "*" for any ending: "archiv*")."""
+
+    text: str
+    groups: tuple  # one compiled pattern per group
+
+
 
 
 @dataclass(frozen=True)
@@ -225,7 +240,25 @@ def _build_category(source: str, raw: dict) -> Category:
         examples=tuple(raw["examples"]),
         near_misses=tuple(raw.get("near_misses", ())),
         seed_wording=raw.get("seed_wording", ""),
+        cues=tuple(_build_cue(source, where, text) for text in raw.get("cues", ())),
+        cue_blockers=_words_pattern(source, where, raw["cue_blockers"]) if raw.get("cue_blockers") else None,
     )
+
+
+def _build_cue(source: str, where: str, text: str) -> Cue:
+    groups = [group.split("|") for group in text.split(";")]
+    if not all(alternative.strip() for group in groups for alternative in group):
+        raise CatalogError(f"{source}: {where}: cue {text!r} has an empty group or word")
+    return Cue(text, tuple(_words_pattern(source, where, group) for group in groups))
+
+
+def _words_pattern(source: str, where: str, words: list[str]):
+    """Any of the words (or phrases) as whole words; a trailing "*" takes any ending."""
+    def one(word: str) -> str:
+        word = word.strip().lower()
+        stem, any_ending = (word[:-1], True) if word.endswith("*") else (word, False)
+        return r"\s+".join(re.escape(part) for part in stem.split()) + (r"\w*" if any_ending else "")
+    return compile_linear(source, where, r"\b(?:" + "|".join(one(w) for w in words) + r")\b")
 
 
 def _build_mask(source: str, raw: dict) -> Mask:

@@ -26,7 +26,8 @@ FIX_KEYS = {
 VARIANT_KEYS = {"when": str, "title": str, "steps": "strings", "publishable": bool}
 CATEGORY_KEYS = {
     "id": str, "title": str, "cause": str, "fix": str, "seed": bool, "patterns": "strings", "extracts": "strings",
-    "examples": "strings", "near_misses": "strings", "seed_wording": str,
+    "examples": "strings", "near_misses": "strings", "seed_wording": str, "cues": "strings",
+    "cue_blockers": "strings",
 }
 MASK_KEYS = {"name": str, "pattern": str, "replace": str}
 TOP_LEVEL = {"fix": "tables", "category": "tables", "mask": "tables", "noise": dict}

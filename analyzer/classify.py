@@ -21,6 +21,8 @@ import re2
 import pandas as pd
 
 from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog
+from analyzer.keywords import CONFIDENCE as KEY_WORDS_CONFIDENCE
+from analyzer.keywords import read_key_words
 from analyzer.similar import Phrasebook, load_phrasebook
 
 NO_ERROR_TEXT = "(no error text in the export)"
@@ -49,6 +51,7 @@ class Finding:
     match: str = "pattern"  # how it was decided: pattern, similar (the phrasebook), taught, none
     confidence: float = 1.0  # 0-1: a pattern or a taught template is certain
     suggestion: str = ""  # for an unclassified message: the category it looks most like
+    cue: str = ""  # for a match by key words: the catalog's cue that fitted
 
     def value(self, name: str) -> str:
         return dict(self.values).get(name, "")
@@ -97,7 +100,8 @@ def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
 @dataclass(frozen=True)
 class SecondStage:
     """What decides a message no pattern claims: the practice's taught templates (template ->
-    category id, from the state store), then the phrasebook's similarity."""
+    category id, from the state store), then the catalog's key words, then the phrasebook's
+    similarity."""
 
     taught: dict[str, str] = field(default_factory=dict)
     similarity: bool = True
@@ -209,6 +213,10 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
     if taught and taught in catalog.ids:
         return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
     if second.similarity:
+        reading = read_key_words(template.lower(), catalog.categories)
+        if reading.category and not phrasebook_of(catalog).vetoes(template.lower(), reading.category):
+            return [Finding(reading.category, catalog.category(reading.category).fix, (), "", "similar",
+                            KEY_WORDS_CONFIDENCE, cue=reading.cue)]
         verdict = phrasebook_of(catalog).judge(template.lower())
         if verdict.category:
             return [Finding(verdict.category, catalog.category(verdict.category).fix, (), "", "similar",

@@ -677,6 +677,8 @@ def _how_decided(finding, catalog) -> str:
         return "the catalog's patterns (certain)"
     if finding.match == "taught":
         return "this practice: someone taught it this message's pattern (certain)"
+    if finding.match == "similar" and finding.cue:
+        return (f"the message's key words ({finding.cue}): probably right; check the cause matches")
     if finding.match == "similar":
         return (f"similarity to known wordings of this error ({finding.confidence:.2f}): probably right; check the"
                 " cause matches")

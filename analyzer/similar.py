@@ -122,6 +122,19 @@ class Phrasebook:
         return Verdict(best if confident else "", round(score / 100, 2), "" if confident else best)
 
 
+    def vetoes(self, normalised: str, category: str, floor: float = 60.0) -> bool:
+        """Whether the wordings known *not* to be this category (near-misses, "none" wordings)
+        read closer to a message than any wording of it: a second opinion on a key-word reading,
+        so words shared with a near-miss do not put another error into the category."""
+        from rapidfuzz import fuzz, process
+
+        matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
+        against = (NONE, f"{NOT}{category}")
+        negative = next((score for _, score, i in matches if self.labels[i] in against), 0.0)
+        positive = next((score for _, score, i in matches if self.labels[i] == category), 0.0)
+        return negative >= floor and negative >= positive
+
+
 def load_phrasebook(catalog, normalise) -> Phrasebook:
     """The packaged phrasebook plus the catalog's examples (positives) and near-misses
     (negatives), each normalised as messages are."""

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """(Re)write analyzer/phrasebook.toml from the blind-labelled corpus of real wordings in
-tests/data/wordings/wordings.csv, and calibrate the similarity stage on it.
+tests/data/wordings/ (both corpora), and calibrate the similarity stage on it.
 
-Only half of the corpus goes into the phrasebook (the rows whose sha1(text) is odd); the other
+Only half of each corpus goes into the phrasebook (the rows whose sha1(text) is odd); the other
 half is never seen by the phrasebook or its calibration and is what tests/test_similar.py
 measures. Calibration is leave-one-out over the phrasebook's own entries: each entry is judged
 against all the others (and the catalog's examples and near-misses), for a grid of thresholds
@@ -15,8 +15,6 @@ the seed's 19 categories; among equals, the strictest.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import itertools
 import sys
 from pathlib import Path
@@ -30,18 +28,17 @@ from analyzer.catalog import load_default_catalog  # noqa: E402
 from analyzer.classify import normalised  # noqa: E402
 from analyzer.similar import _positive, _thing_words  # noqa: E402
 
-CORPUS = ROOT / "tests" / "data" / "wordings" / "wordings.csv"
+sys.path.insert(0, str(ROOT / "tools"))
+from eval_wordings import halves  # noqa: E402
+
 TARGET = ROOT / "analyzer" / "phrasebook.toml"
 GRID = {"threshold": (55, 60, 65, 70, 75, 80), "margin": (0, 5, 10), "negative_margin": (0, 5, 10, 15)}
 
 
-def in_phrasebook(text: str) -> bool:
-    return int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16) % 2 == 1
-
-
 def main() -> None:
-    rows = list(csv.DictReader(CORPUS.open(encoding="utf-8")))
-    entries = [r for r in rows if in_phrasebook(r["text"])]
+    split = halves()
+    entries = split["phrasebook half"]
+    rows = entries + split["held-out half"]
     catalog = load_default_catalog()
     calibration, figures = calibrate(entries, catalog)
     TARGET.write_text(render(entries, calibration, figures), encoding="utf-8")
@@ -64,8 +61,11 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
     everything_t, everything_l = without_contradictions(texts + fixed_texts, labels + fixed_labels)
     fixed_texts, fixed_labels = everything_t[len(texts):], everything_l[len(texts):]
 
+    from analyzer.keywords import read_key_words
+
+    # Only what neither the patterns nor the key words claim reaches the phrasebook.
     reached = [classify_cell(e["text"], catalog, None, SecondStage(similarity=False))[0].category == "unclassified"
-               for e in entries]
+               and not read_key_words(text, catalog.categories).category for e, text in zip(entries, texts)]
     scored = []
     for index, query in enumerate(texts):  # each entry against all the others
         if not reached[index]:
@@ -101,7 +101,7 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
             best_setting, best_key, best_counts = (threshold, margin, negative_margin), key, (right, wrong)
     positives = sum(1 for truth, *_ in scored if truth != "none")
     setting = dict(zip(GRID, best_setting))
-    figures = (f"leave-one-out over the {len(scored)} entries the patterns miss: {best_counts[0]} of {positives}"
+    figures = (f"leave-one-out over the {len(scored)} entries the patterns and key words miss: {best_counts[0]} of {positives}"
                f" labelled ones right, {best_counts[1]} wrong, 0 put into a seed category wrongly")
     return setting, figures
 

@@ -1,0 +1,42 @@
+"""Key words: the part of the second stage that reads a message the patterns missed by what it
+is about and what went wrong, in whatever order and wording ("the category you selected has been
+archived in Xero", "Xero authorisation has expired, please reconnect").
+
+Each category's `cues` in the catalog name word groups ("account|category ; archived|deleted");
+a message holding a word of every group of one cue, and none of the category's `cue_blockers`
+("bank", "tracking": the same words about another thing), reads as that category. Where cues of
+two categories fit, the one naming more groups wins; a tie is no verdict, only a suggestion, as a
+wrong category costs a practice more than an unrecognised one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONFIDENCE = 0.9  # a fitting cue: probable, not certain (reports mark it "probably")
+
+
+@dataclass(frozen=True)
+class Reading:
+    category: str  # a category id, or "" when no cue fits or two categories tie
+    cue: str = ""  # the cue that fitted, as the catalog writes it
+    suggestion: str = ""  # on a tie: the first of the tied categories
+
+
+def read_key_words(text: str, categories) -> Reading:
+    """The category whose key words a (lower-cased, masked) message holds."""
+    fits: list[tuple[int, str, str]] = []
+    for category in categories:
+        if not category.cues or (category.cue_blockers is not None and category.cue_blockers.search(text)):
+            continue
+        fitting = [cue for cue in category.cues if all(group.search(text) for group in cue.groups)]
+        if fitting:
+            best = max(fitting, key=lambda cue: len(cue.groups))
+            fits.append((len(best.groups), category.id, best.text))
+    if not fits:
+        return Reading("")
+    most = max(size for size, _, _ in fits)
+    leaders = [(category, cue) for size, category, cue in fits if size == most]
+    if len({category for category, _ in leaders}) > 1:
+        return Reading("", suggestion=leaders[0][0])
+    return Reading(*leaders[0])

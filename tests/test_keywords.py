@@ -1,0 +1,94 @@
+"""The key-words stage: a message the patterns miss is read by what it is about and what went
+wrong. Table-driven: wordings of our own (not the catalog's examples) that must land in their
+category, and wordings about something else that must not land in any of the seed's 19."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.catalog import CatalogError, build_catalog, load_default_catalog
+from analyzer.classify import SecondStage, classify_cell
+from analyzer.keywords import read_key_words
+
+CATALOG = load_default_catalog()
+SEED = {c.id for c in CATALOG.categories if c.seed}
+
+
+@pytest.mark.parametrize("message, category", [
+    ("Account 420 has been archived in Xero", "account_archived"),
+    ("The account on line 2 does not exist in Xero", "account_archived"),
+    ("This account cannot be used on a bill", "account_invalid_for_document"),
+    ("Tax type INPUT2 is not valid for account 429", "tax_type_invalid_for_account"),
+    ("The bill has been deleted in Xero and cannot be updated", "invoice_not_found"),
+    ("The bill has been approved and can no longer be edited", "invalid_status_for_modification"),
+    ("Xero authorisation has expired, please reconnect", "not_authorised"),
+    ("Failed to attach the receipt image", "image_publish_failed"),
+    ("Cannot post to a period that has been locked", "lock_date"),
+    ("This bill already exists in Xero and is not a draft", "already_exists_not_draft"),
+    ("Bank account details don't match any bank account in Xero", "bank_account_mismatch"),
+    ("Tax cannot exceed the amount of the line", "tax_exceeds_line_amount"),
+    ("The user does not have the required role in Xero", "user_permissions"),
+    ("This invoice number is a duplicate", "invoice_number_not_unique"),
+    ("You need to link a bank account before publishing", "no_linked_bank_account"),
+    ("No Xero user is linked to your Dext account", "user_not_linked"),
+    ("Your Xero organisation is not on an active subscription", "subscription_inactive"),
+    ("Your Xero plan does not allow more invoices this month", "approval_limit"),
+    ("The supplier is archived in Xero", "contact_archived"),
+    ("Line amounts do not add up to the total", "totals_mismatch"),
+    ("Item not found in Xero", "item_code_invalid"),
+    ("The payment exceeds the outstanding balance", "payment_exceeds_outstanding"),
+    ("The request to Xero timed out", "xero_unavailable"),
+])
+def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category):
+    finding = classify_cell(message, CATALOG)[0]
+    assert (finding.category, finding.match, bool(finding.cue)) == (category, "similar", True), finding
+
+
+@pytest.mark.parametrize("message", [
+    "Can only update STATUS on Archived accounts",
+    "Tracking category 'Region' may be deleted or inactive",
+    "GBP bank account is archived and cannot be used",
+    "Cannot create voided invoices in Xero",
+    "Payments can only be made against authorized documents",
+    "Cost Of Goods Sold Account must be used with an Inventory Asset Account",
+    "The Account Number already exists. Please enter a different Account Number.",
+    "Connection limit exceeded. Maximum number of tenants reached",
+    "Authentication successful",
+    "The contact name already exists",
+])
+def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
+    found = {f.category for f in classify_cell(message, CATALOG)}
+    assert not (found & SEED) or found == {"bank_account_mismatch"}, found
+
+
+def _catalog(*cues, blockers=()):
+    document = {"fix": [{"id": "manual-review", "title": "t", "who": "bookkeeper", "where": "dext", "scope": "item",
+                         "steps": ["s"]}],
+                "category": [{"id": f"c{n}", "title": "t", "cause": "c", "fix": "manual-review", "patterns": ["zzz"],
+                              "examples": ["zzz"], "cues": [cue], **({"cue_blockers": list(blockers)} if blockers else {})}
+                             for n, cue in enumerate(cues)]}
+    return build_catalog([("test.toml", document)])
+
+
+@pytest.mark.parametrize("cues, blockers, message, category, suggestion", [
+    (["account ; archiv*"], (), "the account was archived", "c0", ""),
+    (["account ; archiv*"], (), "the accountant archived it", "", ""),  # whole words only
+    (["account ; archiv*"], ("bank",), "the bank account was archived", "", ""),
+    (["account ; archiv*", "account ; archiv* ; line"], (), "the line's account was archived", "c1", ""),
+    (["account ; archiv*", "archiv* ; account"], (), "the account was archived", "", "c0"),  # a tie: only a suggestion
+    (["lock date|locked period"], (), "it falls in a  locked\tperiod", "c0", ""),
+])
+def test_the_most_specific_cue_wins_and_a_tie_is_only_a_suggestion(cues, blockers, message, category, suggestion):
+    catalog = _catalog(*cues, blockers=blockers)
+    reading = read_key_words(message, catalog.categories)
+    assert (reading.category, reading.suggestion) == (category, suggestion)
+
+
+def test_a_cue_with_an_empty_word_is_one_line_naming_the_category():
+    with pytest.raises(CatalogError, match=r"test.toml: category 'c0': cue 'account ; ' has an empty group"):
+        _catalog("account ; ")
+
+
+def test_without_the_second_stage_the_key_words_are_not_read():
+    finding = classify_cell("The supplier is archived in Xero", CATALOG, None, SecondStage(similarity=False))[0]
+    assert finding.category == "unclassified"
