@@ -84,10 +84,12 @@ def _what_the_practice_taught(database: Path | None, outputs: Path | None, catal
         return [], {}
     try:
         learned: list[str] = []
-        if outputs is not None and outputs.is_dir():
-            books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)]
+        books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)] if outputs is not None and outputs.is_dir() else []
+        # Last month's workbooks too: with {period} folders this month's folder is new and empty.
+        if database.exists():
             books += [p for paths in last_workbooks(database, "9999-12").values() for p in paths]
-            learned = learn_from_workbooks(database, books, catalog, now or dt.datetime.now())
+        if books:
+            learned = learn_from_workbooks(database, list(dict.fromkeys(books)), catalog, now or dt.datetime.now())
         return learned, taught(database)
     except sqlite3.Error as exc:
         raise StoreError(f"{database}: the practice's history database failed ({exc}); nothing of this run was"

@@ -86,3 +86,20 @@ def test_a_category_chosen_in_the_workbook_is_learned_by_the_next_run(tmp_path):
     assert "Unrecognised" not in openpyxl.load_workbook(out / "Acme Ltd.xlsx").sheetnames
     code, out_text, _ = _run("teach", "--list", "--db", out / "history.sqlite")
     assert "contact_archived" in out_text
+
+
+def test_a_category_chosen_in_last_months_workbook_is_learned_when_this_month_has_a_new_folder(tmp_path):
+    inputs, database = _export(tmp_path / "in", UNKNOWN), tmp_path / "practice.sqlite"
+    october, november = tmp_path / "2026-10", tmp_path / "2026-11"
+    assert _run("report", inputs, "--out", october, "--db", database, "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(october / "Acme Ltd.xlsx")
+    sheet = book["Unrecognised"]
+    column = [c.value for c in sheet[1]].index("Category") + 1
+    sheet.cell(2, column).value = "Supplier or customer archived in Xero"
+    book.save(october / "Acme Ltd.xlsx")
+
+    _export(tmp_path / "in", SIBLING)
+    code, _, err = _run("report", inputs, "--out", november, "--db", database, "--period", "November 2026")
+    assert code == 0, err
+    manifest = json.loads((november / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["clients"][0]["fixes"] == {"unarchive-contact": 1}
