@@ -29,7 +29,7 @@ SCOPES = ("connection", "settings", "item", "review")
 # Shorthands a pattern may use, so that the catalog stays readable.
 MACROS = {
     "{q}": r"""['"]?""",
-    "{code}": r"""['"]?(?P<{name}>[A-Za-z0-9][\w./&-]*)['"]?""",
+    "{code}": r"""['"]?(?P<{name}>[\pL\pN][\pL\pN_./&-]*)['"]?""",  # letters of any script: "Café", not "Caf"
 }
 
 

@@ -222,6 +222,10 @@ def test_cell_findings(cell, expected):
         ("The TrackingOption 'Crew 4' for TrackingCategory 'Crew' is not valid", "tracking_invalid", "tracking_option", "Crew 4"),
         ("Tracking category 'Job Site' has been archived", "tracking_invalid", "tracking", "Job Site"),
         ("Item code 'PAVER-450' is not valid", "item_code_invalid", "item_code", "PAVER-450"),
+        # Codes in any script, quoted or not: RE2's \w is ASCII only, the catalog's {code} is not.
+        ("The TaxType code INPUT2 cannot be used with account code Réglé-1", "tax_type_invalid_for_account",
+         "account_code", "Réglé-1"),
+        ("Item code ÉPI-01 is not valid", "item_code_invalid", "item_code", "ÉPI-01"),
         ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "stated_amount", "120.00"),
         ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "expected_amount", "119.99"),
         ("Tax amount 52.23 is incorrect for INPUT2 tax type, should be 52.28", "totals_mismatch", "tax_type", "INPUT2"),
