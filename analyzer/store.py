@@ -318,18 +318,23 @@ def _postgres_migrate(connection, store: Store) -> int:
     _refuse_newer(version, store)
     if version == SCHEMA_VERSION:
         return version
-    with connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s, 0)", (_MIGRATION_LOCK,))
-        version = _postgres_version(connection)  # another process may have done it meanwhile
-        _refuse_newer(version, store)
-        if version == 0:
-            for statement in _statements(tables_v5("postgresql")):
-                connection.execute(statement)
-            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            connection.execute("INSERT INTO schema_version VALUES (%s)", (POSTGRES_BASE,))
-            version = POSTGRES_BASE
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _statements(POSTGRES_MIGRATIONS[number]):
-                connection.execute(statement)
-        connection.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
+    # The lock is taken before the transaction begins: a transaction that began while another
+    # process was making the tables would not see them (its catalog cache predates them).
+    connection.execute("SELECT pg_advisory_lock(%s, 0)", (_MIGRATION_LOCK,))
+    try:
+        with connection.transaction():
+            version = _postgres_version(connection)  # another process may have done it meanwhile
+            _refuse_newer(version, store)
+            if version == 0:
+                for statement in _statements(tables_v5("postgresql")):
+                    connection.execute(statement)
+                connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                connection.execute("INSERT INTO schema_version VALUES (%s)", (POSTGRES_BASE,))
+                version = POSTGRES_BASE
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(POSTGRES_MIGRATIONS[number]):
+                    connection.execute(statement)
+            connection.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
+    finally:
+        _quietly(connection.execute, "SELECT pg_advisory_unlock(%s, 0)", (_MIGRATION_LOCK,))
     return version
