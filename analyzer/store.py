@@ -165,11 +165,11 @@ class Transaction:
         return sql.replace("%", "%%").replace("?", "%s") if self._postgres else sql
 
     def execute(self, sql: str, params: tuple = ()):
-        return self.connection.execute(self._sql(sql), params)
+        return self.connection.execute(self._sql(sql), _bind(params))
 
     def executemany(self, sql: str, rows: Iterable[tuple]) -> None:
+        rows = [_bind(row) for row in rows]
         if self._postgres:
-            rows = list(rows)
             if rows:
                 self.connection.cursor().executemany(self._sql(sql), rows)
         else:
@@ -182,6 +182,12 @@ class Transaction:
         cursor = self.execute(sql, params)
         columns = [d[0] for d in cursor.description]
         return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)
+
+
+def _bind(values) -> tuple:
+    """A missing value (pandas' NaN) is NULL on both backends: SQLite stores a NaN as NULL, and
+    psycopg would send it as the float or text 'NaN'."""
+    return tuple(None if isinstance(v, float) and v != v else v for v in values)
 
 
 def _quietly(action, *args) -> None:
