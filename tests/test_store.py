@@ -154,3 +154,27 @@ def test_a_missing_driver_names_the_extra(tmp_path, monkeypatch):
 def test_a_location_of_another_kind_is_a_usage_error(tmp_path):
     code, _, err = _run("history", "--db", "mysql://someone@db.example/practices")
     assert code == 2 and "postgresql://" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_version_4_sqlite_database_is_upgraded_in_place_keeping_its_rows(tmp_path):
+    import sqlite3
+
+    from analyzer import taught, tracking
+    from analyzer.store import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "history.sqlite"
+    with sqlite3.connect(path) as db:  # as the release before practice keys left it
+        for script in MIGRATIONS[:4]:
+            db.executescript(script)
+        db.execute("PRAGMA user_version = 4")
+        db.execute("INSERT INTO runs (period, period_label, run_time, version, rows) VALUES"
+                   " ('2026-09', 'September 2026', '2026-10-03T07:00:00', '0.1.0', 1)")
+        db.execute("INSERT INTO run_clients (run_id, client, state) VALUES (1, 'Acme Ltd', 'failing')")
+        db.execute("INSERT INTO tracking (client, item_key, status, updated) VALUES ('Acme Ltd', 'id:1', 'Done', 'x')")
+        db.execute("INSERT INTO taught (template, message, category, taught_at) VALUES ('t', 'm', 'lock_date', 'x')")
+    assert history.known_clients(path) == {"Acme Ltd"}
+    assert tracking.load(path)["status"].tolist() == ["Done"] and taught.taught(path) == {"t": "lock_date"}
+    assert history.known_clients(Store(path, "Another practice")) == set()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT practice, period FROM runs").fetchall() == [("", "2026-09")]
