@@ -26,7 +26,8 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
-from analyzer.errors import OutputError, TemplateProblem
+from analyzer.errors import MissingExtra, OutputError, StoreBusy, StoreLocationError, TemplateProblem
+from analyzer.store import Store
 from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify every data row's error and write one output row per input row, in input order.",
     )
     _add_input_options(classify)
-    classify.add_argument("--db", type=Path, default=None, metavar="FILE",
+    classify.add_argument("--db", default=None, metavar="FILE|URL",
                           help="the practice's history database, for the errors it was taught (default: from the"
                                " config, else reports/history.sqlite if there is one)")
     classify.add_argument("--config", type=Path, default=None, metavar="FILE", help=argparse.SUPPRESS)
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                     " items seen in more than one run.",
     )
     history.add_argument("--client", default="", metavar="NAME", help="only this client")
-    history.add_argument("--db", type=Path, default=None, metavar="FILE",
+    history.add_argument("--db", default=None, metavar="FILE|URL",
                          help="the history database (default: from the config, else reports/history.sqlite)")
     history.add_argument("--config", type=Path, default=None, metavar="FILE",
                          help="the config file whose history to read (default: analyzer.toml here, if any)")
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument("category", nargs="?", default="", help="a category id or title (see `publish-failures rules`)")
     teach.add_argument("--forget", action="store_true", help="forget what was taught for MESSAGE")
     teach.add_argument("--list", action="store_true", help="list what the practice has taught")
-    teach.add_argument("--db", type=Path, default=None, metavar="FILE",
+    teach.add_argument("--db", default=None, metavar="FILE|URL",
                        help="the history database (default: from the config, else reports/history.sqlite)")
     teach.add_argument("--config", type=Path, default=None, metavar="FILE",
                        help="the config file whose database to use (default: analyzer.toml here, if any)")
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     change = clients.add_mutually_exclusive_group()
     change.add_argument("--retire", default="", metavar="NAME", help="retire this client")
     change.add_argument("--restore", default="", metavar="NAME", help="bring a retired client back")
-    clients.add_argument("--db", type=Path, default=None, metavar="FILE",
+    clients.add_argument("--db", default=None, metavar="FILE|URL",
                          help="the history database (default: from the config, else reports/history.sqlite)")
     clients.add_argument("--config", type=Path, default=None, metavar="FILE",
                          help="the config file whose history to use (default: analyzer.toml here, if any)")
@@ -210,9 +211,9 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=int, default=0, metavar="N",
                          help="processes rendering clients in parallel (default: one per core for 8+ clients)")
-    command.add_argument("--history", "--db", dest="history", type=Path, default=None, metavar="FILE",
-                         help="the practice's history database: run history, tracking and taught errors"
-                              " (default: history.sqlite in the --out folder)")
+    command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
+                         help="the practice's history database: run history, tracking and taught errors; a file"
+                              " (SQLite) or a postgresql://user@host/db URL (default: history.sqlite in the --out folder)")
     command.add_argument("--no-history", action="store_true",
                          help="do not read or record run history (no new / carried-over marks)")
 
@@ -272,6 +273,9 @@ _FAILURES = (
     (ConfigError, "publish-failures: ", EXIT_USAGE),
     (TemplateProblem, "publish-failures: ", EXIT_USAGE),
     (UnknownClient, "publish-failures: ", EXIT_USAGE),
+    (MissingExtra, "publish-failures: ", EXIT_USAGE),
+    (StoreLocationError, "publish-failures: ", EXIT_USAGE),
+    (StoreBusy, "publish-failures: ", EXIT_BUSY),
     (HistoryError, "publish-failures: ", EXIT_STORE),
     (OutputError, "publish-failures: ", EXIT_OUTPUT),
     (FolderBusy, "publish-failures: ", EXIT_BUSY),
@@ -320,7 +324,7 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def _classify(args, stdout, stderr) -> int:
-    database = args.db or _default_database(args.config)
+    database = _database(args) if args.db else _default_database(args.config)
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database)
     table = classified_table(analysis)
     target = args.output or "-"
@@ -339,7 +343,7 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
         from analyzer.render_html import check_templates  # Jinja only when templates are given
 
         check_templates(args.templates)
-    history = None if args.no_history else (args.history or args.out / "history.sqlite")
+    history = None if args.no_history else Store(args.history or args.out / "history.sqlite")
     return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=_period(args.period),
                           history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers)
 
@@ -379,6 +383,7 @@ def _run(args, stdout, stderr) -> int:
 
         check_templates(config.templates)
     now = dt.datetime.now().replace(microsecond=0)
+    store = None if args.no_history else Store(config.database(), config.practice_key)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
     with _logging(stderr, config.log_file, args.quiet):
@@ -386,14 +391,14 @@ def _run(args, stdout, stderr) -> int:
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
                            _config_limits(config), config.catalogs, out,
-                           None if args.no_history else config.history_path(), now)
+                           store, now)
         for failure in analysis.failures:
             log.error("%s", failure)
         for note in analysis.notes:
             log.warning("note: %s", note)
         settings = ReportSettings(
             out=out, formats=config.formats, practice=config.practice, period=period,
-            history=None if args.no_history else config.history_path(), templates=config.templates,
+            history=store, templates=config.templates,
             lock_timeout=config.lock_timeout, expected=config.clients, aliases=config.client_aliases,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
@@ -466,18 +471,23 @@ def _progress(stream: TextIO):
     return show
 
 
-def _default_database(config: Path | None) -> Path | None:
+def _default_database(config: Path | None) -> Store | None:
     """The database the practice's other commands use, when there is one."""
     path = find_config(config, Path.cwd())
-    candidate = load_config(path).history_path() if path else Path("reports") / "history.sqlite"
-    return candidate if candidate.is_file() else None
+    candidate = _store(path)
+    return candidate if candidate.exists() else None
 
 
-def _database(args) -> Path:
-    if args.db is not None:
-        return args.db
-    path = find_config(args.config, Path.cwd())
-    return load_config(path).history_path() if path else Path("reports") / "history.sqlite"
+def _database(args) -> Store:
+    """--db, else the config's database, else reports/history.sqlite; the practice key is the
+    config's (analyzer.toml here, or --config)."""
+    return _store(find_config(args.config, Path.cwd()), args.db)
+
+
+def _store(config: Path | None, location: str | None = None) -> Store:
+    settings = load_config(config) if config else None
+    default = settings.database() if settings else Path("reports") / "history.sqlite"
+    return Store(location or default, settings.practice_key if settings else "")
 
 
 def _teach(args, stdout, stderr) -> int:

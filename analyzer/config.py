@@ -107,7 +107,8 @@ class Config:
     client_currencies: dict[str, str] = field(default_factory=dict)  # casefolded client ("" all) -> code
     date_order: str = "auto"
     catalogs: tuple[Path, ...] = ()
-    history: str = ""
+    history: str = ""  # the state store: a file (SQLite) or a postgresql:// URL (`database`, or `history`)
+    practice_key: str = ""  # the top-level `practice`: keeps this practice's rows apart in a shared database
     log_file: str = ""
     lock_timeout: float = 60.0
     fail_on_unclassified: bool = False
@@ -120,12 +121,17 @@ class Config:
         return Path(self.output.replace("{period}", period.slug).replace("{date}", today.isoformat()))
 
     def history_path(self) -> Path:
-        """The configured database, else beside the reports: in the deepest folder of the
+        """The configured database file, else beside the reports: in the deepest folder of the
         output path that has no `{period}`/`{date}` in it, so every month shares one history."""
+        return Path(self.database())
+
+    def database(self) -> str:
+        """The state store's location: the configured file or postgresql:// URL, else
+        history.sqlite as history_path() places it."""
         if self.history:
-            return Path(self.history)
+            return self.history
         fixed = list(itertools.takewhile(lambda part: "{" not in part, Path(self.output).parts))
-        return Path(*fixed, "history.sqlite")
+        return str(Path(*fixed, "history.sqlite"))
 
     @property
     def dayfirst(self) -> bool | None:
@@ -134,7 +140,7 @@ class Config:
 
 _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "inputs": list, "output": str, "formats": list, "practice": str, "period": str, "templates": str,
-    "columns": dict, "clients": dict, "date_order": str, "catalogs": list, "history": str,
+    "columns": dict, "clients": dict, "date_order": str, "catalogs": list, "history": str, "database": str,
     "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
     "currency": str,
 }
@@ -236,12 +242,23 @@ def parse_config(raw: dict, path: Path) -> Config:
         client_currencies=_client_currencies(raw, fail),
         date_order=date_order,
         catalogs=tuple(Path(local(c)) for c in _strings(raw.get("catalogs", []), "catalogs", fail)),
-        history=local(raw["history"]) if raw.get("history") else "",
+        history=_database(raw, local, fail),
+        practice_key=raw.get("practice", "").strip(),
         log_file=local(raw["log_file"]) if raw.get("log_file") else "",
         lock_timeout=float(timeout),
         fail_on_unclassified=raw.get("fail_on_unclassified", False),
         limits=dict(limits),
     )
+
+
+def _database(raw: dict, local, fail) -> str:
+    """`database` (or its older name `history`): a file path, taken from the config's folder, or
+    a URL as written."""
+    if raw.get("database") and raw.get("history"):
+        raise fail("database", "give database or history (its older name), not both")
+    key = "database" if raw.get("database") else "history"
+    text = raw.get(key, "").strip()
+    return "" if not text else text if "://" in text else local(text)
 
 
 def _strings(values: list, key: str, fail) -> list[str]:

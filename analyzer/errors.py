@@ -11,3 +11,18 @@ class OutputError(OSError):
     """The reports cannot be written (the output folder is a file, read-only or full, or an old
     report cannot be replaced): one line naming the path (exit 5). Nothing of the run was
     published."""
+
+
+class MissingExtra(ImportError):
+    """An optional engine was asked for whose extra is not installed: one line saying which extra
+    to install (exit 2)."""
+
+
+class StoreLocationError(ValueError):
+    """A database location that is neither a file path nor a URL of a database this tool can
+    use (exit 2)."""
+
+
+class StoreBusy(Exception):
+    """Another run of the same practice holds the shared database and did not finish within
+    lock_timeout (exit 4, as for a busy output folder). Nothing of this run was published."""

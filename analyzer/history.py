@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analyzer.store import StoreError, connect
+from analyzer.store import Store, StoreError, as_store
 
 HistoryError = StoreError  # the name the command line has always caught
 
@@ -55,28 +54,28 @@ class HistoryView:
     previous_clients: frozenset[str] = frozenset()  # clients with items in the last run
 
 
-def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
+def compare(store: Store | Path, period: str, current: pd.DataFrame) -> HistoryView:
     """Compare this run's items (columns client, item_key, fixes; one row per batch row) with
     each client's own last run before `period`: the latest earlier run that had an export of it
     (a month whose export was missing, or a run for other clients only, is skipped for it)."""
-    with closing(connect(path)) as db:
-        earlier = pd.read_sql_query(
-            "SELECT id, period, period_label FROM runs WHERE period < ? ORDER BY period", db, params=(period,))
+    store = as_store(store)
+    with store.transaction() as db:
+        practice = db.practice
+        earlier = db.frame("SELECT id, period, period_label FROM runs WHERE practice = ? AND period < ? ORDER BY period",
+                           (practice, period))
         if earlier.empty:
             return _all_new(current)
-        seen = pd.read_sql_query(
+        seen = db.frame(
             "SELECT i.client, i.item_key, MIN(r.period) AS first_period, COUNT(*) AS runs"
-            " FROM items i JOIN runs r ON r.id = i.run_id WHERE r.period < ? GROUP BY i.client, i.item_key",
-            db, params=(period,),
-        )
-        lasts = pd.read_sql_query(_LAST_RUN_OF_EACH_CLIENT, db, params=(period,))
-        previous = pd.read_sql_query(
+            " FROM items i JOIN runs r ON r.id = i.run_id WHERE r.practice = ? AND r.period < ?"
+            " GROUP BY i.client, i.item_key", (practice, period))
+        lasts = db.frame(_LAST_RUN_OF_EACH_CLIENT, (practice, period, practice))
+        previous = db.frame(
             f"WITH last AS ({_LAST_RUN_OF_EACH_CLIENT}) SELECT {', '.join('i.' + c for c in ITEM_COLUMNS)}"
-            " FROM items i JOIN last l ON l.client = i.client AND l.run_id = i.run_id", db, params=(period,))
+            " FROM items i JOIN last l ON l.client = i.client AND l.run_id = i.run_id", (practice, period, practice))
         recent_ids = tuple(int(i) for i in earlier["id"].iloc[-RECURRING_RUNS:])
-        recent = pd.read_sql_query(
-            f"SELECT run_id, client, fixes FROM items WHERE run_id IN ({','.join('?' * len(recent_ids))})", db, params=recent_ids
-        )
+        recent = db.frame(
+            f"SELECT run_id, client, fixes FROM items WHERE run_id IN ({','.join('?' * len(recent_ids))})", recent_ids)
     labels = dict(zip(earlier["period"], earlier["period_label"]))
     view = current[["client", "item_key"]].astype("str").merge(seen, on=["client", "item_key"], how="left")
     now_keys = pd.MultiIndex.from_frame(current[["client", "item_key"]].astype("str"))
@@ -93,14 +92,14 @@ def compare(path: Path, period: str, current: pd.DataFrame) -> HistoryView:
 
 
 # Each client's latest run before a period that had its export: one where the client had items
-# or a recorded state other than "export missing".
+# or a recorded state other than "export missing". Parameters: practice, period, practice.
 _LAST_RUN_OF_EACH_CLIENT = (
     "SELECT l.client, l.period, r.id AS run_id FROM ("
     " SELECT s.client, MAX(r.period) AS period"
     " FROM (SELECT client, run_id FROM run_clients WHERE state != 'export_missing'"
     "       UNION SELECT DISTINCT client, run_id FROM items) s"
-    " JOIN runs r ON r.id = s.run_id WHERE r.period < ? GROUP BY s.client"
-    ") l JOIN runs r ON r.period = l.period"
+    " JOIN runs r ON r.id = s.run_id WHERE r.practice = ? AND r.period < ? GROUP BY s.client"
+    ") l JOIN runs r ON r.practice = ? AND r.period = l.period"
 )
 
 
@@ -162,21 +161,22 @@ class RunRecord:
     only: tuple[str, ...] = ()  # a --client run: replace these clients' record only
 
 
-def record(path: Path, run: RunRecord) -> None:
+def record(store: Store | Path, run: RunRecord) -> None:
     """Store this run (replacing the same period's record of the clients it covers) in one
-    transaction."""
+    transaction: a run is recorded whole or not at all."""
     rows = run.items[ITEM_COLUMNS].drop_duplicates(["client", "item_key"])
     if run.only:
         rows = rows[rows["client"].isin(run.only)]
-    with closing(connect(path)) as db, db:
+    with as_store(store).transaction(write=True) as db:
+        practice = db.practice
         db.execute(
-            "INSERT INTO runs (period, period_label, run_time, version, rows, output) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (period) DO UPDATE SET period_label = excluded.period_label, run_time = excluded.run_time,"
+            "INSERT INTO runs (practice, period, period_label, run_time, version, rows, output)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practice, period) DO UPDATE SET period_label = excluded.period_label, run_time = excluded.run_time,"
             " version = excluded.version, rows = excluded.rows, output = excluded.output",
-            (run.period, run.period_label, run.run_time.isoformat(timespec="seconds"), run.version, len(run.items),
+            (practice, run.period, run.period_label, run.run_time.isoformat(timespec="seconds"), run.version, len(run.items),
              run.output),
         )
-        run_id = db.execute("SELECT id FROM runs WHERE period = ?", (run.period,)).fetchone()[0]
+        run_id = db.rows("SELECT id FROM runs WHERE practice = ? AND period = ?", (practice, run.period))[0][0]
         if run.only:
             marks = ",".join("?" * len(run.only))
             db.execute(f"DELETE FROM items WHERE run_id = ? AND client IN ({marks})", (run_id, *run.only))
@@ -186,9 +186,9 @@ def record(path: Path, run: RunRecord) -> None:
             db.execute("DELETE FROM run_clients WHERE run_id = ?", (run_id,))
         amounts = rows["amount"].astype("float64").to_numpy()
         db.executemany(
-            f"INSERT INTO items (run_id, {', '.join(ITEM_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO items (practice, run_id, {', '.join(ITEM_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (run_id, c, k, i, s, d, None if a != a else float(a), cur, cat, fx, ek)
+                (practice, run_id, c, k, i, s, d, None if a != a else float(a), cur, cat, fx, ek)
                 for c, k, i, s, d, a, cur, cat, fx, ek in zip(
                     rows["client"].astype("str"), rows["item_key"], rows["item_id"].astype("str"),
                     rows["supplier"].astype("str"), rows["date"], amounts, rows["currency"].astype("str"),
@@ -197,131 +197,146 @@ def record(path: Path, run: RunRecord) -> None:
             ),
         )
         db.executemany(
-            "INSERT INTO run_clients (run_id, client, state, workbook, line) VALUES (?, ?, ?, ?, ?)",
-            ((run_id, client, state, workbook, json.dumps(line, default=str))
+            "INSERT INTO run_clients (practice, run_id, client, state, workbook, line) VALUES (?, ?, ?, ?, ?, ?)",
+            ((practice, run_id, client, state, workbook, json.dumps(line, default=str))
              for client, state, workbook, line in run.clients),
         )
 
 
-def rename_clients(path: Path, renames: dict[str, str]) -> None:
+def rename_clients(store: Store | Path, renames: dict[str, str]) -> None:
     """Record clients under the spelling the practice now uses (an alias added in the config, a
     change of case or Unicode form), so their history and tracking carry on under one name.
     Where both spellings hold the same item, the one already under the new name is kept."""
+    store = as_store(store)
     renames = {old: new for old, new in renames.items() if old != new}
-    if not renames or not path.is_file():
+    if not renames or not store.exists():
         return
-    with closing(connect(path)) as db, db:
-        for table in ("items", "run_clients", "tracking"):
-            db.executemany(f"UPDATE OR IGNORE {table} SET client = ? WHERE client = ?",
-                           [(new, old) for old, new in renames.items()])
-            db.executemany(f"DELETE FROM {table} WHERE client = ?", [(old,) for old in renames])
+    with store.transaction(write=True) as db:
+        for table, key in (("items", "run_id = o.run_id AND n.item_key = o.item_key"),
+                           ("run_clients", "run_id = o.run_id"), ("tracking", "item_key = o.item_key")):
+            for old, new in renames.items():
+                # What the new name already holds wins; then the rest moves over.
+                db.execute(f"DELETE FROM {table} WHERE practice = ? AND client = ? AND EXISTS (SELECT 1 FROM {table} n"
+                           f" WHERE n.practice = {table}.practice AND n.client = ? AND n.{key.replace('o.', f'{table}.')})",
+                           (db.practice, old, new))
+                db.execute(f"UPDATE {table} SET client = ? WHERE practice = ? AND client = ?", (new, db.practice, old))
 
 
-def known_clients(path: Path) -> set[str]:
+def known_clients(store: Store | Path) -> set[str]:
     """Every client the practice's history has seen, in any run, but those it has retired."""
-    if not path.is_file():
+    store = as_store(store)
+    if not store.exists():
         return set()
-    with closing(connect(path)) as db:
-        rows = db.execute("SELECT client FROM run_clients UNION SELECT DISTINCT client FROM items"
-                          " EXCEPT SELECT client FROM retired").fetchall()
+    with store.transaction() as db:
+        rows = db.rows("SELECT client FROM run_clients WHERE practice = ? UNION SELECT client FROM items WHERE practice = ?"
+                       " EXCEPT SELECT client FROM retired WHERE practice = ?", (db.practice,) * 3)
     return {r[0] for r in rows}
 
 
-def roster(path: Path) -> pd.DataFrame:
+def roster(store: Store | Path) -> pd.DataFrame:
     """Every client the history holds: its last period, its state then, its items then, and
     whether it is retired."""
-    if not path.is_file():
-        raise HistoryError(f"{path}: no run history yet; run `publish-failures report` or `run` first")
-    with closing(connect(path)) as db:
-        return pd.read_sql_query(
+    store = as_store(store)
+    if not store.exists():
+        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
+    with store.transaction() as db:
+        return db.frame(
             "SELECT c.client, r.period_label AS last_period, c.state AS last_state,"
             " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.client = c.client) AS items,"
-            " EXISTS (SELECT 1 FROM retired t WHERE t.client = c.client) AS retired"
+            " EXISTS (SELECT 1 FROM retired t WHERE t.practice = c.practice AND t.client = c.client) AS retired"
             " FROM run_clients c JOIN runs r ON r.id = c.run_id"
-            " WHERE r.period = (SELECT MAX(r2.period) FROM run_clients c2 JOIN runs r2 ON r2.id = c2.run_id"
-            "                   WHERE c2.client = c.client)"
-            " ORDER BY c.client COLLATE NOCASE", db)
+            " WHERE c.practice = ? AND r.period = (SELECT MAX(r2.period) FROM run_clients c2 JOIN runs r2 ON r2.id = c2.run_id"
+            "                   WHERE c2.practice = c.practice AND c2.client = c.client)"
+            " ORDER BY lower(c.client), c.client", (db.practice,))
 
 
-def retire(path: Path, client: str, when: dt.datetime, restore: bool = False) -> str:
+def retire(store: Store | Path, client: str, when: dt.datetime, restore: bool = False) -> str:
     """Retire a client (it leaves the roster until an export of it comes again), or restore
     one. Returns the client's name as the history spells it."""
-    known = {name.casefold(): name for name in roster(path)["client"]}
+    store = as_store(store)
+    known = {name.casefold(): name for name in roster(store)["client"]}
     name = known.get(client.casefold())
     if name is None:
-        raise NoSuchClient(f"{path}: no client {client!r} in the history; `publish-failures clients` lists them")
-    with closing(connect(path)) as db, db:
+        raise NoSuchClient(f"{store}: no client {client!r} in the history; `publish-failures clients` lists them")
+    with store.transaction(write=True) as db:
         if restore:
-            db.execute("DELETE FROM retired WHERE client = ?", (name,))
+            db.execute("DELETE FROM retired WHERE practice = ? AND client = ?", (db.practice, name))
         else:
-            db.execute("INSERT OR REPLACE INTO retired (client, since) VALUES (?, ?)",
-                       (name, when.isoformat(timespec="seconds")))
+            db.execute("INSERT INTO retired (practice, client, since) VALUES (?, ?, ?)"
+                       " ON CONFLICT (practice, client) DO UPDATE SET since = excluded.since",
+                       (db.practice, name, when.isoformat(timespec="seconds")))
     return name
 
 
-def last_workbooks(path: Path, period: str, months: int = 3) -> dict[str, list[Path]]:
+def last_workbooks(store: Store | Path, period: str, months: int = 3) -> dict[str, list[Path]]:
     """Each client's workbooks as written by its last few runs up to `period`, latest last:
     where the tracking a bookkeeper recorded is, when every month has its own folder (an edit
     saved in an older month's workbook after a newer run still counts, the newest edit of an
     item winning)."""
-    if not path.is_file():
+    store = as_store(store)
+    if not store.exists():
         return {}
-    with closing(connect(path)) as db:
-        rows = db.execute(
+    with store.transaction() as db:
+        rows = db.rows(
             "SELECT c.client, c.workbook FROM run_clients c JOIN runs r ON r.id = c.run_id"
-            " WHERE r.period <= ? AND c.workbook != '' ORDER BY r.period", (period,)).fetchall()
+            " WHERE r.practice = ? AND r.period <= ? AND c.workbook != '' ORDER BY r.period", (db.practice, period))
     books: dict[str, list[Path]] = {}
     for client, workbook in rows:
         books.setdefault(client, []).append(Path(workbook))
     return {client: paths[-months:] for client, paths in books.items()}
 
 
-def latest_lines(path: Path, period: str) -> dict[str, tuple[str, dict]]:
+def latest_lines(store: Store | Path, period: str) -> dict[str, tuple[str, dict]]:
     """Each client's index line and state from its latest run up to `period` (for a --client
     run, which keeps the other clients' lines as they were)."""
-    if not path.is_file():
+    store = as_store(store)
+    if not store.exists():
         return {}
-    with closing(connect(path)) as db:
-        rows = db.execute(
-            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE r.period <= ?"
-            " ORDER BY r.period", (period,)).fetchall()
+    with store.transaction() as db:
+        rows = db.rows(
+            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
+            " WHERE r.practice = ? AND r.period <= ? ORDER BY r.period", (db.practice, period))
     return {client: (state, json.loads(line)) for client, state, line in rows}  # later periods win
 
 
-def summary(path: Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+def summary(store: Store | Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items per client per run, and the items seen in more than one run (most runs first)."""
-    if not path.is_file():
-        raise HistoryError(f"{path}: no run history yet; run `publish-failures report` or `run` first")
-    where, params = ("WHERE i.client = ? COLLATE NOCASE", (client,)) if client else ("", ())
-    with closing(connect(path)) as db:
-        counts = pd.read_sql_query(
+    store = as_store(store)
+    if not store.exists():
+        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
+    where, params = _one_client(store, client)
+    with store.transaction() as db:
+        counts = db.frame(
             "SELECT i.client, r.period_label AS period, r.period AS slug, COUNT(*) AS items"
-            f" FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, r.period ORDER BY i.client, r.period",
-            db, params=params,
-        )
-        recurring = pd.read_sql_query(
+            f" FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, r.period, r.period_label"
+            " ORDER BY i.client, r.period", params)
+        recurring = db.frame(
             "SELECT i.client, i.item_key, MAX(i.item_id) AS item_id, MAX(i.supplier) AS supplier,"
             " COUNT(*) AS runs, MIN(r.period) AS first_period, MAX(r.period) AS last_period,"
             " MAX(i.categories) AS categories"
             f" FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, i.item_key HAVING COUNT(*) > 1"
-            " ORDER BY runs DESC, i.client, i.item_key",
-            db, params=params,
-        )
+            " ORDER BY runs DESC, i.client, i.item_key", params)
     return counts, recurring
 
 
-def items(path: Path, client: str = "") -> pd.DataFrame:
+def items(store: Store | Path, client: str = "") -> pd.DataFrame:
     """Every item recorded, per client and period (oldest period first; in a period by date, then
     item): client, period (its label), slug, item_id, item_key, supplier, date, amount, currency,
     categories, fixes."""
-    if not path.is_file():
-        raise HistoryError(f"{path}: no run history yet; run `publish-failures report` or `run` first")
-    where, params = ("WHERE i.client = ? COLLATE NOCASE", (client,)) if client else ("", ())
-    with closing(connect(path)) as db:
-        return pd.read_sql_query(
+    store = as_store(store)
+    if not store.exists():
+        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
+    where, params = _one_client(store, client)
+    with store.transaction() as db:
+        return db.frame(
             "SELECT i.client, r.period_label AS period, r.period AS slug, i.item_id, i.item_key, i.supplier, i.date,"
             " i.amount, i.currency, i.categories, i.fixes"
             f" FROM items i JOIN runs r ON r.id = i.run_id {where}"
-            " ORDER BY i.client, r.period, i.date, i.item_id, i.item_key",
-            db, params=params,
-        )
+            " ORDER BY i.client, r.period, i.date, i.item_id, i.item_key", params)
+
+
+def _one_client(store: Store, client: str) -> tuple[str, tuple]:
+    """The practice's runs, and only one client's items when a name is given (in any case)."""
+    if client:
+        return "WHERE r.practice = ? AND lower(i.client) = lower(?)", (store.practice, client)
+    return "WHERE r.practice = ?", (store.practice,)

@@ -6,9 +6,10 @@ anything else can do the same.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +36,7 @@ from analyzer.read.discover import written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import canonical_names, check_wanted, cleared_items, client_states, covered_clients
-from analyzer.store import StoreError
+from analyzer.store import Store, StoreError, as_store
 from analyzer.write import Staging, output_lock, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
@@ -131,7 +132,7 @@ class ReportSettings:
     formats: tuple[str, ...] = ("html", "xlsx")
     practice: str = ""
     period: Period | None = None  # default: the month before the run date
-    history: Path | None = None  # the practice's state store; None keeps no history
+    history: Store | Path | None = None  # the practice's state store; None keeps no history
     templates: Path | None = None
     clients: tuple[str, ...] = ()  # only these clients (case-insensitive); all when empty
     workers: int = 0  # 0: one per core when there are enough clients to gain from it
@@ -157,7 +158,8 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
     holding the output folder's lock throughout. Everything is written to a staging folder,
     the run history recorded, and only then are the reports put in place: a run that fails or
     is stopped leaves the previous complete run's reports, and a history that agrees with them."""
-    with output_lock(settings.out, settings.lock_timeout):
+    settings = replace(settings, history=as_store(settings.history))
+    with output_lock(settings.out, settings.lock_timeout), _held(settings.history, settings.lock_timeout):
         staging = _staging(settings.out)
         try:
             return _run_report(analysis, settings, run_date, progress, staging)
@@ -171,6 +173,11 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
                              " run was recorded or published") from None
         finally:
             staging.discard()
+
+
+def _held(store: Store | None, timeout: float):
+    """A shared database is held by one run of a practice at a time (see Store.hold)."""
+    return store.hold(timeout) if store is not None else contextlib.nullcontext()
 
 
 def _staging(out: Path) -> Staging:

@@ -7,14 +7,13 @@ before the similarity stage, so a bookkeeper labels an unknown error once.
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
 
 from analyzer.catalog import Catalog
 from analyzer.classify import _strip_noise, clean_text, mask_text, template_key
-from analyzer.store import connect
+from analyzer.store import Store, as_store
 
 
 def template_of(message: str, catalog: Catalog) -> str:
@@ -22,44 +21,48 @@ def template_of(message: str, catalog: Catalog) -> str:
     return mask_text(_strip_noise(clean_text(" ".join(message.split())), catalog), catalog)
 
 
-def teach(path: Path, message: str, category: str, catalog: Catalog, when: dt.datetime, source: str = "") -> str:
+def teach(store: Store | Path, message: str, category: str, catalog: Catalog, when: dt.datetime, source: str = "") -> str:
     """Remember that `message`'s template is `category`; returns the template."""
     template = template_of(message, catalog)
-    with closing(connect(path)) as db, db:
+    with as_store(store).transaction(write=True) as db:
         db.execute(
-            "INSERT INTO taught (template, message, category, taught_at, source) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (template) DO UPDATE SET message = excluded.message, category = excluded.category,"
+            "INSERT INTO taught (practice, template, message, category, taught_at, source) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (practice, template) DO UPDATE SET message = excluded.message, category = excluded.category,"
             " taught_at = excluded.taught_at, source = excluded.source",
-            (template_key(template), message, category, when.isoformat(timespec="seconds"), source))
+            (db.practice, template_key(template), message, category, when.isoformat(timespec="seconds"), source))
     return template
 
 
-def forget(path: Path, message: str, catalog: Catalog) -> bool:
+def forget(store: Store | Path, message: str, catalog: Catalog) -> bool:
     """Forget what was taught for `message`'s template; whether there was anything."""
-    if not path.is_file():
+    store = as_store(store)
+    if not store.exists():
         return False
-    with closing(connect(path)) as db, db:
-        cursor = db.execute("DELETE FROM taught WHERE template = ?", (template_key(template_of(message, catalog)),))
+    with store.transaction(write=True) as db:
+        cursor = db.execute("DELETE FROM taught WHERE practice = ? AND template = ?",
+                            (db.practice, template_key(template_of(message, catalog))))
     return cursor.rowcount > 0
 
 
-def taught(path: Path | None) -> dict[str, str]:
+def taught(store: Store | Path | None) -> dict[str, str]:
     """Template key -> category id, for classification."""
-    if path is None or not path.is_file():
+    store = as_store(store)
+    if store is None or not store.exists():
         return {}
-    with closing(connect(path)) as db:
-        return dict(db.execute("SELECT template, category FROM taught").fetchall())
+    with store.transaction() as db:
+        return dict(db.rows("SELECT template, category FROM taught WHERE practice = ?", (db.practice,)))
 
 
-def listing(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+def listing(store: Store | Path) -> pd.DataFrame:
+    store = as_store(store)
+    if not store.exists():
         return pd.DataFrame(columns=["template", "category", "message", "taught_at", "source"])
-    with closing(connect(path)) as db:
-        return pd.read_sql_query("SELECT template, category, message, taught_at, source FROM taught ORDER BY taught_at",
-                                 db)
+    with store.transaction() as db:
+        return db.frame("SELECT template, category, message, taught_at, source FROM taught WHERE practice = ?"
+                        " ORDER BY taught_at, template", (db.practice,))
 
 
-def learn_from_workbooks(path: Path, workbooks: list[Path], catalog: Catalog, when: dt.datetime) -> list[str]:
+def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Catalog, when: dt.datetime) -> list[str]:
     """Teach what bookkeepers chose in the Category column of workbooks' Unrecognised sheets;
     one line each for a choice that names no category."""
     from analyzer.read import read_export  # reading a workbook: the reader's job
@@ -84,5 +87,5 @@ def learn_from_workbooks(path: Path, workbooks: list[Path], catalog: Catalog, wh
             if category is None:
                 messages.append(f"{workbook}: Unrecognised row {row}: {chosen!r} is no category; not taught")
                 continue
-            teach(path, str(template), category, catalog, when, str(workbook))
+            teach(store, str(template), category, catalog, when, str(workbook))
     return messages

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.read import read_export
-from analyzer.store import connect
+from analyzer.store import Store, as_store
 from analyzer.write import keep_copy
 
 TO_DO, IN_PROGRESS, WAITING, DONE, CANNOT, DISMISSED = (
@@ -184,7 +183,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y", "%d-%m
 # In the state store
 
 
-def save(db_path: Path, records: pd.DataFrame) -> None:
+def save(store: Store | Path, records: pd.DataFrame) -> None:
     """Keep harvested tracking; an item's record is replaced only by one saved later. An item
     nobody has touched (To do, no one assigned, no note, no snooze) is stored only to reset a
     record it already has, so a month of untouched items costs the store nothing."""
@@ -192,30 +191,35 @@ def save(db_path: Path, records: pd.DataFrame) -> None:
         return
     touched = ((records["status"] != TO_DO) | (records["assigned_to"] != "") | (records["note"] != "")
                | (records["snooze_until"] != "")).to_numpy(dtype=bool)
-    with closing(connect(db_path)) as db, db:
+    with as_store(store).transaction(write=True) as db:
         db.executemany(
             "UPDATE tracking SET status = ?, assigned_to = '', note = '', snooze_until = '', error_key = ?,"
-            " updated = ?, source = ? WHERE client = ? AND item_key = ? AND updated <= ?",
-            records.loc[~touched, ["status", "error_key", "updated", "source", "client", "item_key", "updated"]]
-            .astype("str").itertuples(index=False, name=None),
+            " updated = ?, source = ? WHERE practice = ? AND client = ? AND item_key = ? AND updated <= ?",
+            records.loc[~touched, ["status", "error_key", "updated", "source", "client", "item_key"]]
+            .astype("str").assign(practice=db.practice, since=records["updated"].astype("str"))[
+                ["status", "error_key", "updated", "source", "practice", "client", "item_key", "since"]]
+            .itertuples(index=False, name=None),
         )
         records = records[touched]
         db.executemany(
-            "INSERT INTO tracking (client, item_key, status, assigned_to, note, snooze_until, error_key, updated, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (client, item_key) DO UPDATE SET"
+            "INSERT INTO tracking (practice, client, item_key, status, assigned_to, note, snooze_until, error_key,"
+            " updated, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practice, client, item_key) DO UPDATE SET"
             " status = excluded.status, assigned_to = excluded.assigned_to, note = excluded.note,"
             " snooze_until = excluded.snooze_until, error_key = excluded.error_key, updated = excluded.updated,"
             " source = excluded.source WHERE excluded.updated >= tracking.updated",
-            records[["client", "item_key", *COLUMNS]].astype("str").itertuples(index=False, name=None),
+            records[["client", "item_key", *COLUMNS]].astype("str").assign(practice=db.practice)[
+                ["practice", "client", "item_key", *COLUMNS]].itertuples(index=False, name=None),
         )
 
 
-def load(db_path: Path) -> pd.DataFrame:
-    """Every item's tracking the store holds."""
-    if not db_path.is_file():
+def load(store: Store | Path) -> pd.DataFrame:
+    """Every item's tracking the store holds for the practice."""
+    store = as_store(store)
+    if not store.exists():
         return empty_records()
-    with closing(connect(db_path)) as db:
-        return pd.read_sql_query(f"SELECT client, item_key, {', '.join(COLUMNS)} FROM tracking", db)
+    with store.transaction() as db:
+        found = db.frame(f"SELECT client, item_key, {', '.join(COLUMNS)} FROM tracking WHERE practice = ?", (db.practice,))
+    return found if not found.empty else empty_records()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 
 from analyzer import history
 from analyzer.cli import main
+from analyzer.store import Store
 from analyzer.write import output_lock
 
 HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\n"
@@ -43,11 +44,12 @@ def _exports(folder: Path, month: dict) -> Path:
     return folder
 
 
-def _config(tmp_path: Path, inputs: Path, period: str) -> Path:
+def _config(tmp_path: Path, inputs: Path, period: str, database: str = "") -> Path:
     config = tmp_path / f"{period}.toml"
     config.write_text(
         f'inputs = ["{inputs.as_posix()}"]\noutput = "{(tmp_path / "out" / "{period}").as_posix()}"\n'
-        f'period = "{period}"\nlock_timeout = 1\n', encoding="utf-8")
+        f'period = "{period}"\nlock_timeout = 1\n' + (f'database = "{Path(database).as_posix() if "://" not in database else database}"\n' if database else ""),
+        encoding="utf-8")
     return config
 
 
@@ -57,15 +59,16 @@ def _run(*argv):
 
 
 @pytest.fixture
-def two_months(tmp_path):
-    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026")
-    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026")
+def two_months(tmp_path, database):
+    """Two months' runs, the state in `database` (SQLite, then PostgreSQL)."""
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026", database)
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026", database)
     assert _run("run", "--config", str(september))[0] == 0
     assert _run("run", "--config", str(october))[0] == 0
     return tmp_path / "out"
 
 
-def test_manifest_counts_new_carried_over_cleared(two_months):
+def test_manifest_counts_new_carried_over_cleared(two_months, database):
     manifest = json.loads((two_months / "2026-10" / "manifest.json").read_text(encoding="utf-8"))
     clients = {c["name"]: c for c in manifest["clients"]}
     assert (clients["Acme Ltd"]["new"], clients["Acme Ltd"]["carried_over"], clients["Acme Ltd"]["cleared"]) == (1, 2, 1)
@@ -73,7 +76,7 @@ def test_manifest_counts_new_carried_over_cleared(two_months):
     first = json.loads((two_months / "2026-09" / "manifest.json").read_text(encoding="utf-8"))
     assert {c["name"]: (c["new"], c["carried_over"], c["cleared"]) for c in first["clients"]} == {
         "Acme Ltd": (3, 0, 0), "Bolt Ltd": (1, 0, 0)}
-    assert (two_months / "history.sqlite").is_file()
+    assert Store(database).exists() and history.known_clients(database) == {"Acme Ltd", "Bolt Ltd"}
 
 
 def test_reports_mark_carried_over_items(two_months):
@@ -84,14 +87,14 @@ def test_reports_mark_carried_over_items(two_months):
     assert "carried over" in html.lower() and "cleared" in html.lower()
 
 
-def test_history_command(two_months):
+def test_history_command(two_months, database):
     out = io.StringIO()
-    code = main(["history", "--db", str(two_months / "history.sqlite")], stdout=out, stderr=io.StringIO())
+    code = main(["history", "--db", database], stdout=out, stderr=io.StringIO())
     assert code == 0
     text = out.getvalue()
     assert "September 2026" in text and "October 2026" in text and "keep coming back" in text
     out = io.StringIO()
-    main(["history", "--db", str(two_months / "history.sqlite"), "--client", "bolt ltd", "--json"], stdout=out)
+    main(["history", "--db", database, "--client", "bolt ltd", "--json"], stdout=out)
     data = json.loads(out.getvalue())
     assert {r["client"] for r in data["runs"]} == {"Bolt Ltd"}
     assert [r["item_id"] for r in data["recurring"]] == ["2001"]
@@ -224,8 +227,8 @@ RECORDED = {  # period slug, label -> items
 
 
 @pytest.fixture
-def recorded(tmp_path):
-    db = tmp_path / "history.sqlite"
+def recorded(database):
+    db = database
     for (slug, label), rows in RECORDED.items():
         history.record(db, history.RunRecord(slug, label, dt.datetime(2026, 11, 3), "test", "", _items(rows), ()))
     return db
@@ -317,7 +320,7 @@ def test_history_json(recorded, argv, clients, items):
         assert blank["amount"] is None and blank["supplier"] is None and blank["categories"] == "lock_date+tax_type_invalid"
 
 
-def test_history_items_function(recorded):
+def test_history_items_function(recorded, tmp_path):
     table = history.items(recorded, "acme ltd")
     assert list(table.columns) == ["client", "period", "slug", "item_id", "item_key", "supplier", "date", "amount",
                                    "currency", "categories", "fixes"]
@@ -329,4 +332,4 @@ def test_history_items_function(recorded):
     assert list(recurring.columns) == ["client", "item_key", "item_id", "supplier", "runs", "first_period",
                                        "last_period", "categories"]
     with pytest.raises(history.HistoryError, match="no run history yet"):
-        history.items(recorded.parent / "missing.sqlite")
+        history.items(tmp_path / "missing.sqlite")

@@ -37,8 +37,8 @@ def _classified(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_a_taught_message_and_its_whole_template_are_recognised(tmp_path):
-    db = tmp_path / "history.sqlite"
+def test_a_taught_message_and_its_whole_template_are_recognised(tmp_path, database):
+    db = database
     inputs = _export(tmp_path / "in", UNKNOWN, SIBLING)
     code, _, _ = _run("classify", inputs, "--db", db, "-o", tmp_path / "before.csv")
     assert code == 0 and {r["categories"] for r in _classified(tmp_path / "before.csv")} == {"unclassified"}
@@ -65,10 +65,10 @@ def test_teaching_mistakes_are_usage_errors(tmp_path, argv, words):
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_category_chosen_in_the_workbook_is_learned_by_the_next_run(tmp_path):
+def test_a_category_chosen_in_the_workbook_is_learned_by_the_next_run(tmp_path, database):
     inputs = _export(tmp_path / "in", UNKNOWN)
     out = tmp_path / "out"
-    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    assert _run("report", inputs, "--out", out, "--period", "October 2026", "--db", database)[0] == 0
     book = openpyxl.load_workbook(out / "Acme Ltd.xlsx")
     sheet = book["Unrecognised"]
     header = [c.value for c in sheet[1]]
@@ -79,12 +79,12 @@ def test_a_category_chosen_in_the_workbook_is_learned_by_the_next_run(tmp_path):
     book.save(out / "Acme Ltd.xlsx")
 
     _export(tmp_path / "in", SIBLING)  # next month: another contact, the same kind of error
-    code, _, err = _run("report", inputs, "--out", out, "--period", "November 2026")
+    code, _, err = _run("report", inputs, "--out", out, "--period", "November 2026", "--db", database)
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["clients"][0]["fixes"] == {"unarchive-contact": 1}
     assert "Unrecognised" not in openpyxl.load_workbook(out / "Acme Ltd.xlsx").sheetnames
-    code, out_text, _ = _run("teach", "--list", "--db", out / "history.sqlite")
+    code, out_text, _ = _run("teach", "--list", "--db", database)
     assert "contact_archived" in out_text
 
 

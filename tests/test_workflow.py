@@ -48,12 +48,13 @@ def _exports(folder: Path, month: dict) -> Path:
     return folder
 
 
-def _config(tmp_path: Path, inputs: Path, period: str) -> Path:
+def _config(tmp_path: Path, inputs: Path, period: str, database: str = "") -> Path:
     config = tmp_path / f"{period}.toml"
     clients = "".join(f'"{c}" = []\n' for c in EXPECTED)
+    where = f'database = "{Path(database).as_posix() if "://" not in database else database}"\n' if database else ""
     config.write_text(
         f'inputs = ["{inputs.as_posix()}"]\noutput = "{(tmp_path / "out" / "{period}").as_posix()}"\n'
-        f'period = "{period}"\nlock_timeout = 1\n[clients]\n{clients}', encoding="utf-8")
+        f'period = "{period}"\nlock_timeout = 1\n{where}[clients]\n{clients}', encoding="utf-8")
     return config
 
 
@@ -92,11 +93,13 @@ EDITS = {
 
 
 @pytest.fixture
-def two_months(tmp_path):
-    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026")
+def two_months(tmp_path, database):
+    """Two months' runs with a bookkeeper's edits between them, the state in `database` (SQLite,
+    then PostgreSQL)."""
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", SEPTEMBER), "September 2026", database)
     assert _run("run", "--config", str(september))[0] == 0
     _edit(tmp_path / "out" / "2026-09" / "Acme Ltd.xlsx", EDITS)
-    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026")
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", OCTOBER), "October 2026", database)
     code, _, err = _run("run", "--config", str(october))
     assert code == 0, err
     return tmp_path / "out"
@@ -387,14 +390,15 @@ def test_one_clients_file_with_a_company_column_does_not_hide_another_missing(tm
     assert _manifest(tmp_path)["Bolt Ltd"]["state"] == "export_missing"
 
 
-def test_a_client_renamed_by_an_alias_keeps_its_history_and_tracking(tmp_path):
+def test_a_client_renamed_by_an_alias_keeps_its_history_and_tracking(tmp_path, database):
     exports = {"Acme": {"1001": (ARCHIVED, 10)}}
-    assert _month(tmp_path, "oct", exports, "October 2026")[0] == 0
+    assert _month(tmp_path, "oct", exports, "October 2026", "--db", database)[0] == 0
     _edit(tmp_path / "out" / "Acme.xlsx", {"1001": {"Assigned to": "Priya", "Status": "In progress"}})
     folder = _exports(tmp_path / "nov", exports)
     config = tmp_path / "analyzer.toml"
     config.write_text(f'inputs = ["{folder.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n'
-                      'period = "November 2026"\n[clients]\n"Acme Ltd" = ["Acme"]\n', encoding="utf-8")
+                      f'period = "November 2026"\ndatabase = "{Path(database).as_posix() if "://" not in database else database}"\n'
+                      '[clients]\n"Acme Ltd" = ["Acme"]\n', encoding="utf-8")
     assert _run("run", "--config", str(config))[0] == 0
     clients = _manifest(tmp_path)
     assert set(clients) == {"Acme Ltd"} and clients["Acme Ltd"]["carried_over"] == 1
@@ -445,12 +449,12 @@ def test_values_typed_in_the_tracking_columns_that_are_not_understood_are_said(t
     assert items["1003"]["Snooze until"] == dt.datetime(2099, 12, 15)
 
 
-def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path):
-    assert _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Old Co": {"2": (UNIQUE, 5)}}, "October 2026")[0] == 0
-    db = str(tmp_path / "out" / "history.sqlite")
+def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, database):
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Old Co": {"2": (UNIQUE, 5)}}, "October 2026", "--db", database)[0] == 0
+    db = database
     code, out, _ = _run("clients", "--db", db, "--retire", "old co")
     assert code == 0 and "Old Co: retired" in out
-    assert _month(tmp_path, "nov", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "November 2026")[0] == 0
+    assert _month(tmp_path, "nov", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "November 2026", "--db", database)[0] == 0
     assert set(_manifest(tmp_path)) == {"Acme Ltd"}
     code, out, _ = _run("clients", "--db", db)
     assert "Old Co" in out and "yes" in out.splitlines()[-1] + out
