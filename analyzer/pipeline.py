@@ -83,6 +83,7 @@ def _what_the_practice_taught(database: Path | None, outputs: Path | None, catal
     taught template."""
     if database is None:
         return [], {}
+    database = as_store(database)
     try:
         learned: list[str] = []
         books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)] if outputs is not None and outputs.is_dir() else []

@@ -89,7 +89,10 @@ class Store:
 
     def _connect(self):
         if self.backend == "sqlite":
-            return _sqlite_connect(self.path)
+            connection = _sqlite_connect(self.path)
+            if self.practice:
+                _adopt_unkeyed_rows(connection, self.practice)
+            return connection
         return _postgres_connect(self)
 
     @contextmanager
@@ -232,6 +235,26 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 _sqlite_connect = connect
+_KEYED_TABLES = ("runs", "items", "run_clients", "tracking", "retired", "taught")
+
+
+def _adopt_unkeyed_rows(connection: sqlite3.Connection, practice: str) -> None:
+    """A SQLite file from before practice keys holds one practice's rows under the key ''. The
+    first practice with a key to open it takes them, so a config that already named its
+    practice keeps its history, tracking and taught errors after the upgrade. A file that holds
+    any keyed row is shared already and is left as it is."""
+    keys = {row[0] for table in _KEYED_TABLES
+            for row in connection.execute(f"SELECT DISTINCT practice FROM {table}")}  # noqa: S608 (fixed names)
+    if keys != {""}:
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for table in _KEYED_TABLES:
+            connection.execute(f"UPDATE {table} SET practice = ? WHERE practice = ''", (practice,))  # noqa: S608
+        connection.execute("COMMIT")
+    except BaseException:
+        _quietly(connection.execute, "ROLLBACK")
+        raise
 
 
 def migrate(connection: sqlite3.Connection, path: Path) -> int:

@@ -174,7 +174,13 @@ def test_a_version_4_sqlite_database_is_upgraded_in_place_keeping_its_rows(tmp_p
         db.execute("INSERT INTO taught (template, message, category, taught_at) VALUES ('t', 'm', 'lock_date', 'x')")
     assert history.known_clients(path) == {"Acme Ltd"}
     assert tracking.load(path)["status"].tolist() == ["Done"] and taught.taught(path) == {"t": "lock_date"}
-    assert history.known_clients(Store(path, "Another practice")) == set()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT practice, period FROM runs").fetchall() == [("", "2026-09")]
+    # A config that already named its practice keeps its history: the first practice with a key
+    # takes the rows of the file's one practice; after that, another practice sees none of them.
+    assert history.known_clients(Store(path, "Harbour & Co")) == {"Acme Ltd"}
+    assert tracking.load(Store(path, "Harbour & Co"))["status"].tolist() == ["Done"]
+    assert taught.taught(Store(path, "Harbour & Co")) == {"t": "lock_date"}
+    assert history.known_clients(Store(path, "Another practice")) == set()
+    assert history.known_clients(Store(path, "Harbour & Co")) == {"Acme Ltd"}
