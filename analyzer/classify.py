@@ -213,7 +213,7 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
     if taught and taught in catalog.ids:
         return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
     if second.similarity:
-        reading = read_key_words(template.lower(), catalog.categories)
+        reading = read_key_words(template, catalog.categories)
         if reading.category and not phrasebook_of(catalog).vetoes(template.lower(), reading.category):
             return [Finding(reading.category, catalog.category(reading.category).fix, (), "", "similar",
                             KEY_WORDS_CONFIDENCE, cue=reading.cue)]
