@@ -507,7 +507,7 @@ def _teach(args, stdout, stderr) -> int:
     if not message:
         raise UsageError("publish-failures teach: give the error message, quoted, and a category (see --help)")
     if args.forget:
-        done = taught.forget(db, message, catalog)
+        done = taught.forget(db, message, catalog, dt.datetime.now().replace(microsecond=0))
         stdout.write("Forgotten.\n" if done else "Nothing was taught for that message.\n")
         return EXIT_OK
     category = _category_named(args.category, catalog)

@@ -33,14 +33,19 @@ def teach(store: Store | Path, message: str, category: str, catalog: Catalog, wh
     return template
 
 
-def forget(store: Store | Path, message: str, catalog: Catalog) -> bool:
-    """Forget what was taught for `message`'s template; whether there was anything."""
+def forget(store: Store | Path, message: str, catalog: Catalog, when: dt.datetime | None = None) -> bool:
+    """Forget what was taught for `message`'s template; whether there was anything. The template
+    is kept as forgotten (an empty category) with the time, so a choice still standing in an older
+    workbook's Unrecognised sheet does not teach it again; a workbook saved later does."""
     store = as_store(store)
     if not store.exists():
         return False
+    when = when or dt.datetime.now().replace(microsecond=0)
     with store.transaction(write=True) as db:
-        cursor = db.execute("DELETE FROM taught WHERE practice = ? AND template = ?",
-                            (db.practice, template_key(template_of(message, catalog))))
+        cursor = db.execute("UPDATE taught SET category = '', taught_at = ?, source = 'forgotten'"
+                            " WHERE practice = ? AND template = ? AND category <> ''",
+                            (when.isoformat(timespec="seconds"), db.practice,
+                             template_key(template_of(message, catalog))))
     return cursor.rowcount > 0
 
 
@@ -50,7 +55,17 @@ def taught(store: Store | Path | None) -> dict[str, str]:
     if store is None or not store.exists():
         return {}
     with store.transaction() as db:
-        return dict(db.rows("SELECT template, category FROM taught WHERE practice = ?", (db.practice,)))
+        return dict(db.rows("SELECT template, category FROM taught WHERE practice = ? AND category <> ''",
+                            (db.practice,)))
+
+
+def _remembered(store: Store) -> dict[str, tuple[str, str]]:
+    """Template key -> (category, when): what is taught, and what was forgotten ('')."""
+    if not store.exists():
+        return {}
+    with store.transaction() as db:
+        return {t: (c, w) for t, c, w in db.rows("SELECT template, category, taught_at FROM taught WHERE practice = ?",
+                                                  (db.practice,))}
 
 
 def listing(store: Store | Path) -> pd.DataFrame:
@@ -59,7 +74,7 @@ def listing(store: Store | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=["template", "category", "message", "taught_at", "source"])
     with store.transaction() as db:
         return db.frame("SELECT template, category, message, taught_at, source FROM taught WHERE practice = ?"
-                        " ORDER BY taught_at, template", (db.practice,))
+                        " AND category <> '' ORDER BY taught_at, template", (db.practice,))
 
 
 def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Catalog, when: dt.datetime) -> list[str]:
@@ -69,10 +84,13 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
 
     by_title = {c.title.casefold(): c.id for c in catalog.categories} | {c.id.casefold(): c.id for c in catalog.categories}
     messages, seen = [], set()
+    store = as_store(store)
+    remembered = _remembered(store)
     for workbook in workbooks:
         if not workbook.is_file() or workbook.resolve() in seen:
             continue
         seen.add(workbook.resolve())
+        saved = dt.datetime.fromtimestamp(workbook.stat().st_mtime).isoformat(timespec="seconds")
         result = read_export(workbook, sheet="Unrecognised")
         if not result.ok or not result.sheets:
             continue
@@ -87,5 +105,10 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
             if category is None:
                 messages.append(f"{workbook}: Unrecognised row {row}: {chosen!r} is no category; not taught")
                 continue
+            key = template_key(template_of(str(template), catalog))
+            known, at = remembered.get(key, (None, ""))
+            if known == category or (known == "" and saved <= at):
+                continue  # taught already, or forgotten since this workbook was saved
             teach(store, str(template), category, catalog, when, str(workbook))
+            remembered[key] = (category, when.isoformat(timespec="seconds"))
     return messages

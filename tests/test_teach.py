@@ -103,3 +103,34 @@ def test_a_category_chosen_in_last_months_workbook_is_learned_when_this_month_ha
     assert code == 0, err
     manifest = json.loads((november / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["clients"][0]["fixes"] == {"unarchive-contact": 1}
+
+
+def test_a_forgotten_template_is_not_taught_again_by_an_older_workbook_but_is_by_a_newer_choice(tmp_path):
+    import os
+    import time
+
+    inputs, out = _export(tmp_path / "in", UNKNOWN), tmp_path / "out"
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(out / "Acme Ltd.xlsx")
+    sheet = book["Unrecognised"]
+    column = [c.value for c in sheet[1]].index("Category") + 1
+    sheet.cell(2, column).value = "Supplier or customer archived in Xero"
+    book.save(out / "Acme Ltd.xlsx")
+    old = time.time() - 3600
+    os.utime(out / "Acme Ltd.xlsx", (old, old))  # saved an hour ago
+    database = out / "history.sqlite"
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0  # learns the choice
+    assert "contact_archived" in _run("teach", "--list", "--db", database)[1]
+
+    # The workbook of that run no longer has the sheet; put last month's choice back as it stood.
+    book.save(out / "Acme Ltd.xlsx")
+    os.utime(out / "Acme Ltd.xlsx", (old, old))
+    assert _run("teach", UNKNOWN, "--forget", "--db", database)[0] == 0
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    assert "contact_archived" not in _run("teach", "--list", "--db", database)[1]
+
+    book.save(out / "Acme Ltd.xlsx")  # chosen again, a minute after the forgetting: taught again
+    later = time.time() + 60
+    os.utime(out / "Acme Ltd.xlsx", (later, later))
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    assert "contact_archived" in _run("teach", "--list", "--db", database)[1]
