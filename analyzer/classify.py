@@ -309,7 +309,8 @@ def mask_text(text: str, catalog: Catalog) -> str:
 
 
 def _unclassified(template: str) -> Finding:
-    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template)
+    """An unrecognised message: nothing decided it (match none), nothing vouches for it."""
+    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", 0.0)
 
 
 def _join(items, separator: str = "+") -> str:
