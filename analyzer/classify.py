@@ -297,7 +297,11 @@ def _tidy_value(value: str) -> str:
 def _strip_noise(message: str, catalog: Catalog) -> str:
     for pattern in catalog.noise:
         message = pattern.sub(" ", message)
-    return " ".join(message.split()).strip(" .,:;-!")
+    message = " ".join(message.split()).strip(" .,:;-!")
+    # A message quoted whole ('Invoice 12 was not approved...') is the message, not one value.
+    while len(message) > 2 and message[0] == message[-1] and message[0] in "'\"":
+        message = message[1:-1].strip(" .,:;-!")
+    return message
 
 
 def mask_text(text: str, catalog: Catalog) -> str:

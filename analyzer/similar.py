@@ -50,13 +50,16 @@ THING_WORDS = frozenset("""
 """.split())
 
 
+_MASKS = re.compile(r"<[a-z]+>")  # a masked value (<CODE>, <AMOUNT>) names no thing
+
+
 def _thing_words(text: str) -> frozenset[str]:
     """The thing words of a message, a typo of one letter forgiven in longer words ("acount")."""
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
     found = set()
-    for word in re.findall(r"[a-z]+", text.lower()):
+    for word in re.findall(r"[a-z]+", _MASKS.sub(" ", text.lower())):
         if word in THING_WORDS:
             found.add(word)
         elif len(word) >= 5:
@@ -119,10 +122,13 @@ class Phrasebook:
         # place by its wording alone, however alike: "JSON body, message 4" is no error of ours.
         confident = (best not in self.seed and bool(things) and score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
                      and things == self.things[closest])
-        return Verdict(best if confident else "", round(score / 100, 2), "" if confident else best)
+        # A suggestion is worth showing only about the same kind of thing ("Contact name <CODE> is too
+        # long" is no tax-rate error, however many of its letters a tax-rate wording shares).
+        suggestion = "" if confident or not (things & self.things[closest]) else best
+        return Verdict(best if confident else "", round(score / 100, 2), suggestion)
 
 
-    def vetoes(self, normalised: str, category: str, floor: float = 60.0) -> bool:
+    def vetoes(self, normalised: str, category: str, floor: float = 60.0, close: float = 80.0) -> bool:
         """Whether the wordings known *not* to be this category (near-misses, "none" wordings)
         read closer to a message than any wording of it: a second opinion on a key-word reading,
         so words shared with a near-miss do not put another error into the category."""
@@ -130,9 +136,13 @@ class Phrasebook:
 
         matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
         against = (NONE, f"{NOT}{category}")
-        negative = next((score for _, score, i in matches if self.labels[i] in against), 0.0)
+        things = _thing_words(normalised)
         positive = next((score for _, score, i in matches if self.labels[i] == category), 0.0)
-        return negative >= floor and negative >= positive
+        # A negative about the same things vetoes from the floor; one about other things only
+        # when it reads almost the same ("... not found in Xero" says little by itself).
+        return any(self.labels[i] in against and score >= positive
+                   and score >= (floor if things and self.things[i] == things else close)
+                   for _, score, i in matches)
 
 
 def load_phrasebook(catalog, normalise) -> Phrasebook:

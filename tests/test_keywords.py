@@ -18,7 +18,7 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("Account 420 has been archived in Xero", "account_archived"),
     ("The account on line 2 does not exist in Xero", "account_archived"),
     ("This account cannot be used on a bill", "account_invalid_for_document"),
-    ("Tax type INPUT2 is not valid for account 429", "tax_type_invalid_for_account"),
+    ("The tax rate you chose is wrong for account 429", "tax_type_invalid_for_account"),
     ("The bill has been deleted in Xero and cannot be updated", "invoice_not_found"),
     ("The bill has been approved and can no longer be edited", "invalid_status_for_modification"),
     ("Xero authorisation has expired, please reconnect", "not_authorised"),
