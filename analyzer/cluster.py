@@ -28,7 +28,7 @@ from analyzer.errors import ClusterError, MissingExtra
 from analyzer.read import InputFile, Limits, read_export
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler before giving up with one line
-IN_FLIGHT_PER_WORKER = 2  # tasks queued per worker: enough to keep it busy, few enough to bound memory
+IN_FLIGHT_PER_WORKER = 3  # tasks queued per worker: enough to keep it busy, few enough to bound memory
 _TEMPLATE_BYTES = 16 * 1024 * 1024  # a templates folder larger than this is not a templates folder
 
 
@@ -122,39 +122,48 @@ class Cluster:
 
     def render(self, jobs, total: int, progress: Callable[[int, int], None]) -> tuple:
         """Each client's reports built and rendered by a worker; the files it returns are written
-        here, into the job's folder (the run's staging folder). A few jobs are in flight at once,
-        so this process never holds every client's rows twice."""
-        from analyzer.render import render_files  # noqa: F401  (the task's module, checked here)
+        here, into the job's folder (the run's staging folder), as each task finishes. A few jobs
+        are in flight at once, so this process never holds every client's rows twice; the
+        summaries come back in the jobs' order, as from the local pool."""
+        from distributed import as_completed
 
-        reports: list = []
-        pending: deque = deque()
+        finished = as_completed(loop=self.client.loop)  # this client's loop: it is not the default client
+        reports: dict[int, object] = {}
+        pending: dict = {}  # future -> (job number, the folder its files go to)
         limit = self.workers() * IN_FLIGHT_PER_WORKER
         templates: dict = {}
 
         def take() -> None:
-            out, future = pending.popleft()
+            try:
+                future = next(finished)
+            except Exception as exc:
+                raise ClusterError(self._lost(exc)) from None
+            number, out = pending.pop(future)
             summary, files = self._result(future)
             for name, data in files.items():  # outside _result: a write failure is the output's, not the cluster's
                 _write(out / name, data)
-            reports.append(summary)
+            reports[number] = summary
             progress(len(reports), total)
 
         try:
-            for job in jobs:
+            for number, job in enumerate(jobs):
                 folder = job.context.templates
                 if folder is not None and folder not in templates:
                     templates[folder] = _snapshot(folder)
                 sent = templates.get(folder) if folder is not None else None
-                pending.append((job.context.out, self._submit(render_sent, job, sent)))
-                while len(pending) >= limit:
+                future = self._submit(render_sent, job, sent)
+                pending[future] = (number, job.context.out)
+                finished.add(future)
+                del job
+                if len(pending) >= limit:
                     take()
             while pending:
                 take()
         except BaseException:
-            for _, future in pending:  # stopped or failed: the cluster need not finish this run's work
+            for future in pending:  # stopped or failed: the cluster need not finish this run's work
                 future.cancel()
             raise
-        return tuple(reports)
+        return tuple(reports[number] for number in sorted(reports))
 
     # -- futures -----------------------------------------------------------------------------
 
