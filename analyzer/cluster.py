@@ -108,7 +108,7 @@ class Cluster:
             if data is None:
                 results[index] = read_export(path, limits)
                 continue
-            pending.append((index, self._submit(read_sent, str(path), data, limits)))
+            pending.append((index, self._submit(read_sent, str(path), self._scatter(data), limits)))
             del data
             while len(pending) >= limit:
                 done, future = pending.popleft()
@@ -170,6 +170,14 @@ class Cluster:
     def _submit(self, function, *args):
         try:
             return self.client.submit(function, *args, pure=False)
+        except Exception as exc:
+            raise ClusterError(self._lost(exc)) from None
+
+    def _scatter(self, data: bytes):
+        """Large bytes go to a worker as data of their own, not inside the task's description
+        (which Dask warns about, and holds on the scheduler)."""
+        try:
+            return self.client.scatter(data, hash=False)
         except Exception as exc:
             raise ClusterError(self._lost(exc)) from None
 
