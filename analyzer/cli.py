@@ -12,6 +12,7 @@ import threading
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -26,13 +27,14 @@ from analyzer.columns import ROLES
 from analyzer.normalise import Options
 from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
 from analyzer.read import Limits
-from analyzer.errors import MissingExtra, OutputError, StoreBusy, StoreLocationError, TemplateProblem
+from analyzer.errors import ClusterError, MissingExtra, OutputError, StoreBusy, StoreLocationError, TemplateProblem
 from analyzer.store import Store
 from analyzer.workflow import UnknownClient
 from analyzer.write import FolderBusy, write_rules_table, write_table
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_OUTPUT, EXIT_STORE = 5, 6  # the reports could not be written; the history database failed
+EXIT_CLUSTER = 7  # the Dask scheduler could not be reached or was lost mid-run
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C; SIGTERM (128 + the signal)
 
 
@@ -93,10 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the inputs named in the config (analyzer.toml here, or --config FILE), write every"
                     " report, and record the run history. Exit codes: 0 ok; 1 some inputs failed (the rest"
                     " are still reported); 2 configuration or usage error; 3 unrecognised errors found"
-                    " (with --fail-on-unclassified); 4 another run is writing to the same folder.",
+                    " (with --fail-on-unclassified); 4 another run is writing to the same folder;"
+                    " 7 the Dask scheduler could not be reached or was lost. With several --config (or a"
+                    " folder of configs) each practice runs on its own and the worst exit code is returned.",
     )
-    run.add_argument("--config", type=Path, default=None, metavar="FILE",
-                     help="the config file (default: analyzer.toml in the working folder)")
+    run.add_argument("--config", type=Path, action="append", default=None, metavar="FILE|DIR",
+                     help="the config file (default: analyzer.toml in the working folder); may repeat, and a"
+                          " folder stands for every *.toml in it: each practice runs with its own lock, history"
+                          " and outputs")
+    _add_scheduler_option(run)
     run.add_argument("--quiet", action="store_true", help="log only warnings and errors")
     run.add_argument("--fail-on-unclassified", action="store_true",
                      help="exit 3 when any error was not recognised, so a job can alert someone")
@@ -216,6 +223,13 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                               " (SQLite) or a postgresql://user@host/db URL (default: history.sqlite in the --out folder)")
     command.add_argument("--no-history", action="store_true",
                          help="do not read or record run history (no new / carried-over marks)")
+    _add_scheduler_option(command)
+
+
+def _add_scheduler_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--scheduler", default="", metavar="tcp://HOST:8786",
+                         help="run reading and rendering on this Dask distributed cluster (pip install"
+                              " '.[cluster]'; config key `scheduler`); default: worker processes on this machine")
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
@@ -279,6 +293,7 @@ _FAILURES = (
     (HistoryError, "publish-failures: ", EXIT_STORE),
     (OutputError, "publish-failures: ", EXIT_OUTPUT),
     (FolderBusy, "publish-failures: ", EXIT_BUSY),
+    (ClusterError, "publish-failures: ", EXIT_CLUSTER),
 )
 _KNOWN_FAILURES = tuple(kind for kind, _, _ in _FAILURES)
 
@@ -359,9 +374,10 @@ def _period(text: str) -> Period | None:
 
 def _report(args, stdout, stderr) -> int:
     settings = report_settings_from(args)
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
-                       settings.history)
-    run = run_report(analysis, settings, dt.datetime.now().replace(microsecond=0))
+    with _cluster(args.scheduler) as cluster:
+        analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
+                           settings.history, cluster=cluster)
+        run = run_report(analysis, replace(settings, cluster=cluster), dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
     for message in run.messages:
         print(f"publish-failures: {message}", file=stderr)
@@ -370,8 +386,42 @@ def _report(args, stdout, stderr) -> int:
     return EXIT_INPUT if analysis.failures else EXIT_OK
 
 
+@contextlib.contextmanager
+def _cluster(address: str, shared=None):
+    """The Dask cluster to run on (analyzer.cluster, imported only when one is asked for), or
+    None for the local pool."""
+    if shared is not None or not address:
+        yield shared
+        return
+    from analyzer.cluster import Cluster
+
+    with Cluster.connect(address) as cluster:
+        yield cluster
+
+
+def _known_failure(exc: BaseException) -> tuple[str, int] | None:
+    """A failure the command knows: its one line and exit code."""
+    for kind, prefix, code in _FAILURES:
+        if isinstance(exc, kind):
+            return f"{prefix}{exc}", code
+    return None
+
+
 def _run(args, stdout, stderr) -> int:
-    path = find_config(args.config, Path.cwd())
+    given = args.config or []
+    if len(given) <= 1 and not (given and given[0].is_dir()):
+        return _run_practice(args, given[0] if given else None, stderr)
+    from analyzer.practices import config_paths, run_practices
+
+    paths = config_paths(given)
+    with _cluster(args.scheduler) as cluster:
+        return run_practices(paths, lambda path: _run_practice(args, path, stderr, cluster), _known_failure,
+                             stderr, concurrent=cluster is not None)
+
+
+def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
+    """One practice's run from its config; `shared`: a cluster already connected for many practices."""
+    path = find_config(config, Path.cwd())
     if path is None:
         raise UsageError(f"publish-failures run: no {DEFAULT_NAME} in {Path.cwd()}; pass --config FILE"
                          " (see analyzer.example.toml)")
@@ -386,12 +436,12 @@ def _run(args, stdout, stderr) -> int:
     store = None if args.no_history else Store(config.database(), config.practice_key)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
-    with _logging(stderr, config.log_file, args.quiet):
+    with _logging(stderr, config.log_file, args.quiet), _cluster(args.scheduler or config.scheduler, shared) as cluster:
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
                            _config_limits(config), config.catalogs, out,
-                           store, now)
+                           store, now, cluster=cluster)
         for failure in analysis.failures:
             log.error("%s", failure)
         for note in analysis.notes:
@@ -400,6 +450,7 @@ def _run(args, stdout, stderr) -> int:
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=store, templates=config.templates,
             lock_timeout=config.lock_timeout, expected=config.clients, aliases=config.client_aliases,
+            cluster=cluster,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
         result = run_report(analysis, settings, now, progress=bar)
@@ -446,7 +497,9 @@ def _logging(stderr: TextIO, log_file: str, quiet: bool):
                               " choose another file") from None
         handlers[-1].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.setLevel(logging.INFO)
+    this_run = threading.get_ident()  # practices run side by side on a cluster: each logs only its own
     for handler in handlers:
+        handler.addFilter(lambda record: record.thread == this_run)
         log.addHandler(handler)
     try:
         yield

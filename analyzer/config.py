@@ -113,6 +113,7 @@ class Config:
     lock_timeout: float = 60.0
     fail_on_unclassified: bool = False
     limits: dict[str, float] = field(default_factory=dict)
+    scheduler: str = ""  # a Dask scheduler's address (tcp://host:8786): the run's work goes to its workers
 
     def period_for(self, today: dt.date) -> Period:
         return Period.parse(self.period) if self.period.strip() else Period.previous_month(today)
@@ -142,7 +143,7 @@ _SCHEMA: dict[str, type | tuple[type, ...]] = {
     "inputs": list, "output": str, "formats": list, "practice": str, "period": str, "templates": str,
     "columns": dict, "clients": dict, "date_order": str, "catalogs": list, "history": str, "database": str,
     "log_file": str, "lock_timeout": (int, float), "fail_on_unclassified": bool, "limits": dict, "branding": dict,
-    "currency": str,
+    "currency": str, "scheduler": str,
 }
 _LIMIT_KEYS = {"max_file_mb", "max_unzipped_mb", "max_rows", "max_cell_chars", "max_cells", "max_columns"}
 _WHOLE_LIMITS = {"max_rows", "max_cell_chars", "max_cells", "max_columns"}
@@ -248,6 +249,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         lock_timeout=float(timeout),
         fail_on_unclassified=raw.get("fail_on_unclassified", False),
         limits=dict(limits),
+        scheduler=raw.get("scheduler", "").strip(),
     )
 
 

@@ -26,3 +26,9 @@ class StoreLocationError(ValueError):
 class StoreBusy(Exception):
     """Another run of the same practice holds the shared database and did not finish within
     lock_timeout (exit 4, as for a busy output folder). Nothing of this run was published."""
+
+
+class ClusterError(Exception):
+    """The Dask scheduler given with --scheduler (or `scheduler` in the config) cannot be reached,
+    its workers run another analyzer version, or the scheduler or every worker was lost mid-run:
+    one line naming the scheduler (exit 7). Nothing of the run was published."""

@@ -62,15 +62,17 @@ class Analysis:
 
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
             catalog_files: tuple[Path, ...] = (), outputs: Path | None = None,
-            database: Path | None = None, now: dt.datetime | None = None) -> Analysis:
+            database: Path | None = None, now: dt.datetime | None = None, cluster=None) -> Analysis:
     """Read every input that can be read; the rest are named in `failures`. `outputs`: the
     folder the reports go to, whose own reports are never read as inputs. `database`: the
     practice's state store, whose taught errors classify before the similarity stage (and which
-    first learns what bookkeepers chose in the workbooks' Unrecognised sheets)."""
+    first learns what bookkeepers chose in the workbooks' Unrecognised sheets). `cluster`: an
+    analyzer.cluster.Cluster whose workers read the files; None reads them here."""
     catalog = load_catalog(catalog_files)
     learned, known = _what_the_practice_taught(database, outputs, catalog, now)
     found = discover(paths, outputs)
-    inputs = list(found.errors) + [read_export(p, limits) for p in found.files]
+    read = cluster.read(found.files, limits) if cluster is not None else [read_export(p, limits) for p in found.files]
+    inputs = list(found.errors) + read
     batch = normalise_inputs(inputs, options)
     classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
@@ -140,6 +142,7 @@ class ReportSettings:
     lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
     expected: tuple[str, ...] = ()  # the practice's clients from the config: each shows, export or not
     aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
+    cluster: object = None  # analyzer.cluster.Cluster: clients render on its workers; None: the local pool
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     carried = Carried(seen, tracking, keys, states, cleared_items(seen.cleared_items, records, analysis.catalog)
                       if seen else {}, stems)
     jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, carried, staging.folder)
-    reports = _render_all(jobs, len(clients), settings.workers, progress or (lambda done, total: None))
+    progress = progress or (lambda done, total: None)
+    reports = (settings.cluster.render(jobs, len(clients), progress) if settings.cluster is not None
+               else _render_all(jobs, len(clients), settings.workers, progress))
 
     lines = [client_line(r, r.asks_file) for r in reports]
     lines += [missing_line(c, period.label, _previous_items(seen, c)) for c, s in states.items() if s == EXPORT_MISSING]

@@ -80,14 +80,26 @@ def build_report(job: ClientJob) -> ClientReport:
 
 def render_client(job: ClientJob) -> ClientReport:
     """Build, render and write one client's reports; return only what the overview needs."""
+    summary, files = render_files(job)
+    for name, data in files.items():
+        write_bytes(job.context.out / name, data)
+    return summary
+
+
+def render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
+    """Build and render one client's reports without writing them: the summary and each file's
+    name and bytes. A cluster worker runs this and the run writes the files, so a worker never
+    needs the output folder; the local pool writes them where it renders (render_client), from
+    these same bytes."""
     report = build_report(job)
+    files: dict[str, bytes] = {}
     if report.html_file:
-        write_text(job.context.out / report.html_file, render_client_html(report, job.context.templates))
+        files[report.html_file] = render_client_html(report, job.context.templates).encode("utf-8")
     if report.asks_file:
-        write_text(job.context.out / report.asks_file, render_asks_html(report, job.context.templates))
+        files[report.asks_file] = render_asks_html(report, job.context.templates).encode("utf-8")
     if report.xlsx_file:
-        write_bytes(job.context.out / report.xlsx_file, render_client_xlsx(report))
-    return summary_of(report)
+        files[report.xlsx_file] = render_client_xlsx(report)
+    return summary_of(report), files
 
 
 def summary_of(report: ClientReport) -> ClientReport:

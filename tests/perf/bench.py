@@ -7,6 +7,7 @@ Not part of the test suite (pytest collects only ``test_*.py``); run it by hand 
     .venv/bin/python tests/perf/bench.py                  # 1,000,000 rows, 1,000 clients
     .venv/bin/python tests/perf/bench.py --quick          # 20,000 rows: a smoke run
     .venv/bin/python tests/perf/bench.py --rows 200000 --json bench.json
+    .venv/bin/python tests/perf/bench.py --cluster        # LocalCluster vs local pool (bench_cluster.py)
 
 What it does, in order:
 
@@ -1318,6 +1319,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated groups to run: stages,baselines,xlsx,render,report,linear (default all)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--regenerate", action="store_true", help="write the exports again even if cached")
+    parser.add_argument("--cluster", action="store_true",
+                        help="only the cluster benchmark (tests/perf/bench_cluster.py): one practice of --rows and"
+                             " --practices practices of --practice-rows on a LocalCluster of 2 workers vs the local"
+                             " pool (slow; needs the cluster extra)")
+    parser.add_argument("--practices", type=int, default=20, help="practices in the cluster benchmark (default 20)")
+    parser.add_argument("--practice-rows", type=int, default=50_000, help="rows per practice there (default 50,000)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved local/cluster pairs there (default 1)")
     parser.add_argument("--profile-failing", action="store_true",
                         help="re-run the stage behind each failing speed target under cProfile and print the top functions")
     opts = parser.parse_args(argv)
@@ -1329,7 +1337,12 @@ def main(argv: list[str] | None = None) -> int:
     if opts.quick and opts.distinct == 5000:
         opts.distinct = 1500
     opts.workdir = opts.workdir or f"/tmp/analyzer-bench-{opts.rows}"
-    results = run(opts)
+    if opts.cluster:
+        from bench_cluster import run_cluster
+
+        results = run_cluster(opts, generate_export)
+    else:
+        results = run(opts)
     if opts.json:
         Path(opts.json).write_text(json.dumps(results, indent=2, default=str))
         print(f"\nJSON written to {opts.json}")
