@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tomllib
-import zlib
 from pathlib import Path
 
 import pandas as pd

@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from analyzer.catalog import load_default_catalog
 from analyzer.classify import classify_cell

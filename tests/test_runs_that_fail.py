@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import os
 import signal
 import sqlite3
 import subprocess
