@@ -321,7 +321,8 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 def _classify(args, stdout, stderr) -> int:
     database = args.db or _default_database(args.config)
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database)
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database,
+                       hashed=False)  # the hashes are for the report's manifest
     table = classified_table(analysis)
     target = args.output or "-"
     write_table(table, target, stdout, raw=args.raw)

@@ -61,15 +61,16 @@ class Analysis:
 
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
             catalog_files: tuple[Path, ...] = (), outputs: Path | None = None,
-            database: Path | None = None, now: dt.datetime | None = None) -> Analysis:
+            database: Path | None = None, now: dt.datetime | None = None, hashed: bool = True) -> Analysis:
     """Read every input that can be read; the rest are named in `failures`. `outputs`: the
     folder the reports go to, whose own reports are never read as inputs. `database`: the
     practice's state store, whose taught errors classify before the similarity stage (and which
-    first learns what bookkeepers chose in the workbooks' Unrecognised sheets)."""
+    first learns what bookkeepers chose in the workbooks' Unrecognised sheets). `hashed`: each
+    input's sha256, for the report's manifest (`classify` does without)."""
     catalog = load_catalog(catalog_files)
     learned, known = _what_the_practice_taught(database, outputs, catalog, now)
     found = discover(paths, outputs)
-    inputs = list(found.errors) + [read_export(p, limits) for p in found.files]
+    inputs = list(found.errors) + [read_export(p, limits, hashed=hashed) for p in found.files]
     batch = normalise_inputs(inputs, options)
     classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
