@@ -1,5 +1,10 @@
 """The `publish-failures` command: thin wrappers that build the library's objects, call one
-function, and turn known failures into one-line errors with documented exit codes."""
+function, and turn known failures into one-line errors with documented exit codes.
+
+Only what parsing the command line and `explain` need is imported here; each command imports
+the rest (pandas, numpy, the readers and renderers) when it runs, so a bookkeeper pasting one
+error, or asking for `--help`, does not wait half a second for a table library
+(tests/test_cli_startup.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -13,22 +18,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
-from analyzer.history import HistoryError
-from analyzer.history import items as history_items
-from analyzer.history import summary as history_summary
-from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
-from analyzer.normalise import Options
-from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
-from analyzer.read import Limits
-from analyzer.errors import OutputError, TemplateProblem
-from analyzer.workflow import UnknownClient
-from analyzer.write import FolderBusy, write_rules_table, write_table
+from analyzer.errors import FolderBusy, OutputError, TemplateProblem, UnknownClient
+from analyzer.store import StoreError as HistoryError
+
+if TYPE_CHECKING:
+    from analyzer.normalise import Options
+    from analyzer.pipeline import ReportSettings
+    from analyzer.read import Limits
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_OUTPUT, EXIT_STORE = 5, 6  # the reports could not be written; the history database failed
@@ -54,12 +55,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
+class _Version(argparse.Action):
+    """--version, with the version looked up only when asked for (importlib.metadata is slow to load)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from analyzer import __version__
+
+        sys.stdout.write(f"{parser.prog} {__version__}\n")  # as argparse's own version action: standard output
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="publish-failures",
         description="Turn Dext-to-Xero publish-failure exports into per-client action reports.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     classify = commands.add_parser(
@@ -295,6 +306,8 @@ def _discard_stdout(stdout: TextIO) -> None:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    from analyzer.normalise import Options
+
     columns = {}
     for item in args.column:
         role, sep, header = item.partition("=")
@@ -307,6 +320,8 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
+    from analyzer.read import Limits
+
     base = Limits()
     mb = 1024 * 1024
     return Limits(
@@ -320,6 +335,9 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def _classify(args, stdout, stderr) -> int:
+    from analyzer.pipeline import analyse, classified_table
+    from analyzer.write import write_table
+
     database = args.db or _default_database(args.config)
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database,
                        hashed=False)  # the hashes are for the report's manifest
@@ -331,6 +349,8 @@ def _classify(args, stdout, stderr) -> int:
 
 
 def report_settings_from(args: argparse.Namespace) -> ReportSettings:
+    from analyzer.pipeline import ReportSettings
+
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     if not formats or set(formats) - {"html", "xlsx"}:
         raise UsageError(f"--format {args.format!r}: use html, xlsx or html,xlsx")
@@ -355,6 +375,8 @@ def _period(text: str) -> Period | None:
 
 
 def _report(args, stdout, stderr) -> int:
+    from analyzer.pipeline import analyse, run_report
+
     settings = report_settings_from(args)
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
                        settings.history)
@@ -368,6 +390,9 @@ def _report(args, stdout, stderr) -> int:
 
 
 def _run(args, stdout, stderr) -> int:
+    from analyzer.normalise import Options
+    from analyzer.pipeline import ReportSettings, analyse, run_report
+
     path = find_config(args.config, Path.cwd())
     if path is None:
         raise UsageError(f"publish-failures run: no {DEFAULT_NAME} in {Path.cwd()}; pass --config FILE"
@@ -416,6 +441,8 @@ def _run(args, stdout, stderr) -> int:
 
 
 def _config_limits(config) -> Limits:
+    from analyzer.read import Limits
+
     base, mb, given = Limits(), 1024 * 1024, config.limits
     return Limits(
         max_file_bytes=int(given.get("max_file_mb", base.max_file_bytes / mb) * mb),
@@ -547,6 +574,9 @@ def _clients(args, stdout, stderr) -> int:
 
 def _history(args, stdout, stderr) -> int:
     db = _database(args)
+    from analyzer.history import items as history_items
+    from analyzer.history import summary as history_summary
+
     counts, recurring = history_summary(db, args.client)
     recorded = history_items(db, args.client) if args.items else None
     if args.json:
@@ -691,7 +721,7 @@ def _how_decided(finding, catalog) -> str:
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
-    from analyzer.classify import SecondStage
+    from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
     findings = classify_cell(message, catalog, None, SecondStage(taught(_default_database(None))))
@@ -762,5 +792,7 @@ def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
 
 def _rules(args, stdout, stderr) -> int:
     catalog = load_catalog(tuple(args.catalog))
+    from analyzer.write import write_rules_table
+
     write_rules_table(catalog, args.format, stdout)
     return EXIT_OK

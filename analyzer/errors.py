@@ -11,3 +11,11 @@ class OutputError(OSError):
     """The reports cannot be written (the output folder is a file, read-only or full, or an old
     report cannot be replaced): one line naming the path (exit 5). Nothing of the run was
     published."""
+
+
+class UnknownClient(ValueError):
+    """`--client NAME` names no client the practice has: a usage error."""
+
+
+class FolderBusy(Exception):
+    """Another run is writing to the same output folder (exit 4)."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import closing
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from analyzer.catalog import Catalog
 from analyzer.classify import _strip_noise, clean_text, mask_text, template_key
 from analyzer.store import connect
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def template_of(message: str, catalog: Catalog) -> str:
@@ -52,6 +54,8 @@ def taught(path: Path | None) -> dict[str, str]:
 
 
 def listing(path: Path) -> pd.DataFrame:
+    import pandas as pd  # only for this listing: `explain` reads taught templates without pandas
+
     if not path.is_file():
         return pd.DataFrame(columns=["template", "category", "message", "taught_at", "source"])
     with closing(connect(path)) as db:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
-from analyzer.errors import OutputError
+from analyzer.errors import FolderBusy, OutputError
 from analyzer.write_csv import csv_chunks
 
 
@@ -217,10 +217,6 @@ def _truncate(text: str, limit: int) -> str:
 
 def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-class FolderBusy(Exception):
-    """Another run is writing to the same output folder."""
 
 
 @contextmanager
