@@ -5,6 +5,7 @@ jobs, a few in flight at a time."""
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 import time
 import datetime as dt
@@ -208,24 +209,58 @@ def stems_for(names) -> dict[str, str]:
     return {name: safe_name(name, taken) for name in names}
 
 
-def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], None]) -> tuple[ClientReport, ...]:
-    """Clients render in parallel processes when there are enough of them to pay for it. Only a
-    few jobs are in flight at once, so the parent never holds every client's rows twice."""
+# Parallel rendering pays only when there is enough of it: starting the workers costs about a
+# second of CPU each (they import pandas, Jinja and XlsxWriter), and on a busy two-core machine
+# two workers beside the parent ran a small month slower than one process (tests/perf/bench.py).
+PARALLEL_MIN_ROWS = 50_000
+PARALLEL_MIN_CLIENTS = 8
+MAX_WORKERS = 4  # past this the parent, which builds each client's job, is what everyone waits for
+ROWS_PER_WORKER = 25_000  # each further worker needs this much more work to pay for itself
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or `taskset`'s limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_workers(clients: int, rows: int, cpus: int | None = None) -> int:
+    """How many processes render clients when `--workers` is not given: one for a small month;
+    else one per usable CPU, at most one per ROWS_PER_WORKER rows and MAX_WORKERS."""
+    cpus = usable_cpus() if cpus is None else cpus
+    if cpus < 2 or clients < PARALLEL_MIN_CLIENTS or rows < PARALLEL_MIN_ROWS:
+        return 1
+    return max(1, min(cpus, MAX_WORKERS, clients, rows // ROWS_PER_WORKER))
+
+
+def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], None],
+                rows: int = 0) -> tuple[ClientReport, ...]:
+    """Clients render in parallel processes when there is enough work to pay for it (see
+    `default_workers`). Only a few jobs are in flight at once, so the parent never holds every
+    client's rows twice; the catalog goes to each worker once, not with every job."""
     from analyzer.render import render_client
 
-    workers = workers or (min(2, os.cpu_count() or 1) if total >= 8 else 1)
+    workers = workers or default_workers(total, rows)
     reports: list[ClientReport] = []
     if workers <= 1:
         for job in jobs:
             reports.append(render_client(job))
             progress(len(reports), total)
         return tuple(reports)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    jobs = iter(jobs)
+    first = next(jobs, None)
+    if first is None:
+        return ()
+    catalog = first.context.catalog
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=_start_worker,
+                               initargs=(os.getpid(), catalog))
     try:
         pending: deque = deque()
-        for job in jobs:
-            pending.append(pool.submit(render_client, job))
+        for job in itertools.chain([first], jobs):
+            sent = replace(job, context=replace(job.context, catalog=None)) if job.context.catalog is catalog else job
+            pending.append(pool.submit(_render_sent, sent))
             if len(pending) >= workers * 2:
                 reports.append(pending.popleft().result())
                 progress(len(reports), total)
@@ -240,6 +275,24 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
         raise
     pool.shutdown(wait=True)
     return tuple(reports)
+
+
+_catalog_here = None  # in a worker: the run's catalog, sent once when the worker starts
+
+
+def _start_worker(run_pid: int, catalog) -> None:
+    global _catalog_here
+    _catalog_here = catalog
+    die_with_parent(run_pid)
+
+
+def _render_sent(job) -> ClientReport:
+    """In a worker: render a job sent without its catalog (about 400 kB a job when pickled)."""
+    from analyzer.render import render_client
+
+    if job.context.catalog is None:
+        job = replace(job, context=replace(job.context, catalog=_catalog_here))
+    return render_client(job)
 
 
 def die_with_parent(run_pid: int) -> None:

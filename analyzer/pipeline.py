@@ -133,7 +133,7 @@ class ReportSettings:
     history: Path | None = None  # the practice's state store; None keeps no history
     templates: Path | None = None
     clients: tuple[str, ...] = ()  # only these clients (case-insensitive); all when empty
-    workers: int = 0  # 0: one per core when there are enough clients to gain from it
+    workers: int = 0  # 0: jobs.default_workers (one for a small month; else up to one per usable CPU)
     lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
     expected: tuple[str, ...] = ()  # the practice's clients from the config: each shows, export or not
     aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
@@ -226,7 +226,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     carried = Carried(seen, tracking, keys, states, cleared_items(seen.cleared_items, records, analysis.catalog)
                       if seen else {}, stems)
     jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, carried, staging.folder)
-    reports = _render_all(jobs, len(clients), settings.workers, progress or (lambda done, total: None))
+    reports = _render_all(jobs, len(clients), settings.workers, progress or (lambda done, total: None),
+                          rows=len(analysis.batch))
 
     lines = [client_line(r, r.asks_file) for r in reports]
     lines += [missing_line(c, period.label, _previous_items(seen, c)) for c, s in states.items() if s == EXPORT_MISSING]
