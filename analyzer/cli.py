@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import logging
 import signal
 import threading
 import json
@@ -39,7 +38,6 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C; SIGTERM (128 + the signa
 class Terminated(BaseException):
     """SIGTERM: the run stops as cleanly as on Ctrl-C (workers stopped, nothing half published)."""
 EXIT_PIPE = 141  # standard output was closed early (`... | head`): 128 + SIGPIPE, as other tools exit
-log = logging.getLogger("analyzer")
 
 
 class UsageError(Exception):
@@ -408,7 +406,7 @@ def _run(args, stdout, stderr) -> int:
     now = dt.datetime.now().replace(microsecond=0)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
-    with _logging(stderr, config.log_file, args.quiet):
+    with _logging(stderr, config.log_file, args.quiet) as log:
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
@@ -457,6 +455,9 @@ def _config_limits(config) -> Limits:
 
 @contextlib.contextmanager
 def _logging(stderr: TextIO, log_file: str, quiet: bool):
+    import logging  # only `run` logs; the other commands print, and start faster without it
+
+    log = logging.getLogger("analyzer")
     """Log to stderr (warnings only when quiet) and to the configured file, for this run only."""
     handlers: list[logging.Handler] = [logging.StreamHandler(stderr)]
     handlers[0].setFormatter(logging.Formatter("publish-failures: %(message)s"))
@@ -473,7 +474,7 @@ def _logging(stderr: TextIO, log_file: str, quiet: bool):
     for handler in handlers:
         log.addHandler(handler)
     try:
-        yield
+        yield log
     finally:
         for handler in handlers:
             log.removeHandler(handler)
