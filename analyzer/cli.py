@@ -218,8 +218,8 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=int, default=0, metavar="N",
-                         help="processes rendering clients in parallel (default: one for a small month, else"
-                              " up to one per CPU this process may use, by the size of the work)")
+                         help="processes rendering clients in parallel (default: one for a small month or a busy"
+                              " machine, else up to one per idle CPU this process may use, by the size of the work)")
     command.add_argument("--history", "--db", dest="history", type=Path, default=None, metavar="FILE",
                          help="the practice's history database: run history, tracking and taught errors"
                               " (default: history.sqlite in the --out folder)")

@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.jobs import MAX_WORKERS, default_workers, usable_cpus
+from analyzer.jobs import MAX_WORKERS, default_workers, idle_cpus, usable_cpus
 
 
-@pytest.mark.parametrize("clients, rows, cpus, expected", [
-    (600, 60_000, 2, 2),  # enough work for both CPUs
-    (600, 60_000, 1, 1),  # one CPU: parallel rendering only adds the workers' start-up
-    (7, 1_000_000, 8, 1),  # too few clients to share out
-    (1_000, 10_000, 8, 1),  # a small month: the workers' start-up is more than they save
-    (1_000, 60_000, 8, 2),  # each further worker needs its share of rows
-    (1_000, 1_000_000, 64, MAX_WORKERS),
-    (10, 1_000_000, 64, MAX_WORKERS),
+@pytest.mark.parametrize("clients, rows, cpus, load, expected", [
+    (600, 60_000, 2, 1.0, 2),  # enough work for both CPUs, and nothing else running
+    (600, 60_000, 2, 6.5, 1),  # both cores taken by other work: workers would only slow the run
+    (600, 60_000, 2, 1.6, 1),
+    (600, 60_000, 2, 1.4, 2),
+    (600, 60_000, 1, 0.0, 1),  # one CPU: parallel rendering only adds the workers' start-up
+    (7, 1_000_000, 8, 0.0, 1),  # too few clients to share out
+    (1_000, 10_000, 8, 0.0, 1),  # a small month: the workers' start-up is more than they save
+    (1_000, 60_000, 8, 0.0, 2),  # each further worker needs its share of rows
+    (1_000, 1_000_000, 64, 3.0, MAX_WORKERS),
+    (1_000, 1_000_000, 8, 6.0, 3),
+    (10, 1_000_000, 64, 0.0, MAX_WORKERS),
 ])
-def test_default_workers(clients, rows, cpus, expected):
-    assert default_workers(clients, rows, cpus) == expected
+def test_default_workers(clients, rows, cpus, load, expected):
+    assert default_workers(clients, rows, cpus, load) == expected
+
+
+def test_idle_cpus_without_a_load_average_is_every_usable_cpu(monkeypatch):
+    import os
+
+    def missing():
+        raise OSError("no load average")
+    monkeypatch.setattr(os, "getloadavg", missing)
+    assert idle_cpus(4) == 4
 
 
 def test_usable_cpus_is_what_the_process_may_use():
