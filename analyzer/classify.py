@@ -16,14 +16,18 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 import re2
-import pandas as pd
 
 from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog
 from analyzer.keywords import CONFIDENCE as KEY_WORDS_CONFIDENCE
 from analyzer.keywords import read_key_words
 from analyzer.similar import Phrasebook, load_phrasebook
+
+if TYPE_CHECKING:  # numpy and pandas load with the first table, not for one pasted message (`explain`)
+    import numpy as np
+    import pandas as pd
 
 NO_ERROR_TEXT = "(no error text in the export)"
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
@@ -68,6 +72,9 @@ class Classified:
     def columns(self, value_names: tuple[str, ...]) -> pd.DataFrame:
         """Per-row output columns: categories, fixes, template and one column per value.
         Categorical: each row holds its cell's code, each distinct text is stored once."""
+        import numpy as np
+        import pandas as pd
+
         per_cell: dict[str, list[str]] = {k: [] for k in ("categories", "fixes", "template", "match", *value_names)}
         confidence = []
         for findings in self.findings:
@@ -91,6 +98,9 @@ class Classified:
 
 def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
     """Map per-cell texts to rows without copying a string per row."""
+    import numpy as np
+    import pandas as pd
+
     texts, positions = np.unique(np.asarray(per_cell, dtype=object), return_inverse=True)
     # Narrowed before the take: a million one- or two-byte codes, not int64 ones copied again.
     narrow = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
@@ -109,6 +119,8 @@ class SecondStage:
 
 def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = SecondStage()) -> Classified:
     """Classify a column of error cells, each distinct cell once."""
+    import pandas as pd
+
     codes, uniques = pd.factorize(errors.fillna(""), sort=False)
     cells = tuple(str(u) for u in uniques)
     messages: dict[str, list[Finding]] = {}  # cells share messages: classify each message once

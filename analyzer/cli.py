@@ -1,12 +1,16 @@
 """The `publish-failures` command: thin wrappers that build the library's objects, call one
-function, and turn known failures into one-line errors with documented exit codes."""
+function, and turn known failures into one-line errors with documented exit codes.
+
+Only what parsing the command line and `explain` need is imported here; each command imports
+the rest (pandas, numpy, the readers and renderers) when it runs, so a bookkeeper pasting one
+error, or asking for `--help`, does not wait half a second for a table library
+(tests/test_cli_startup.py keeps it so)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import datetime as dt
-import logging
 import signal
 import threading
 import json
@@ -14,23 +18,20 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from analyzer import __version__
 from analyzer.catalog import CatalogError, load_catalog
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
-from analyzer.history import HistoryError
-from analyzer.history import items as history_items
-from analyzer.history import summary as history_summary
-from analyzer.classify import classify_cell
 from analyzer.columns import ROLES
-from analyzer.normalise import Options
-from analyzer.pipeline import ReportSettings, analyse, classified_table, run_report
-from analyzer.read import Limits
-from analyzer.errors import ClusterError, MissingExtra, OutputError, StoreBusy, StoreLocationError, TemplateProblem
+from analyzer.errors import (ClusterError, FolderBusy, MissingExtra, OutputError, StoreBusy, StoreLocationError,
+                             TemplateProblem, UnknownClient)
 from analyzer.store import Store
-from analyzer.workflow import UnknownClient
-from analyzer.write import FolderBusy, write_rules_table, write_table
+from analyzer.store import StoreError as HistoryError
+
+if TYPE_CHECKING:
+    from analyzer.normalise import Options
+    from analyzer.pipeline import ReportSettings
+    from analyzer.read import Limits
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNCLASSIFIED, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_OUTPUT, EXIT_STORE = 5, 6  # the reports could not be written; the history database failed
@@ -41,7 +42,6 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C; SIGTERM (128 + the signa
 class Terminated(BaseException):
     """SIGTERM: the run stops as cleanly as on Ctrl-C (workers stopped, nothing half published)."""
 EXIT_PIPE = 141  # standard output was closed early (`... | head`): 128 + SIGPIPE, as other tools exit
-log = logging.getLogger("analyzer")
 
 
 class UsageError(Exception):
@@ -57,12 +57,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
+class _Version(argparse.Action):
+    """--version, with the version looked up only when asked for (importlib.metadata is slow to load)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from analyzer import __version__
+
+        sys.stdout.write(f"{parser.prog} {__version__}\n")  # as argparse's own version action: standard output
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="publish-failures",
         description="Turn Dext-to-Xero publish-failure exports into per-client action reports.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     classify = commands.add_parser(
@@ -217,7 +227,8 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=int, default=0, metavar="N",
-                         help="processes rendering clients in parallel (default: one per core for 8+ clients)")
+                         help="processes rendering clients in parallel (default: one for a small month or a busy"
+                              " machine, else up to one per idle CPU this process may use, by the size of the work)")
     command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
                          help="the practice's history database: run history, tracking and taught errors; a file"
                               " (SQLite) or a postgresql://user@host/db URL (default: history.sqlite in the --out folder)")
@@ -314,6 +325,8 @@ def _discard_stdout(stdout: TextIO) -> None:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    from analyzer.normalise import Options
+
     columns = {}
     for item in args.column:
         role, sep, header = item.partition("=")
@@ -326,6 +339,8 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
+    from analyzer.read import Limits
+
     base = Limits()
     mb = 1024 * 1024
     return Limits(
@@ -339,8 +354,12 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def _classify(args, stdout, stderr) -> int:
+    from analyzer.pipeline import analyse, classified_table
+    from analyzer.write import write_table
+
     database = _database(args) if args.db else _default_database(args.config)
-    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database)
+    analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database,
+                       hashed=False)  # the hashes are for the report's manifest
     table = classified_table(analysis)
     target = args.output or "-"
     write_table(table, target, stdout, raw=args.raw)
@@ -349,6 +368,8 @@ def _classify(args, stdout, stderr) -> int:
 
 
 def report_settings_from(args: argparse.Namespace) -> ReportSettings:
+    from analyzer.pipeline import ReportSettings
+
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     if not formats or set(formats) - {"html", "xlsx"}:
         raise UsageError(f"--format {args.format!r}: use html, xlsx or html,xlsx")
@@ -373,6 +394,8 @@ def _period(text: str) -> Period | None:
 
 
 def _report(args, stdout, stderr) -> int:
+    from analyzer.pipeline import analyse, run_report
+
     settings = report_settings_from(args)
     with _cluster(args.scheduler) as cluster:
         analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
@@ -421,6 +444,9 @@ def _run(args, stdout, stderr) -> int:
 
 def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
     """One practice's run from its config; `shared`: a cluster already connected for many practices."""
+    from analyzer.normalise import Options
+    from analyzer.pipeline import ReportSettings, analyse, run_report
+
     path = find_config(config, Path.cwd())
     if path is None:
         raise UsageError(f"publish-failures run: no {DEFAULT_NAME} in {Path.cwd()}; pass --config FILE"
@@ -436,7 +462,8 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
     store = None if args.no_history else Store(config.database(), config.practice_key)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
-    with _logging(stderr, config.log_file, args.quiet), _cluster(args.scheduler or config.scheduler, shared) as cluster:
+    with _logging(stderr, config.log_file, args.quiet) as log, \
+            _cluster(args.scheduler or config.scheduler, shared) as cluster:
         log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
@@ -471,6 +498,8 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
 
 
 def _config_limits(config) -> Limits:
+    from analyzer.read import Limits
+
     base, mb, given = Limits(), 1024 * 1024, config.limits
     return Limits(
         max_file_bytes=int(given.get("max_file_mb", base.max_file_bytes / mb) * mb),
@@ -484,6 +513,9 @@ def _config_limits(config) -> Limits:
 
 @contextlib.contextmanager
 def _logging(stderr: TextIO, log_file: str, quiet: bool):
+    import logging  # only `run` logs; the other commands print, and start faster without it
+
+    log = logging.getLogger("analyzer")
     """Log to stderr (warnings only when quiet) and to the configured file, for this run only."""
     handlers: list[logging.Handler] = [logging.StreamHandler(stderr)]
     handlers[0].setFormatter(logging.Formatter("publish-failures: %(message)s"))
@@ -502,7 +534,7 @@ def _logging(stderr: TextIO, log_file: str, quiet: bool):
         handler.addFilter(lambda record: record.thread == this_run)
         log.addHandler(handler)
     try:
-        yield
+        yield log
     finally:
         for handler in handlers:
             log.removeHandler(handler)
@@ -609,6 +641,9 @@ def _clients(args, stdout, stderr) -> int:
 
 def _history(args, stdout, stderr) -> int:
     db = _database(args)
+    from analyzer.history import items as history_items
+    from analyzer.history import summary as history_summary
+
     counts, recurring = history_summary(db, args.client)
     recorded = history_items(db, args.client) if args.items else None
     if args.json:
@@ -755,7 +790,7 @@ def _how_decided(finding, catalog) -> str:
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
-    from analyzer.classify import SecondStage
+    from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
     findings = classify_cell(message, catalog, None, SecondStage(taught(_default_database(None))))
@@ -826,5 +861,7 @@ def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
 
 def _rules(args, stdout, stderr) -> int:
     catalog = load_catalog(tuple(args.catalog))
+    from analyzer.write import write_rules_table
+
     write_rules_table(catalog, args.format, stdout)
     return EXIT_OK

@@ -32,3 +32,11 @@ class ClusterError(Exception):
     """The Dask scheduler given with --scheduler (or `scheduler` in the config) cannot be reached,
     its workers run another analyzer version, or the scheduler or every worker was lost mid-run:
     one line naming the scheduler (exit 7). Nothing of the run was published."""
+
+
+class UnknownClient(ValueError):
+    """`--client NAME` names no client the practice has: a usage error."""
+
+
+class FolderBusy(Exception):
+    """Another run is writing to the same output folder (exit 4)."""

@@ -5,6 +5,7 @@ jobs, a few in flight at a time."""
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 import time
 import datetime as dt
@@ -41,28 +42,62 @@ def release_free_memory() -> None:
         pass
 
 
-def _kept_columns(part: pd.DataFrame) -> pd.DataFrame:
-    """A client's rows of the Items table, without the columns only other clients' files have."""
-    keep = [c for c in part.columns if c in _ALWAYS or _has_values(part[c])]
-    return part[keep]
-
-
 _ALWAYS = {*TRACKING, "Fix", "Also needs", "Categories", "Error", "Source file", "Source row", KEY_COLUMN,
            REPEAT_COLUMN}
 
 
-def _has_values(column: pd.Series) -> bool:
+class _Shared:
+    """What each client's job takes from the whole batch, worked out once for all clients rather
+    than once per client (which cost tens of milliseconds a client, whatever its size): which
+    columns of the Items table hold a value for each client, and each row's source file."""
+
+    def __init__(self, table: pd.DataFrame, fields: pd.DataFrame, clients, tables):
+        owner = np.full(len(table), -1, dtype=np.int64)
+        self.position = {}
+        for number, client in enumerate(clients):
+            owner[client.rows] = number
+            self.position[client.name] = number
+        owned = owner >= 0
+        # Per column, whether each client has a value in it: one pass over the column.
+        self.filled = {name: np.bincount(owner[owned & _filled(table[name])], minlength=len(clients)) > 0
+                       for name in table.columns if name not in _ALWAYS}
+        self.columns = list(table.columns)
+        self.file_codes, self.files = pd.factorize(fields["source_file"].astype(object), sort=False)
+        self.empty: dict[str, set[str]] = {}  # client -> its header-only exports
+        for info in tables:
+            if info.client and not info.merged and not info.rows:
+                self.empty.setdefault(info.client, set()).add(info.source_file)
+
+    def kept_columns(self, client: str, part: pd.DataFrame) -> pd.DataFrame:
+        """A client's rows of the Items table, without the columns only other clients' files have."""
+        number = self.position[client]
+        return part[[c for c in self.columns if c in _ALWAYS or self.filled[c][number]]]
+
+    def client_sources(self, sources: tuple[Source, ...], rows: np.ndarray, client: str) -> tuple[Source, ...]:
+        """The files this client's rows came from, each with the number of rows that are this
+        client's, and the files that stand for the client with no rows (header-only exports)."""
+        codes, counts = np.unique(self.file_codes[rows], return_counts=True)
+        found = {str(self.files[c]): int(n) for c, n in zip(codes, counts) if c >= 0}
+        empty = self.empty.get(client, set())
+        return tuple(replace(s, rows=found.get(s.path, 0)) for s in sources if s.path in found or s.path in empty)
+
+
+def _filled(column: pd.Series) -> np.ndarray:
+    """Per row: does the cell count as a value (numbers and dates: present; text: not blank)?
+    The test `_kept_columns` made per client, made once for every row (for a categorical column,
+    once per category)."""
     if column.dtype.kind in "fMmiub":
-        return bool(column.notna().any())
-    return bool((column.astype("str").str.strip() != "").any())
+        return column.notna().to_numpy()
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = _blank_test(pd.Series(column.cat.categories))
+        missing = _blank_test(pd.Series([None], dtype=column.dtype))[0]  # as the test judges a missing cell
+        codes = column.cat.codes.to_numpy()
+        return np.where(codes >= 0, categories[codes], missing) if len(categories) else np.full(len(codes), missing)
+    return _blank_test(column)
 
 
-def _client_sources(analysis: Analysis, sources: tuple[Source, ...], rows: np.ndarray, client: str) -> tuple[Source, ...]:
-    """The files this client's rows came from, each with the number of rows that are this
-    client's, and the files that stand for the client with no rows (header-only exports)."""
-    counts = pd.Series(analysis.batch.fields["source_file"].to_numpy()[rows]).value_counts()
-    empty = {t.source_file for t in analysis.batch.tables if t.client == client and not t.merged and not t.rows}
-    return tuple(replace(s, rows=int(counts.get(s.path, 0))) for s in sources if s.path in counts.index or s.path in empty)
+def _blank_test(column: pd.Series) -> np.ndarray:
+    return (column.astype("str").str.strip() != "").to_numpy(dtype=bool)
 
 
 def _row_lookups(analysis: Analysis):
@@ -114,6 +149,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
     suggestions = {f.template: (analysis.catalog.category(f.suggestion).title, f.confidence)
                    for findings in analysis.classified.findings for f in findings if f.suggestion}
     stems = carried.stems or _stems(clients)
+    shared = _Shared(table, analysis.batch.fields, clients, analysis.batch.tables)
     for client, fields, items in _client_rows(analysis.batch.fields, table, clients):
         rows = fields.index.to_numpy()
         cells = analysis.classified.codes[rows]
@@ -121,7 +157,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
         yield ClientJob(
             plan=client,
             fields=fields,
-            items=_kept_columns(items),
+            items=shared.kept_columns(client.name, items),
             cells=cells,
             cell_values={int(c): per_cell_values[c] for c in present},
             cell_categories={int(c): per_cell_categories[c] for c in present},
@@ -135,7 +171,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
             stem=stems[client.name],
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,
-                version=__version__, sources=_client_sources(analysis, sources, rows, client.name),
+                version=__version__, sources=shared.client_sources(sources, rows, client.name),
                 notes=plan.notes, out=out or settings.out, formats=settings.formats, templates=settings.templates,
             ),
         )
@@ -173,24 +209,72 @@ def stems_for(names) -> dict[str, str]:
     return {name: safe_name(name, taken) for name in names}
 
 
-def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], None]) -> tuple[ClientReport, ...]:
-    """Clients render in parallel processes when there are enough of them to pay for it. Only a
-    few jobs are in flight at once, so the parent never holds every client's rows twice."""
+# Parallel rendering pays only when there is enough of it: starting the workers costs about a
+# second of CPU each (they import pandas, Jinja and XlsxWriter), and on a busy two-core machine
+# two workers beside the parent ran a small month slower than one process (tests/perf/bench.py).
+PARALLEL_MIN_ROWS = 50_000
+PARALLEL_MIN_CLIENTS = 8
+MAX_WORKERS = 4  # past this the parent, which builds each client's job, is what everyone waits for
+ROWS_PER_WORKER = 25_000  # each further worker needs this much more work to pay for itself
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or `taskset`'s limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def idle_cpus(cpus: int, load: float | None = None) -> int:
+    """Of the usable CPUs, those other work is not already keeping busy: the load average over
+    the last minute, less this run's own process. On a shared machine whose cores are taken,
+    workers beside the run only add their start-up and the jobs' pickling: a 60,000-row month
+    took 1.3 times as long with two workers as with one at a load of 6 on two cores."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows: no load average
+            return cpus
+    return max(1, min(cpus, int(cpus - max(0.0, load - 1.0) + 0.5)))
+
+
+def default_workers(clients: int, rows: int, cpus: int | None = None, load: float | None = None) -> int:
+    """How many processes render clients when `--workers` is not given: one for a small month or
+    a busy machine; else one per idle usable CPU, at most one per ROWS_PER_WORKER rows and
+    MAX_WORKERS."""
+    cpus = idle_cpus(usable_cpus() if cpus is None else cpus, load)
+    if cpus < 2 or clients < PARALLEL_MIN_CLIENTS or rows < PARALLEL_MIN_ROWS:
+        return 1
+    return max(1, min(cpus, MAX_WORKERS, clients, rows // ROWS_PER_WORKER))
+
+
+def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], None],
+                rows: int = 0) -> tuple[ClientReport, ...]:
+    """Clients render in parallel processes when there is enough work to pay for it (see
+    `default_workers`). Only a few jobs are in flight at once, so the parent never holds every
+    client's rows twice; the catalog goes to each worker once, not with every job."""
     from analyzer.render import render_client
 
-    workers = workers or (min(2, os.cpu_count() or 1) if total >= 8 else 1)
+    workers = workers or default_workers(total, rows)
     reports: list[ClientReport] = []
     if workers <= 1:
         for job in jobs:
             reports.append(render_client(job))
             progress(len(reports), total)
         return tuple(reports)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    jobs = iter(jobs)
+    first = next(jobs, None)
+    if first is None:
+        return ()
+    catalog = first.context.catalog
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_worker_context(), initializer=_start_worker,
+                               initargs=(os.getpid(), catalog))
     try:
         pending: deque = deque()
-        for job in jobs:
-            pending.append(pool.submit(render_client, job))
+        for job in itertools.chain([first], jobs):
+            sent = replace(job, context=replace(job.context, catalog=None)) if job.context.catalog is catalog else job
+            pending.append(pool.submit(_render_sent, sent))
             if len(pending) >= workers * 2:
                 reports.append(pending.popleft().result())
                 progress(len(reports), total)
@@ -205,6 +289,24 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
         raise
     pool.shutdown(wait=True)
     return tuple(reports)
+
+
+_catalog_here = None  # in a worker: the run's catalog, sent once when the worker starts
+
+
+def _start_worker(run_pid: int, catalog) -> None:
+    global _catalog_here
+    _catalog_here = catalog
+    die_with_parent(run_pid)
+
+
+def _render_sent(job) -> ClientReport:
+    """In a worker: render a job sent without its catalog (about 400 kB a job when pickled)."""
+    from analyzer.render import render_client
+
+    if job.context.catalog is None:
+        job = replace(job, context=replace(job.context, catalog=_catalog_here))
+    return render_client(job)
 
 
 def die_with_parent(run_pid: int) -> None:

@@ -62,16 +62,19 @@ class Analysis:
 
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
             catalog_files: tuple[Path, ...] = (), outputs: Path | None = None,
-            database: Path | None = None, now: dt.datetime | None = None, cluster=None) -> Analysis:
+            database: Path | None = None, now: dt.datetime | None = None, cluster=None,
+            hashed: bool = True) -> Analysis:
     """Read every input that can be read; the rest are named in `failures`. `outputs`: the
     folder the reports go to, whose own reports are never read as inputs. `database`: the
     practice's state store, whose taught errors classify before the similarity stage (and which
     first learns what bookkeepers chose in the workbooks' Unrecognised sheets). `cluster`: an
-    analyzer.cluster.Cluster whose workers read the files; None reads them here."""
+    analyzer.cluster.Cluster whose workers read the files; None reads them here. `hashed`: each
+    input's sha256, for the report's manifest (`classify` does without)."""
     catalog = load_catalog(catalog_files)
     learned, known = _what_the_practice_taught(database, outputs, catalog, now)
     found = discover(paths, outputs)
-    read = cluster.read(found.files, limits) if cluster is not None else [read_export(p, limits) for p in found.files]
+    read = (cluster.read(found.files, limits) if cluster is not None
+            else [read_export(p, limits, hashed=hashed) for p in found.files])
     inputs = list(found.errors) + read
     batch = normalise_inputs(inputs, options)
     classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
@@ -138,7 +141,7 @@ class ReportSettings:
     history: Store | Path | None = None  # the practice's state store; None keeps no history
     templates: Path | None = None
     clients: tuple[str, ...] = ()  # only these clients (case-insensitive); all when empty
-    workers: int = 0  # 0: one per core when there are enough clients to gain from it
+    workers: int = 0  # 0: jobs.default_workers (one for a small month; else up to one per usable CPU)
     lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
     expected: tuple[str, ...] = ()  # the practice's clients from the config: each shows, export or not
     aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
@@ -240,7 +243,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     jobs = client_jobs(analysis, plan, clients, settings, period.label, report_date, carried, staging.folder)
     progress = progress or (lambda done, total: None)
     reports = (settings.cluster.render(jobs, len(clients), progress) if settings.cluster is not None
-               else _render_all(jobs, len(clients), settings.workers, progress))
+               else _render_all(jobs, len(clients), settings.workers, progress, rows=len(analysis.batch)))
 
     lines = [client_line(r, r.asks_file) for r in reports]
     lines += [missing_line(c, period.label, _previous_items(seen, c)) for c, s in states.items() if s == EXPORT_MISSING]

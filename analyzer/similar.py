@@ -20,7 +20,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 
 NONE = "none"
@@ -181,4 +181,4 @@ def without_contradictions(texts: list[str], labels: list[str]) -> tuple[list[st
 
 @cache
 def _raw_phrasebook() -> dict:
-    return tomllib.loads(resources.files("analyzer").joinpath("phrasebook.toml").read_text(encoding="utf-8"))
+    return tomllib.loads((Path(__file__).parent / "phrasebook.toml").read_text(encoding="utf-8"))

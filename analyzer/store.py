@@ -21,10 +21,12 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from analyzer.errors import MissingExtra, StoreBusy, StoreLocationError
 from analyzer.schema import (  # noqa: F401  (MIGRATIONS: the name tests and older code know)
@@ -182,6 +184,8 @@ class Transaction:
         return [tuple(r) for r in self.execute(sql, params).fetchall()]
 
     def frame(self, sql: str, params: tuple = ()) -> pd.DataFrame:
+        import pandas as pd  # the store is opened by `explain` too, which must start without pandas
+
         cursor = self.execute(sql, params)
         columns = [d[0] for d in cursor.description]
         return pd.DataFrame.from_records(cursor.fetchall(), columns=columns, coerce_float=True)

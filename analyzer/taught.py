@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from analyzer.catalog import Catalog
 from analyzer.classify import _strip_noise, clean_text, mask_text, template_key
 from analyzer.store import Store, as_store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def template_of(message: str, catalog: Catalog) -> str:
@@ -69,6 +71,8 @@ def _remembered(store: Store) -> dict[str, tuple[str, str]]:
 
 
 def listing(store: Store | Path) -> pd.DataFrame:
+    import pandas as pd  # only for this listing: `explain` reads taught templates without pandas
+
     store = as_store(store)
     if not store.exists():
         return pd.DataFrame(columns=["template", "category", "message", "taught_at", "source"])

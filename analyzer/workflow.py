@@ -15,13 +15,10 @@ import numpy as np
 import pandas as pd
 
 from analyzer.catalog import Catalog
+from analyzer.errors import UnknownClient  # noqa: F401  (raised here; defined where the CLI can name it cheaply)
 from analyzer.normalise import Batch
 from analyzer.report_model import CLEAN, CLEARED, EXPORT_MISSING, FAILING, ClearedItem, Tracking
 from analyzer.tracking import RowTracking
-
-
-class UnknownClient(ValueError):
-    """`--client NAME` names no client the practice has: a usage error."""
 
 
 def covered_clients(batch: Batch) -> tuple[set[str], bool]:

@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
-from analyzer.errors import OutputError
+from analyzer.errors import FolderBusy, OutputError
+from analyzer.write_csv import csv_chunks
 
 
 @contextmanager
@@ -114,7 +115,11 @@ def write_table(table: pd.DataFrame, target: str, stdout: TextIO, raw: bool = Fa
     if not raw and not jsonl:
         table = defuse_formulas(table)
     if target == "-":
-        table.to_csv(stdout, index=False, lineterminator="\n")
+        chunks = csv_chunks(table, "\n")
+        if chunks is None:
+            table.to_csv(stdout, index=False, lineterminator="\n")
+        for chunk in chunks or ():
+            stdout.write(chunk.decode("utf-8"))
         return
     path = Path(target)
     with atomic_path(path) as temporary:
@@ -124,7 +129,19 @@ def write_table(table: pd.DataFrame, target: str, stdout: TextIO, raw: bool = Fa
             else:
                 table.to_json(temporary, orient="records", lines=True, force_ascii=False, date_format="iso")
         else:
-            table.to_csv(temporary, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+            _write_csv(table, temporary)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    """A CSV file Excel opens as UTF-8 (the byte-order mark), lines ending in CRLF."""
+    chunks = csv_chunks(table, "\r\n")
+    if chunks is None:
+        table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        return
+    with open(path, "wb") as handle:
+        handle.write("\ufeff".encode("utf-8"))
+        for chunk in chunks:
+            handle.write(chunk)
 
 
 def write_rules_table(catalog: Catalog, fmt: str, stdout: TextIO) -> None:
@@ -200,10 +217,6 @@ def _truncate(text: str, limit: int) -> str:
 
 def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-class FolderBusy(Exception):
-    """Another run is writing to the same output folder."""
 
 
 @contextmanager

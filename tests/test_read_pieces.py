@@ -121,3 +121,11 @@ def test_every_known_csv_reads_the_same_in_tiny_pieces(path: Path, monkeypatch):
         assert a.notes == b.notes
         assert a.header == b.header
         assert a.rows.astype(str).values.tolist() == b.rows.astype(str).values.tolist()
+
+
+@pytest.mark.parametrize("path", [*KNOWN_CSV[:3], *ROOT.glob("sample_exports/*.xlsx")], ids=lambda p: p.name)
+def test_unhashed_read_is_the_same_read_without_the_hash(path: Path):
+    hashed, unhashed = read_export(path), read_export(path, hashed=False)
+    assert hashed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert unhashed.sha256 == ""
+    assert [s.rows.equals(u.rows) for s, u in zip(hashed.sheets, unhashed.sheets)] == [True] * len(hashed.sheets)

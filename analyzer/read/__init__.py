@@ -29,12 +29,13 @@ __all__ = ["EXCEL_SUFFIXES", "Discovery", "InputFile", "Limits", "ReadError", "S
            "discover", "one_line", "read_export"]
 
 
-def read_export(path: Path, limits: Limits = Limits(), sheet: str | None = None) -> InputFile:
+def read_export(path: Path, limits: Limits = Limits(), sheet: str | None = None, hashed: bool = True) -> InputFile:
     """Read one file (of a workbook, only the named sheet when one is named). Never raises for
-    bad input: the failure is in `InputFile.error`."""
+    bad input: the failure is in `InputFile.error`. `hashed`: work out the file's sha256 (for
+    the report's manifest; `classify` has no use for it and saves the time)."""
     name = str(path)
     try:
-        return _read(Path(path), name, limits, sheet)
+        return _read(Path(path), name, limits, sheet, hashed)
     except ReadError as exc:
         message = f"{name}: {exc}"
     except OSError as exc:
@@ -49,7 +50,7 @@ def read_export(path: Path, limits: Limits = Limits(), sheet: str | None = None)
     return InputFile(name, error=one_line(message))
 
 
-def _read(path: Path, name: str, limits: Limits, only: str | None = None) -> InputFile:
+def _read(path: Path, name: str, limits: Limits, only: str | None = None, hashed: bool = True) -> InputFile:
     info = path.stat()
     if stat.S_ISDIR(info.st_mode):
         raise ReadError("is a folder, not a file; give the export files inside it, or the folder to read all of them")
@@ -64,13 +65,13 @@ def _read(path: Path, name: str, limits: Limits, only: str | None = None) -> Inp
         head = handle.read(SNIFF_BYTES)
     kind, notes = _sniff_kind(path, head)
     if kind == "xlsx":
-        digest = _scan_file(path, limits)
+        digest = _scan_file(path, limits, hashed)
         sheets = _read_excel(path, limits, notes, only)
         if not sheets:
             raise ReadError("workbook has no sheet with data; check it is the export of failed items")
         result = InputFile(name, digest.sha256, tuple(sheets))
     else:
-        sheet, digest = _read_csv(path, limits, head, info.st_size, notes)
+        sheet, digest = _read_csv(path, limits, head, info.st_size, notes, hashed)
         result = InputFile(name, digest.sha256, (sheet,))
     _unchanged(path, info, digest.size)
     return result

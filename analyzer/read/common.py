@@ -116,21 +116,22 @@ def _reason(exc: BaseException) -> str:
     return (text[:200] if text else "") or type(exc).__name__
 
 
-def _scan_file(path: Path, limits: Limits) -> Digest:
-    """One pass over the bytes: the hash for the manifest, the NUL bytes some systems pad with,
-    and the size actually read (a file may grow after it was measured). The CSV fast path does
-    this while it parses; other paths call it."""
-    digest = hashlib.sha256()
+def _scan_file(path: Path, limits: Limits, hashed: bool = True) -> Digest:
+    """One pass over the bytes: the hash for the manifest (unless not `hashed`: then ""), the NUL
+    bytes some systems pad with, and the size actually read (a file may grow after it was
+    measured). The CSV fast path does this while it parses; other paths call it."""
+    digest = hashlib.sha256() if hashed else None
     size = nuls = 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
+            if digest is not None:
+                digest.update(block)
             if b"\0" in block:
                 nuls += block.count(0)
             size += len(block)
             if size > limits.max_file_bytes:
                 raise _over_size(limits)
-    return Digest(digest.hexdigest(), size, nuls)
+    return Digest(digest.hexdigest() if digest is not None else "", size, nuls)
 
 
 def _over_size(limits: Limits) -> ReadError:

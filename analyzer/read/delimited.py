@@ -26,7 +26,8 @@ from analyzer.read.sniff import _encoding_of, _find_header, _lines_before_record
 # CSV
 
 
-def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[str]) -> tuple[Sheet, Digest]:
+def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[str],
+              hashed: bool = True) -> tuple[Sheet, Digest]:
     csv.field_size_limit(max(limits.max_cell_chars + 1, 131072))
     encoding = _encoding_of(head)
     _fallbacks.count = 0
@@ -44,7 +45,7 @@ def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[st
     _fallbacks.count = 0
     digest = None
     try:
-        frame, digest, swallowed = _parse_utf8(path, encoding, delimiter, header, skip_lines + 1, limits)
+        frame, digest, swallowed = _parse_utf8(path, encoding, delimiter, header, skip_lines + 1, limits, hashed)
         if frame is None:  # bytes that are not UTF-8: pandas' parser with the cp1252 fallback
             with warnings.catch_warnings():
                 # pandas only warns when a row is longer than the header, and drops the extra cells.
@@ -57,7 +58,7 @@ def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[st
         _fallbacks.count = 0
         frame, careful_notes = _parse_careful(path, encoding, delimiter, header, header_index, limits)
         notes = [*notes, *careful_notes]
-    digest = digest or _scan_file(path, limits)
+    digest = digest or _scan_file(path, limits, hashed)
     recoded = getattr(_fallbacks, "count", 0)
     if recoded:
         notes.append(f"{recoded:,} byte(s) were not UTF-8 and were read as Windows-1252 (accents from another system)")
@@ -75,7 +76,8 @@ def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[st
     return sheet, digest
 
 
-def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ...], skip: int, limits: Limits):
+def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ...], skip: int, limits: Limits,
+                hashed: bool = True):
     """(frame, digest, swallowed) from Arrow, in pieces on every core when the file can be cut,
     else in one go; (None, None, False) for bytes that are not UTF-8. A ragged row raises
     ParserError, for the careful reader."""
@@ -84,7 +86,8 @@ def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ..
     free_text = tuple(h for h in header if role_of(h) in ("error", "note", "description"))
     try:
         parsed = read_pieces(path, header, skip, delimiter, max_bytes=limits.max_file_bytes,
-                             max_rows=limits.max_rows, check_first=free_text, repeated=_repeated(header))
+                             max_rows=limits.max_rows, check_first=free_text, repeated=_repeated(header),
+                             hashed=hashed)
     except NotUtf8:
         return None, None, False
     except Ragged:

@@ -63,16 +63,17 @@ class Parsed:
 
 def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, *, max_bytes: int,
                 max_rows: int, check_first: tuple[str, ...] = (), workers: int | None = None,
-                piece_bytes: int | None = None, repeated: tuple[str, ...] = ()) -> Parsed | None:
+                piece_bytes: int | None = None, repeated: tuple[str, ...] = (), hashed: bool = True) -> Parsed | None:
     """The whole file as an Arrow table of text columns, or None when it cannot be cut safely
     (one column, or no line break outside quotes within `MAX_PIECE_BYTES`). The `repeated`
     columns come dictionary-encoded (see `text_columns`). Raises NotUtf8, Ragged, TooManyRows,
-    or OverflowError when the file grows past `max_bytes` while read."""
+    or OverflowError when the file grows past `max_bytes` while read. Not `hashed`: no sha256
+    (the digest's is "")."""
     if len(header) < 2:
         return None
     workers = workers or min(os.cpu_count() or 1, 4)
     piece_bytes = piece_bytes or PIECE_BYTES
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if hashed else None
     size = nuls = 0
     order = _check_order(header, check_first)
     options = text_columns(header, repeated)
@@ -92,7 +93,8 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
             if size > max_bytes:
                 raise OverflowError(size)
             block = memoryview(buffer)[len(carry) : end]
-            digest.update(block)
+            if digest is not None:
+                digest.update(block)
             if buffer.find(0, len(carry), end) >= 0:
                 nuls += buffer.count(0, len(carry), end)
             cut = _cut(buffer, end) if got else end
@@ -117,7 +119,7 @@ def read_pieces(path: Path, header: tuple[str, ...], skip: int, delimiter: str, 
     for _, cells in results:
         for column, values in cells.items():
             broken.setdefault(column, set()).update(values)
-    return Parsed(pa.concat_tables(tables), Digest(digest.hexdigest(), size, nuls),
+    return Parsed(pa.concat_tables(tables), Digest(digest.hexdigest() if digest is not None else "", size, nuls),
                   {c: sorted(v) for c, v in broken.items()})
 
 

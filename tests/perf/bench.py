@@ -1026,9 +1026,10 @@ def run(opts: argparse.Namespace) -> dict:
                                                 f", generated in {facts['seconds']:.1f} s"))
         return path
 
-    csv_path = export(n)
-    out["export"] = json.loads(csv_path.with_suffix(".json").read_text())
-    small_path = export(small_n) if want("linear") else None
+    only_speed = wanted is not None and wanted <= {"speed"}
+    csv_path = export(n) if not only_speed else None
+    out["export"] = json.loads(csv_path.with_suffix(".json").read_text()) if csv_path else {}
+    small_path = export(small_n) if want("linear") and not only_speed else None
 
     def stage(key: str, label: str, result: dict, rows: int | None = None) -> dict:
         result = dict(result)
@@ -1101,6 +1102,9 @@ def run(opts: argparse.Namespace) -> dict:
             if "cli" not in stages:
                 stage("cli", "publish-failures report (default workers)", bench.cli_report(csv_path, work / "cli-out", None), rows=n)
 
+    if want("speed"):
+        speed_group(bench, opts, stage)
+
     out["code_after"] = code_state()
     if (out["code_after"]["commit"], out["code_after"]["changed"]) != (out["code"]["commit"], out["code"]["changed"]):
         note(f"NOTE: the code changed during the run (now {out['code_after']['commit']}); stages ran on the code of their start")
@@ -1110,6 +1114,157 @@ def run(opts: argparse.Namespace) -> dict:
     if opts.profile_failing:
         profile_failures(bench, out, csv_path)
     return out
+
+
+# =============================================================================================
+# Speed where users feel it (issue #13): classify output, cold start, the cost of each client,
+# the default number of workers. Each pair of runs is interleaved (A B A B ...) and the median
+# of each side taken, so a burst of load from other work on the machine hits both sides.
+
+
+def _run_timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and the children it reaped) of one command."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(cwd))
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"{' '.join(command[:4])} ... exited {code}: {proc.stderr.read().decode()[-400:]}")
+    proc.stderr.close()
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _pairs(commands: dict[str, list[str]], repeats: int, cwd: Path, before=None) -> dict[str, dict]:
+    """Each command `repeats` times, interleaved; the median wall and CPU of each."""
+    import statistics
+
+    walls: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(repeats):
+        for key, command in commands.items():
+            if before:
+                before(key)
+            wall, cpu = _run_timed(command, cwd)
+            walls[key].append(wall)
+            cpus[key].append(cpu)
+    return {k: {"seconds": statistics.median(walls[k]), "cpu_s": statistics.median(cpus[k]), "walls": walls[k],
+                "cpus": cpus[k]} for k in commands}
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("publish-failures")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "analyzer"]
+
+
+def speed_group(bench: Bench, opts: argparse.Namespace, stage) -> None:
+    work = bench.work
+    quick = opts.quick
+    python = sys.executable
+
+    # Cold start: a bookkeeper pasting one error, or asking for help.
+    runs = _pairs({"pass": [python, "-c", "pass"],
+                   "explain": [*_cli(), "explain", "Account code 200 is archived"],
+                   # a message no pattern claims also loads the phrasebook for the similarity stage
+                   "unknown": [*_cli(), "explain", "The widget flange could not be reconciled"],
+                   "help": [*_cli(), "--help"]}, 5 if quick else 9, ROOT)
+    stage("start_pass", "python -c pass", runs["pass"])
+    stage("start_explain", "publish-failures explain MESSAGE", runs["explain"])
+    stage("start_help", "publish-failures --help", runs["help"])
+    stage("start_unknown", "publish-failures explain UNKNOWN-MESSAGE (no target)", runs["unknown"])
+
+    def generated(rows: int, clients: int) -> Path:
+        path = work / f"speed-{rows}r-{clients}c-{opts.seed}.csv"
+        if not path.exists() or opts.regenerate:
+            bench.log(f"generating {rows:,} rows for {clients:,} clients ...")
+            facts = bench.child("generate", csv=str(path), rows=rows, clients=clients, distinct=opts.distinct, seed=opts.seed)
+            if "error" in facts:
+                raise SystemExit(facts["error"])
+        return path
+
+    # classify's output against pandas reading and writing the same file.
+    rows = 30_000 if quick else 300_000
+    source = generated(rows, max(1, rows // 300))
+    written = work / "speed-classified.csv"
+    runs = _pairs({
+        "pandas": [python, "-c", "import pandas as pd, sys; pd.read_csv(sys.argv[1]).to_csv(sys.argv[2], index=False)",
+                   str(source), str(written)],
+        "classify": [*_cli(), "classify", str(source), "-o", str(written)],
+    }, 3, ROOT)
+    stage("classify_pandas", f"baseline: pandas read_csv + to_csv ({rows:,} rows, process)", runs["pandas"], rows=rows)
+    stage("classify_cli", f"publish-failures classify -o FILE ({rows:,} rows)", runs["classify"], rows=rows)
+
+    # The cost of each client: the same rows as few and as many clients, one worker.
+    rows = 6_000 if quick else 60_000
+    few, many = (6, 60) if quick else (6, 600)
+    paths = {few: generated(rows, few), many: generated(rows, many)}
+    out = work / "speed-reports"
+
+    def clear(_key) -> None:
+        shutil.rmtree(out, ignore_errors=True)
+
+    def report(path: Path, workers: int | None) -> list[str]:
+        command = [*_cli(), "report", str(path), "--out", str(out), "--period", "October 2026", "--no-history"]
+        return command + (["--workers", str(workers)] if workers is not None else [])
+
+    runs = _pairs({"few": report(paths[few], 1), "many": report(paths[many], 1)}, 1 if not quick else 3, ROOT, clear)
+    stage("clients_few", f"report --workers 1: {rows:,} rows as {few} clients", {**runs["few"], "clients": few}, rows=rows)
+    stage("clients_many", f"report --workers 1: {rows:,} rows as {many} clients", {**runs["many"], "clients": many},
+          rows=rows)
+
+    # The default number of workers against one.
+    from analyzer.jobs import default_workers
+
+    chosen = default_workers(many, rows)
+    load = os.getloadavg()[0]
+    runs = _pairs({"default": report(paths[many], None), "one": report(paths[many], 1),
+                   "two": report(paths[many], 2)}, 1 if not quick else 3, ROOT, clear)
+    stage("workers_default", f"report, default workers ({chosen} at load {load:.1f}): {rows:,} rows, {many} clients",
+          {**runs["default"], "workers": chosen}, rows=rows)
+    stage("workers_one", f"report --workers 1: {rows:,} rows, {many} clients", runs["one"], rows=rows)
+    stage("workers_two", f"report --workers 2: {rows:,} rows, {many} clients (CPU misses the workers)", runs["two"],
+          rows=rows)
+    clear(None)
+
+
+def speed_targets(s: dict, add, missing) -> None:
+    if _ok(s, "start_pass", "start_explain", "start_help"):
+        for key, label in (("start_explain", "explain MESSAGE"), ("start_help", "--help")):
+            ratio = s[key]["seconds"] / s["start_pass"]["seconds"]
+            add(f"{label} / python -c pass (wall)", ratio, "<= 6", ratio <= 6,
+                f"{s[key]['seconds'] * 1000:.0f} ms vs {s['start_pass']['seconds'] * 1000:.0f} ms; in CPU time "
+                f"{s[key]['cpu_s'] / s['start_pass']['cpu_s']:.2f}")
+        if _ok(s, "start_unknown"):
+            add("(info) explain UNKNOWN-MESSAGE / python -c pass (wall)",
+                s["start_unknown"]["seconds"] / s["start_pass"]["seconds"], "no target", True,
+                "a message no pattern claims loads the phrasebook too")
+    else:
+        missing("explain / --help start-up", "<= 6", "needs the speed group")
+    if _ok(s, "classify_cli", "classify_pandas"):
+        ratio = s["classify_cli"]["seconds"] / s["classify_pandas"]["seconds"]
+        add("classify -o FILE / pandas read_csv + to_csv (wall)", ratio, "<= 1.0", ratio <= 1.0,
+            f"in CPU time {s['classify_cli']['cpu_s'] / s['classify_pandas']['cpu_s']:.2f}")
+    else:
+        missing("classify / pandas read_csv + to_csv", "<= 1.0", "needs the speed group")
+    if _ok(s, "clients_few", "clients_many"):
+        few, many = s["clients_few"], s["clients_many"]
+        ratio = many["cpu_s"] / few["cpu_s"]
+        add(f"report --workers 1, {many['clients']} / {few['clients']} clients (CPU)", ratio, "<= 1.6", ratio <= 1.6,
+            f"wall {many['seconds'] / few['seconds']:.2f}")
+        per_client = (many["cpu_s"] - few["cpu_s"]) / (many["clients"] - few["clients"]) * 1000
+        add("fixed cost per client, ms (CPU, --workers 1)", per_client, "< 10", per_client < 10,
+            f"(CPU {many['cpu_s']:.1f} s - {few['cpu_s']:.1f} s) / {many['clients'] - few['clients']} clients; by wall "
+            f"{(many['seconds'] - few['seconds']) / (many['clients'] - few['clients']) * 1000:.1f} ms")
+    else:
+        missing("cost per client", "<= 1.6, < 10 ms", "needs the speed group")
+    if _ok(s, "workers_default", "workers_one"):
+        ratio = s["workers_default"]["seconds"] / s["workers_one"]["seconds"]
+        add(f"report, default workers ({s['workers_default']['workers']}) / --workers 1 (wall)", ratio, "<= 1.05",
+            ratio <= 1.05, f"load average {os.getloadavg()[0]:.1f} at the end"
+            + (f"; --workers 2 / --workers 1 = {s['workers_two']['seconds'] / s['workers_one']['seconds']:.2f}"
+               if _ok(s, "workers_two") else ""))
+    else:
+        missing("default workers / one", "<= 1.05", "needs the speed group")
 
 
 def derive(stages: dict, n: int) -> None:
@@ -1220,13 +1375,18 @@ def targets(stages: dict, n: int, small_n: int) -> list[dict]:
         add(f"linear memory, report run: {n:,} / {small_n:,} rows", mem, f"<= {1.2 * scale:g}", mem <= 1.2 * scale)
     else:
         missing("linear report run", "<= 12", "needs the linear and report groups")
+    speed_targets(s, add, missing)
     return found
 
 
 ORDER = ["imports", "read_csv", "read", "normalise", "classify", "plan", "pipeline", "pipeline_small",
          "render_html", "render_xlsx", "write_html", "write_xlsx", "model_html", "model_xlsx",
          "prepare_html", "prepare_xlsx", "report_html", "report_xlsx", "naive", "dump", "xlsx_openpyxl",
-         "xlsx_analyzer", "cli", "cli_1", "cli_small"]
+         "xlsx_analyzer", "cli", "cli_1", "cli_small", "start_pass", "start_explain", "start_help", "start_unknown",
+         "classify_pandas", "classify_cli", "clients_few", "clients_many", "workers_default", "workers_one", "workers_two"]
+
+
+SPEED_STAGES = ("start_", "classify_", "clients_", "workers_")  # and start_unknown
 
 
 def print_report(out: dict, n: int) -> None:
@@ -1243,6 +1403,11 @@ def print_report(out: dict, n: int) -> None:
             print(f"{label:<62} ERROR: {s['error'][:300]}")
             continue
         rows = s.get("rows", 0)
+        if key.startswith(SPEED_STAGES):
+            runs = ", ".join(f"{w:.2f}" for w in s.get("walls", []))
+            print(f"{label:<62} {s['seconds']:>9.2f} {_fmt_rate(rows, s['seconds']):>11} {s['cpu_s'] / s['seconds']:>8.2f}"
+                  f"  median of {len(s.get('walls', []))} interleaved runs ({runs} s); CPU {s['cpu_s']:.2f} s")
+            continue
         if key.startswith("cli"):
             print(f"{label:<62} {s['seconds']:>9.2f} {_fmt_rate(rows, s['seconds']):>11} {s['cpu_per_wall']:>8.2f} "
                   f"{s['tree_pss_peak_mb']:>9,.0f} {'':>9}  tree PSS; largest process {s['max_process_rss_mb']:,.0f} MB; "
@@ -1316,7 +1481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="", metavar="FILE", help="also write every number as JSON")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 rows, 100 clients, small samples")
     parser.add_argument("--only", default="", metavar="GROUPS",
-                        help="comma-separated groups to run: stages,baselines,xlsx,render,report,linear (default all)")
+                        help="comma-separated groups to run: stages,baselines,xlsx,render,report,linear,speed"
+                             " (default all; speed alone needs no million-row export)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--regenerate", action="store_true", help="write the exports again even if cached")
     parser.add_argument("--cluster", action="store_true",
