@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 from analyzer.catalog import CatalogError, load_catalog
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.columns import ROLES
-from analyzer.errors import (ClusterError, FolderBusy, MissingExtra, OutputError, StoreBusy, StoreLocationError,
+from analyzer.errors import (ClusterAddressError, ClusterError, FolderBusy, MissingExtra, OutputError, StoreBusy, StoreLocationError,
                              TemplateProblem, UnknownClient)
 from analyzer.store import Store
 from analyzer.store import StoreError as HistoryError
@@ -304,6 +304,7 @@ _FAILURES = (
     (HistoryError, "publish-failures: ", EXIT_STORE),
     (OutputError, "publish-failures: ", EXIT_OUTPUT),
     (FolderBusy, "publish-failures: ", EXIT_BUSY),
+    (ClusterAddressError, "publish-failures: ", EXIT_USAGE),
     (ClusterError, "publish-failures: ", EXIT_CLUSTER),
 )
 _KNOWN_FAILURES = tuple(kind for kind, _, _ in _FAILURES)
@@ -793,7 +794,13 @@ def _explain(args, stdout, stderr) -> int:
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
-    findings = classify_cell(message, catalog, None, SecondStage(taught(_default_database(None))))
+    try:
+        known = taught(_default_database(None))
+    except (HistoryError, StoreLocationError, MissingExtra) as exc:
+        # A message is explained without the practice's database too (a shared server may be down).
+        print(f"publish-failures: note: the errors this practice taught could not be read ({exc})", file=stderr)
+        known = {}
+    findings = classify_cell(message, catalog, None, SecondStage(known))
     explained = []
     for finding in findings:
         fix = catalog.fixes[finding.fix]

@@ -15,6 +15,7 @@ scheduler is given, so the embedded default never loads it.
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 from collections import deque
@@ -24,13 +25,17 @@ from pathlib import Path
 from typing import Callable
 
 from analyzer import __version__
-from analyzer.errors import ClusterError, MissingExtra
+from analyzer.errors import ClusterAddressError, ClusterError, MissingExtra
 from analyzer.read import InputFile, Limits, read_export
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler before giving up with one line
 IN_FLIGHT_PER_WORKER = 3  # tasks queued per worker: enough to keep it busy, few enough to bound memory
 _TEMPLATE_BYTES = 16 * 1024 * 1024  # a templates folder larger than this is not a templates folder
 
+
+# tcp://host:port (the form `dask scheduler` prints), tls:// or ws:// alike, host:port, or an
+# in-process address (tests).
+_WELL_FORMED = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}/?|inproc://\S+")
 
 class Cluster:
     """A connection to a Dask scheduler, and the two kinds of task a run gives it."""
@@ -48,6 +53,9 @@ class Cluster:
         except ImportError:
             raise MissingExtra(f"--scheduler {address}: the cluster engine is not installed;"
                                " pip install '.[cluster]'") from None
+        if not _WELL_FORMED.fullmatch(address.strip()):
+            raise ClusterAddressError(f"--scheduler {address!r}: not a scheduler address; give tcp://HOST:PORT"
+                                      " (e.g. tcp://10.0.0.5:8786)")
         try:
             client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:

@@ -40,3 +40,8 @@ class UnknownClient(ValueError):
 
 class FolderBusy(Exception):
     """Another run is writing to the same output folder (exit 4)."""
+
+
+class ClusterAddressError(ValueError):
+    """--scheduler (or `scheduler` in the config) is not an address a scheduler can have: a usage
+    error (exit 2), said before anything tries to connect."""

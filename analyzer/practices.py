@@ -15,6 +15,7 @@ from analyzer.config import ConfigError
 
 CONCURRENT_PRACTICES = 4  # practices in flight at once on a cluster: each keeps its batch in this process
 
+UNEXPECTED = -1  # a practice stopped by an error no one foresaw: its summary line says so
 _OUTCOMES = {0: "done", 1: "done; some inputs could not be read", 2: "configuration or usage error",
              3: "unrecognised errors", 4: "busy: another run holds its folder or database",
              5: "the reports could not be written", 6: "the history database failed",
@@ -54,7 +55,7 @@ def run_practices(paths: list[Path], run_one: Callable[[Path], int],
                 unexpected.append(exc)
                 print(f"publish-failures: {path}: stopped by an unexpected error ({type(exc).__name__}: {exc})",
                       file=stderr)
-                return 1
+                return UNEXPECTED
             line, code = outcome
             print(line, file=stderr)
             return code
@@ -66,7 +67,10 @@ def run_practices(paths: list[Path], run_one: Callable[[Path], int],
     else:
         codes = [one(path) for path in paths]
     for path, code in zip(paths, codes):
-        print(f"publish-failures: practice {path}: {_OUTCOMES.get(code, 'failed')} (exit {code})", file=stderr)
+        if code == UNEXPECTED:
+            print(f"publish-failures: practice {path}: failed: stopped by an unexpected error", file=stderr)
+        else:
+            print(f"publish-failures: practice {path}: {_OUTCOMES.get(code, 'failed')} (exit {code})", file=stderr)
     if unexpected:
         raise unexpected[0]
     return max(codes, default=0)

@@ -98,7 +98,12 @@ def _rebuild_for_practices() -> str:
     aside = [f"ALTER TABLE {t} RENAME TO {t}_v4;" for t in _V4_COLUMNS]
     copy = [f"INSERT INTO {t} (practice, {c}) SELECT '', {c} FROM {t}_v4;" for t, c in _V4_COLUMNS.items()]
     drop = [f"DROP TABLE {t}_v4;" for t in ("items", "run_clients", "tracking", "retired", "taught", "runs")]
-    return "\n".join(["DROP INDEX IF EXISTS items_by_key;", *aside, tables_v5("sqlite"), *copy, *drop])
+    # Rows that were there before practice keys belong to the one practice that had the file: the
+    # first practice with a key to open it after this upgrade takes them (Store._connect), once.
+    unclaimed = ["CREATE TABLE unclaimed (pending INTEGER NOT NULL);",
+                 "INSERT INTO unclaimed SELECT 1 WHERE " + " OR ".join(
+                     f"EXISTS (SELECT 1 FROM {t})" for t in ("runs", "tracking", "retired", "taught")) + ";"]
+    return "\n".join(["DROP INDEX IF EXISTS items_by_key;", *aside, tables_v5("sqlite"), *copy, *drop, *unclaimed])
 
 
 SQLITE_MIGRATIONS: tuple[str, ...] = (

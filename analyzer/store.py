@@ -42,6 +42,15 @@ class StoreError(Exception):
     """The state store cannot be used; one line naming the database and what to do."""
 
 
+def _without_password(location: str) -> str:
+    """A location as it may be shown: a password between ':' and '@' is hidden."""
+    head, at, tail = location.rpartition("@")
+    if not at or "://" not in head:
+        return location
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.split(':', 1)[0]}@{tail}"
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
@@ -53,7 +62,13 @@ class Store:
     def __init__(self, location: str | os.PathLike, practice: str = ""):
         self.location = os.fspath(location)
         self.practice = practice
-        scheme = urlsplit(self.location).scheme.lower() if "://" in self.location else ""
+        try:
+            scheme = urlsplit(self.location).scheme.lower() if "://" in self.location else ""
+            if scheme:
+                urlsplit(self.location).port  # noqa: B018 (a malformed host or port raises here, once)
+        except ValueError as exc:
+            raise StoreLocationError(f"{_without_password(self.location)}: not a database address this tool can"
+                                     f" read ({exc}); give a file path or postgresql://user@host/database") from None
         if scheme in POSTGRES_SCHEMES:
             self.backend = "postgresql"
             if importlib.util.find_spec("psycopg") is None:
@@ -102,7 +117,11 @@ class Store:
         """One transaction: committed when the block ends, rolled back when it raises. A driver
         error is one line naming the database."""
         errors = _driver_errors(self.backend)
-        connection = self._held or self._connect()
+        try:
+            connection = self._held or self._connect()
+        except errors as exc:
+            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)}); nothing of this"
+                             " run was recorded or published") from None
         try:
             connection.execute("BEGIN IMMEDIATE" if write and self.backend == "sqlite" else "BEGIN")
             try:
@@ -243,18 +262,19 @@ _KEYED_TABLES = ("runs", "items", "run_clients", "tracking", "retired", "taught"
 
 
 def _adopt_unkeyed_rows(connection: sqlite3.Connection, practice: str) -> None:
-    """A SQLite file from before practice keys holds one practice's rows under the key ''. The
-    first practice with a key to open it takes them, so a config that already named its
-    practice keeps its history, tracking and taught errors after the upgrade. A file that holds
-    any keyed row is shared already and is left as it is."""
-    keys = {row[0] for table in _KEYED_TABLES
-            for row in connection.execute(f"SELECT DISTINCT practice FROM {table}")}  # noqa: S608 (fixed names)
-    if keys != {""}:
+    """A SQLite file upgraded from before practice keys holds one practice's rows under the key
+    ''. The first practice with a key to open it after the upgrade takes them, once, so a config
+    that already named its practice keeps its history, tracking and taught errors. Only the
+    upgrade marks rows as unclaimed: a file shared by a practice with no key and one with a key
+    keeps each one's rows."""
+    if not _has_table(connection, "unclaimed") or not connection.execute("SELECT 1 FROM unclaimed").fetchone():
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
-        for table in _KEYED_TABLES:
-            connection.execute(f"UPDATE {table} SET practice = ? WHERE practice = ''", (practice,))  # noqa: S608
+        if connection.execute("SELECT 1 FROM unclaimed").fetchone():  # not taken while this one waited
+            for table in _KEYED_TABLES:
+                connection.execute(f"UPDATE {table} SET practice = ? WHERE practice = ''", (practice,))  # noqa: S608
+            connection.execute("DELETE FROM unclaimed")
         connection.execute("COMMIT")
     except BaseException:
         _quietly(connection.execute, "ROLLBACK")

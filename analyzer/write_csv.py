@@ -119,7 +119,8 @@ def _cell_text(value) -> str:
     """A cell as the csv module writes a Python object: None empty, a float by repr, else str."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
-    return repr(value) if isinstance(value, float) else str(value)
+    # float.__repr__, not repr(): numpy 2 writes np.float64(0.1) as "np.float64(0.1)", the csv module "0.1".
+    return float.__repr__(value) if isinstance(value, float) else str(value)
 
 
 def _quote(text: str, special: str) -> str:

@@ -255,3 +255,14 @@ def test_a_folder_with_no_configs_is_a_usage_error(tmp_path):
     (tmp_path / "empty").mkdir()
     code, err = _run("run", "--config", tmp_path / "empty")
     assert code == 2 and "no practice configs" in err
+
+
+@pytest.mark.parametrize("address", ["bogus-address", "tcp://", "http://host", "tcp://host:port"])
+def test_a_malformed_scheduler_address_is_a_usage_error_said_at_once(tmp_path, address):
+    import time
+
+    started = time.monotonic()
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["report", str(SAMPLES), "--out", str(tmp_path / "out"), "--scheduler", address], stdout=out, stderr=err)
+    assert code == 2 and "not a scheduler address" in err.getvalue() and time.monotonic() - started < 5
+    assert not (tmp_path / "out" / "index.html").exists()

@@ -23,7 +23,7 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("The bill has been approved and can no longer be edited", "invalid_status_for_modification"),
     ("Xero authorisation has expired, please reconnect", "not_authorised"),
     ("Failed to attach the receipt image", "image_publish_failed"),
-    ("Cannot post to a period that has been locked", "lock_date"),
+    ("Xero says the lock date stops this bill", "lock_date"),
     ("This bill already exists in Xero and is not a draft", "already_exists_not_draft"),
     ("Bank account details don't match any bank account in Xero", "bank_account_mismatch"),
     ("Tax cannot exceed the amount of the line", "tax_exceeds_line_amount"),

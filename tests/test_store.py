@@ -4,6 +4,7 @@ the location and driver checked before anything runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -184,3 +185,20 @@ def test_a_version_4_sqlite_database_is_upgraded_in_place_keeping_its_rows(tmp_p
     assert taught.taught(Store(path, "Harbour & Co")) == {"t": "lock_date"}
     assert history.known_clients(Store(path, "Another practice")) == set()
     assert history.known_clients(Store(path, "Harbour & Co")) == {"Acme Ltd"}
+
+
+def test_a_file_shared_by_a_practice_with_no_key_and_one_with_a_key_keeps_each_ones_rows(tmp_path):
+    from analyzer import taught
+    from analyzer.catalog import load_default_catalog
+
+    path, catalog, when = tmp_path / "shared.sqlite", load_default_catalog(), dt.datetime(2026, 11, 1)
+    taught.teach(Store(path), "Contact name 'A' is too long", "contact_missing", catalog, when)  # no key, first
+    taught.teach(Store(path, "B"), "Quantity must be positive", "item_code_invalid", catalog, when)
+    assert list(taught.taught(Store(path)).values()) == ["contact_missing"]
+    assert list(taught.taught(Store(path, "B")).values()) == ["item_code_invalid"]
+
+
+@pytest.mark.parametrize("location", ["postgresql://u@[bad/db", "postgresql://u:secret@[::1/db", "postgresql://u@host:port/db"])
+def test_a_malformed_database_address_is_one_line_without_the_password(tmp_path, location):
+    code, _, err = _run("history", "--db", location)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err and "secret" not in err, err

@@ -45,7 +45,7 @@ def _table(values: list) -> pd.DataFrame:
         "float64": np.where(np.arange(n) % 4 == 0, np.nan, np.arange(n) / 7.0),
         "big floats": np.array([1e16, 1e-05, -0.0, np.inf, 123456789.125] * n, dtype=np.float64)[:n],
         "flag": np.arange(n) % 2 == 0,
-        "objects": pd.Series([None, 1.5, "t,x", 7, pd.NA, float("nan"), True] * n, dtype=object)[:n],
+        "objects": pd.Series([None, 1.5, "t,x", 7, pd.NA, float("nan"), True, np.float64(0.1)] * n, dtype=object)[:n],
         "nullable int": pd.array([None if i % 5 == 0 else i for i in range(n)], dtype="Int64"),
         "numeric categories": pd.Categorical(np.arange(n) % 3 + 0.5),
     })
