@@ -140,6 +140,7 @@ class Cluster:
         pending: dict = {}  # future -> (job number, the folder its files go to)
         limit = self.workers() * IN_FLIGHT_PER_WORKER
         templates: dict = {}
+        catalogs: dict = {}  # id -> (catalog, its future): sent to every worker once, not with each job
 
         def take() -> None:
             try:
@@ -159,7 +160,11 @@ class Cluster:
                 if folder is not None and folder not in templates:
                     templates[folder] = _snapshot(folder)
                 sent = templates.get(folder) if folder is not None else None
-                future = self._submit(render_sent, job, sent)
+                catalog = job.context.catalog
+                if id(catalog) not in catalogs:
+                    catalogs[id(catalog)] = (catalog, self._scatter(catalog, broadcast=True))
+                future = self._submit(render_sent, replace(job, context=replace(job.context, catalog=None)), sent,
+                                      catalogs[id(catalog)][1])
                 pending[future] = (number, job.context.out)
                 finished.add(future)
                 del job
@@ -181,11 +186,11 @@ class Cluster:
         except Exception as exc:
             raise ClusterError(self._lost(exc)) from None
 
-    def _scatter(self, data: bytes):
-        """Large bytes go to a worker as data of their own, not inside the task's description
-        (which Dask warns about, and holds on the scheduler)."""
+    def _scatter(self, data, broadcast: bool = False):
+        """Large data go to a worker as data of their own, not inside the task's description
+        (which Dask warns about, and holds on the scheduler); `broadcast`: to every worker."""
         try:
-            return self.client.scatter(data, hash=False)
+            return self.client.scatter(data, hash=False, broadcast=broadcast)
         except Exception as exc:
             raise ClusterError(self._lost(exc)) from None
 
@@ -265,12 +270,15 @@ def _named(result: InputFile, temporary: str, name: str) -> InputFile:
     return replace(result, path=name, error=result.error.replace(temporary, name), sheets=sheets)
 
 
-def render_sent(job, templates: tuple[str, tuple] | None):
-    """render_files, with the practice's templates folder (if any) rebuilt from what was sent;
-    a template that fails names the practice's folder, not the worker's copy."""
+def render_sent(job, templates: tuple[str, tuple] | None, catalog=None):
+    """render_files, with the run's catalog (sent to the worker once) put back in the job, and the
+    practice's templates folder (if any) rebuilt from what was sent; a template that fails names
+    the practice's folder, not the worker's copy."""
     from analyzer.errors import TemplateProblem
     from analyzer.render import render_files
 
+    if catalog is not None:
+        job = replace(job, context=replace(job.context, catalog=catalog))
     if templates is None:
         return render_files(job)
     original, _ = templates
