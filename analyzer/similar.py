@@ -88,6 +88,7 @@ class Phrasebook:
     # Verdicts by message: the distinct unknown cells of a month share a few templates once their
     # values are masked, so each template is compared with the phrasebook once.
     memo: dict = field(default_factory=dict, compare=False, repr=False)
+    nearest: dict = field(default_factory=dict, compare=False, repr=False)  # message -> (closest wordings, things)
     things: tuple = field(default=(), compare=False, repr=False)  # each wording's thing words, found once
 
     def __post_init__(self) -> None:
@@ -102,16 +103,13 @@ class Phrasebook:
         return verdict
 
     def _judge(self, normalised: str) -> Verdict:
-        from rapidfuzz import fuzz, process  # imported when a message first reaches this stage
-
         if not self.texts or not normalised.strip():
             return Verdict("", 0.0)
-        matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
+        matches, things = self._nearest(normalised)
         positives = [(self.labels[i], score, i) for _, score, i in matches if _positive(self.labels[i])]
         if not positives:
             return Verdict("", 0.0)
         best, score, closest = positives[0]
-        things = _thing_words(normalised)
         # Only wordings about the same things compete: a near-miss or another category's wording
         # about a contact says nothing against a message about an account code.
         other = next((s for label, s, i in positives if label != best and self.things[i] == things), 0.0)
@@ -127,16 +125,23 @@ class Phrasebook:
         suggestion = "" if confident or not (things & self.things[closest]) else best
         return Verdict(best if confident else "", round(score / 100, 2), suggestion)
 
+    def _nearest(self, normalised: str) -> tuple[list, frozenset[str]]:
+        """The 40 closest wordings of a message and its thing words, found once: a message the
+        key words read is checked against the phrasebook (vetoes), and judged by it when vetoed."""
+        found = self.nearest.get(normalised)
+        if found is None:
+            from rapidfuzz import fuzz, process  # imported when a message first reaches this stage
+
+            found = self.nearest[normalised] = (
+                process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40), _thing_words(normalised))
+        return found
 
     def vetoes(self, normalised: str, category: str, floor: float = 60.0, close: float = 80.0) -> bool:
         """Whether the wordings known *not* to be this category (near-misses, "none" wordings)
         read closer to a message than any wording of it: a second opinion on a key-word reading,
         so words shared with a near-miss do not put another error into the category."""
-        from rapidfuzz import fuzz, process
-
-        matches = process.extract(normalised, self.texts, scorer=fuzz.token_sort_ratio, limit=40)
+        matches, things = self._nearest(normalised)
         against = (NONE, f"{NOT}{category}")
-        things = _thing_words(normalised)
         positive = next((score for _, score, i in matches if self.labels[i] == category), 0.0)
         # A negative about the same things vetoes from the floor; one about other things only
         # when it reads almost the same ("... not found in Xero" says little by itself).

@@ -80,6 +80,7 @@ class Store:
         else:
             self.backend = "sqlite"
         self._held = None  # the connection of a run in hold()
+        self._claimed = False  # whether this file's unclaimed rows (from before practice keys) were looked for
 
     @property
     def path(self) -> Path:
@@ -107,8 +108,9 @@ class Store:
     def _connect(self):
         if self.backend == "sqlite":
             connection = _sqlite_connect(self.path)
-            if self.practice:
+            if self.practice and not self._claimed:  # once per Store: a connection is opened per transaction
                 _adopt_unkeyed_rows(connection, self.practice)
+                self._claimed = True
             return connection
         return _postgres_connect(self)
 
