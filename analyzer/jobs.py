@@ -25,6 +25,7 @@ from analyzer.history import HistoryView
 from analyzer.items_table import REPEAT_COLUMN, TRACKING, items_table
 from analyzer.plan import Plan
 from analyzer.report_model import FAILING, ClientReport, Source
+from analyzer.row_arrays import RowArrays
 from analyzer.tracking import KEY_COLUMN, RowTracking
 from analyzer.workflow import row_tracking_of
 from analyzer.write import safe_name
@@ -68,10 +69,10 @@ class _Shared:
             if info.client and not info.merged and not info.rows:
                 self.empty.setdefault(info.client, set()).add(info.source_file)
 
-    def kept_columns(self, client: str, part: pd.DataFrame) -> pd.DataFrame:
+    def kept_columns(self, client: str, part: RowArrays) -> RowArrays:
         """A client's rows of the Items table, without the columns only other clients' files have."""
         number = self.position[client]
-        return part[[c for c in self.columns if c in _ALWAYS or self.filled[c][number]]]
+        return part.select([c for c in self.columns if c in _ALWAYS or self.filled[c][number]])
 
     def client_sources(self, sources: tuple[Source, ...], rows: np.ndarray, client: str) -> tuple[Source, ...]:
         """The files this client's rows came from, each with the number of rows that are this
@@ -151,7 +152,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
     stems = carried.stems or _stems(clients)
     shared = _Shared(table, analysis.batch.fields, clients, analysis.batch.tables)
     for client, fields, items in _client_rows(analysis.batch.fields, table, clients):
-        rows = fields.index.to_numpy()
+        rows = fields.index
         cells = analysis.classified.codes[rows]
         present = np.unique(cells)
         yield ClientJob(
@@ -178,10 +179,10 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
 
 
 def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows: int = 10_000):
-    """(client, its typed fields, its Items rows), indexed by batch row. Rows are gathered for
-    several clients at once: gathering from a column Arrow holds in many chunks costs a few
-    milliseconds a call whatever the number of rows, which for a thousand clients and forty
-    columns would be minutes."""
+    """(client, its typed fields, its Items rows) as RowArrays indexed by batch row. Rows are
+    gathered and turned into plain arrays for several clients at once: gathering from a column
+    Arrow holds in many chunks, or reading a column of a DataFrame, costs the same whatever the
+    number of rows, which for a thousand clients and seventy columns would be minutes."""
     batch: list = []
     gathered = 0
     for client in [*clients, None]:
@@ -190,11 +191,12 @@ def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows:
             gathered += len(client.rows)
         if batch and (client is None or gathered >= batch_rows):
             rows = np.concatenate([r for _, r in batch])
-            some_fields, some_items = fields.iloc[rows].set_axis(rows), table.iloc[rows].set_axis(rows)
+            some_fields = RowArrays.of(fields.iloc[rows].set_axis(rows))
+            some_items = RowArrays.of(table.iloc[rows].set_axis(rows))
             start = 0
             for member, member_rows in batch:
                 end = start + len(member_rows)
-                yield member, some_fields.iloc[start:end], some_items.iloc[start:end]
+                yield member, some_fields.slice(start, end), some_items.slice(start, end)
                 start = end
             batch, gathered = [], 0
 

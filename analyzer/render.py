@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from analyzer.catalog import Catalog
 from analyzer.plan import ClientPlan
@@ -16,6 +15,7 @@ from analyzer.render_html import render_asks_html, render_client_html, render_in
 from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
+from analyzer.row_arrays import RowArrays
 from analyzer.write import write_bytes, write_text
 
 
@@ -39,8 +39,8 @@ class ClientJob:
     (per-cell values and categories stored once), and its run history if kept."""
 
     plan: ClientPlan
-    fields: pd.DataFrame
-    items: pd.DataFrame
+    fields: RowArrays  # the client's typed fields, indexed by batch row
+    items: RowArrays  # its rows of the Items table
     cells: np.ndarray  # per row (in `fields` order): its error cell's code
     cell_values: dict[int, tuple]
     cell_categories: dict[int, str]
@@ -58,11 +58,12 @@ class ClientJob:
 def build_report(job: ClientJob) -> ClientReport:
     """The client's full report, its items included."""
     ctx = job.context
-    rows = job.fields.index.to_numpy().tolist()
+    fields = RowArrays.of(job.fields)
+    rows = fields.index.tolist()
     cells = job.cells.tolist()
     history = dict(zip(rows, zip(*job.history))) if job.history is not None else None
     report = build_client_report(
-        job.plan, job.fields, job.items, ctx.catalog, practice=ctx.practice, period=ctx.period,
+        job.plan, fields, job.items, ctx.catalog, practice=ctx.practice, period=ctx.period,
         run_date=ctx.run_date, version=ctx.version, sources=ctx.sources, notes=ctx.notes,
         values={r: job.cell_values[c] for r, c in zip(rows, cells)},
         categories={r: job.cell_categories[c] for r, c in zip(rows, cells)},
@@ -104,7 +105,7 @@ def render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
 
 def summary_of(report: ClientReport) -> ClientReport:
     """The report without its rows: what the overview and manifest need, cheap to send back."""
-    return replace(report, items_table=pd.DataFrame(), duplicates=(), cleared_items=(),
+    return replace(report, items_table=None, duplicates=(), cleared_items=(),
                    groups=tuple(replace(g, items=()) for g in report.groups))
 
 

@@ -1,8 +1,8 @@
 """HTML reports: one self-contained page per client and an index across clients.
 
 Every page comes from Jinja2 templates. One environment is built here, once per templates folder:
-Jinja's immutable sandbox (a practice's template cannot reach Python's internals, run a command or
-write a file), auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
+Jinja's immutable sandbox for a practice's templates (they cannot reach Python's internals, run a
+command or write a file), auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
 before the built-in templates, so a practice can override one partial (say `_brand.html` for its
 name, logo and colours) and keep the rest. Rendering reads only the report model: no clock, no
 network, no files other than templates.
@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
+    Environment,
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
@@ -103,13 +104,18 @@ def _key(templates: Path | None) -> str:
 
 
 @functools.cache
-def environment(templates: str = "") -> ImmutableSandboxedEnvironment:
-    """The one Jinja2 environment for a templates folder ("" for the built-in templates only)."""
+def environment(templates: str = "") -> Environment:
+    """The one Jinja2 environment for a templates folder ("" for the built-in templates only).
+
+    A practice's folder gets Jinja's immutable sandbox, so its templates cannot reach Python's
+    internals. The built-in templates are the tool's own code and render without it: the
+    sandbox checks every attribute a template reads, which was a third of the HTML's cost."""
     loaders: list[BaseLoader] = []
     if templates:
         loaders.append(FileSystemLoader(templates))
     loaders.append(_default_loader())
-    env = ImmutableSandboxedEnvironment(  # a practice's template may not reach Python's internals
+    kind = ImmutableSandboxedEnvironment if templates else Environment
+    env = kind(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(
             enabled_extensions=("html", "htm", "xml", "svg"), default_for_string=True, default=True

@@ -7,12 +7,13 @@ rendered in parallel processes.
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import Iterator
 
 from analyzer.catalog import UNCLASSIFIED, Catalog
 from analyzer.plan import ClientPlan, FixGroup, UNKNOWN_CURRENCY
+from analyzer.row_arrays import RowArrays
 
 SCOPE_LABELS = {
     "connection": "Connection: one action unblocks every item",
@@ -196,7 +197,7 @@ class ClientReport:
     groups: tuple[Group, ...]
     templates: tuple[tuple[str, int], ...]
     notes: tuple[str, ...]
-    items_table: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+    items_table: object = field(repr=False, compare=False, default=None)  # RowArrays or a DataFrame, None once rendered
     rows: int = 0  # input rows, duplicates included; item_count counts each item once
     duplicates: tuple[tuple[Item, str], ...] = ()  # (the repeated row, where its first copy is)
     html_file: str = ""
@@ -242,7 +243,7 @@ def format_date(value: dt.date | None) -> str:
 
 
 def build_client_report(
-    plan_client: ClientPlan, fields: pd.DataFrame, items_table: pd.DataFrame, catalog: Catalog, *,
+    plan_client: ClientPlan, fields, items_table, catalog: Catalog, *,
     practice: str, period: str, run_date: dt.datetime, version: str, sources: tuple[Source, ...],
     notes: tuple[str, ...], values: dict[int, tuple[tuple[str, str], ...]], categories: dict[int, str],
     history: dict[int, tuple[str, str]] | None = None, client_history=None,
@@ -255,8 +256,9 @@ def build_client_report(
     for group in plan_client.groups:
         for row in group.rows:
             keys_of_row.setdefault(int(row), []).append(group.key)
+    fields = RowArrays.of(fields)
     items = {}
-    for row, record in zip(fields.index, fields.itertuples(index=False)):
+    for row, record in zip(fields.index.tolist(), _records(fields)):
         keys = keys_of_row.get(row, [""])
         status, first_seen = (history or {}).get(row, ("", ""))
         items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys[1:]),
@@ -285,15 +287,26 @@ def build_client_report(
     )
 
 
+_ITEM_FIELDS = ("item_id", "date", "date_text", "supplier", "amount", "currency", "category", "tax_name", "tax_code",
+                "error", "link", "source_file", "source_row", "status")
+_Record = namedtuple("_Record", _ITEM_FIELDS)
+
+
+def _records(fields: RowArrays) -> Iterator[_Record]:
+    """Each row's fields as plain Python values (a date as datetime or None, an amount as float,
+    NaN when missing), read column by column."""
+    return map(_Record._make, zip(*(fields[name].tolist() for name in _ITEM_FIELDS)))
+
+
 def _item(row, record, fix_key, also, values, categories, status="", first_seen="", tracking=None) -> Item:
     link = str(record.link)
     return Item(
         row=row,
         item_id=str(record.item_id),
-        date=None if pd.isna(record.date) else record.date.date(),
+        date=None if record.date is None else record.date.date(),
         date_text=str(record.date_text),
         supplier=str(record.supplier),
-        amount=None if pd.isna(record.amount) else float(record.amount),
+        amount=None if record.amount != record.amount else float(record.amount),  # NaN: no amount
         currency=str(record.currency),
         category=str(record.category),
         tax=" ".join(t for t in (str(record.tax_name), str(record.tax_code)) if t),

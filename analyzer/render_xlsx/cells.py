@@ -16,6 +16,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from analyzer.report_model import Money
+from analyzer.row_arrays import RowArrays
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
@@ -218,35 +219,29 @@ def _date_column(heading: str, values: Sequence, formats: _Formats) -> _Column:
     return _Column(heading, "datetime", list(values), formats.date, _heading_width(heading, 12))
 
 
-def _frame_columns(table: pd.DataFrame, order: np.ndarray | None, formats: _Formats,
+def _frame_columns(table: RowArrays, order: np.ndarray | None, formats: _Formats,
                    headings: list[str]) -> list[_Column]:
     """The table's columns as cells, rows taken in `order` (positions; None keeps the table's
-    order): datetimes as date cells, floats as amounts, integers as numbers, the rest as text."""
+    order): dates as date cells, floats as amounts, integers as numbers, the rest as text."""
     columns = []
-    for heading, (_, series) in zip(headings, table.items()):
-        kind = series.dtype.kind
+    for heading, (_, column) in zip(headings, table.items()):
+        values = _take(column, order)
+        kind = values.dtype.kind
         if kind == "M":
-            if getattr(series.dt, "tz", None) is not None:
-                series = series.dt.tz_localize(None)
-            values = _take(series.to_numpy(dtype="datetime64[us]"), order)
             columns.append(_Column(heading, "date", _excel_dates(values), formats.date, _heading_width(heading, 12),
                                    formats.text))
         elif kind == "f":
-            values = _take(series.to_numpy(dtype=float, na_value=np.nan), order)
             cells = values.tolist()
             for missing in np.flatnonzero(~np.isfinite(values)):
                 cells[missing] = None
             columns.append(_Column(heading, "number", cells, formats.money, _heading_width(heading, 12)))
         elif kind in "iu":
-            values = _take(series.to_numpy(), order)
             longest = len(str(values.max())) if len(values) else 0
             columns.append(_Column(heading, "number", values.tolist(), formats.integer,
                                    float(max(longest + 2, _heading_width(heading, 8)))))
         elif kind == "b":
-            values = _take(series.to_numpy(), order)
             columns.append(_text_column(heading, np.where(values, "Yes", "No"), formats))
         else:
-            values = _take(series.to_numpy(dtype=object, na_value=""), order)
             kind = "link" if heading.casefold() == "link" else "text"
             columns.append(_text_column(heading, values, formats, kind=kind))
     return columns

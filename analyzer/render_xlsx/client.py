@@ -17,6 +17,7 @@ from analyzer.render_xlsx.cells import (
 )
 from analyzer.items_table import REPEAT_COLUMN, TRACKING
 from analyzer.report_model import STATE_LABELS, ClientReport, Group, Item, format_date
+from analyzer.row_arrays import RowArrays
 from analyzer.tracking import DISMISSED, DONE, REPEAT_PREFIX, STATUSES, WAITING, CANNOT
 
 STATUS_CHOICES = STATUSES
@@ -63,15 +64,15 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     return buffer.getvalue()
 
 
-def _ordered_items(report: ClientReport) -> tuple[pd.DataFrame, np.ndarray | None, list[int | None], dict[int, int]]:
+def _ordered_items(report: ClientReport) -> tuple[RowArrays, np.ndarray | None, list[int | None], dict[int, int]]:
     """The client's table and the order of its rows on the Items sheet (positions; None when
     unchanged): fix-group order, each group's own items together in the group's order, then any
     row no group claimed. Also the group number of each sheet row and, per group, the sheet
     position of its first row."""
-    table = report.items_table
-    if table is None or not len(table.columns):
-        table = _table_from_items(report)
-    index = table.index
+    table = RowArrays.of(report.items_table)
+    if not table.columns:
+        table = RowArrays.of(_table_from_items(report))
+    index = table.index.tolist()
     known = set(index)
     order: list = []
     numbers: list[int | None] = []
@@ -97,10 +98,10 @@ def _ordered_items(report: ClientReport) -> tuple[pd.DataFrame, np.ndarray | Non
             found = [positions[i.row] for i in group.items if i.row in positions]
             if found:
                 first_row[group.number] = min(found)
-    positions = index.get_indexer(order)
-    if (positions == np.arange(len(positions))).all():
-        positions = None
-    return table, positions, numbers, first_row
+    if order == index:
+        return table, None, numbers, first_row
+    where = {label: position for position, label in enumerate(index)}
+    return table, np.array([where[label] for label in order], dtype=np.int64), numbers, first_row
 
 
 def _table_from_items(report: ClientReport) -> pd.DataFrame:
@@ -131,7 +132,7 @@ def _table_from_items(report: ClientReport) -> pd.DataFrame:
     }, index=pd.Index([i.row for i in items]))
 
 
-def _item_headings(table: pd.DataFrame) -> list[str]:
+def _item_headings(table: RowArrays) -> list[str]:
     """The table's headings, renamed where they would repeat the tracking columns."""
     taken = {h.casefold() for h in (*TRACKING_COLUMNS, GROUP_COLUMN, ATTENTION, "Who acts")}
     headings = []
@@ -144,12 +145,12 @@ def _item_headings(table: pd.DataFrame) -> list[str]:
     return headings
 
 
-def _write_items(sheet: Worksheet, formats: _Formats, table: pd.DataFrame, order: np.ndarray | None,
+def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: np.ndarray | None,
                  group_of: list[int | None]) -> None:
     """The bookkeeper's sheet: tracking columns first (Status as a drop-down, except on rows that
     repeat an item listed above), who acts, the fix number, then the item's own columns."""
     own = [c for c in (*TRACKING, REPEAT_COLUMN) if c in table.columns]
-    rest = table.drop(columns=own)
+    rest = table.without(own)
     repeats = _repeat_rows(table, order)
     status = _taken(table, "_status", order, "To do")
     for position, first in repeats.items():
@@ -172,31 +173,31 @@ def _write_items(sheet: Worksheet, formats: _Formats, table: pd.DataFrame, order
     _page_setup(sheet)
 
 
-def _taken(table: pd.DataFrame, column: str, order: np.ndarray | None, default: str) -> list:
+def _taken(table: RowArrays, column: str, order: np.ndarray | None, default: str) -> list:
     """A column's cells in sheet order (the default where the table has no such column)."""
-    if column not in table.columns:
+    if column not in table:
         return [default] * len(table)
-    values = table[column].to_numpy(dtype=object)
+    values = table[column]
     values = values if order is None else values[order]
     return [v if isinstance(v, str) and v else default for v in values.tolist()]
 
 
-def _snooze_column(table: pd.DataFrame, order: np.ndarray | None, formats: _Formats) -> _Column:
-    if "_snooze_until" in table.columns:
-        values = table["_snooze_until"].to_numpy(dtype="datetime64[us]")
+def _snooze_column(table: RowArrays, order: np.ndarray | None, formats: _Formats) -> _Column:
+    if "_snooze_until" in table:
+        values = table["_snooze_until"].astype("datetime64[us]")
         cells = _excel_dates(values if order is None else values[order])
     else:
         cells = []
     return _Column("Snooze until", "date", cells, formats.date, _TRACKING_WIDTHS["Snooze until"], formats.text)
 
 
-def _repeat_rows(table: pd.DataFrame, order: np.ndarray | None) -> dict[int, int | None]:
+def _repeat_rows(table: RowArrays, order: np.ndarray | None) -> dict[int, int | None]:
     """Sheet positions of rows repeating an item, each with the sheet row of its first copy."""
-    if REPEAT_COLUMN not in table.columns:
+    if REPEAT_COLUMN not in table:
         return {}
-    first = table[REPEAT_COLUMN].to_numpy()
+    first = table[REPEAT_COLUMN]
     first = first if order is None else first[order]
-    labels = table.index.to_numpy() if order is None else table.index.to_numpy()[order]
+    labels = table.index if order is None else table.index[order]
     sheet_row = {int(label): position + 2 for position, label in enumerate(labels.tolist())}
     return {position: sheet_row.get(int(f)) for position, f in enumerate(first.tolist()) if f >= 0}
 

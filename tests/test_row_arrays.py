@@ -1,0 +1,61 @@
+"""RowArrays: a client's rows as plain numpy arrays, converted once per batch. The workbook and
+the report model read these instead of DataFrames, so each conversion must give what they read
+from pandas before: dates without time zone, NaN for a missing amount, "" for missing text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, strategies as st
+
+from analyzer.render_html import environment
+from analyzer.row_arrays import RowArrays, plain
+
+
+@pytest.mark.parametrize("series, expected", [
+    (pd.Series(["a", None, "c"], dtype="category"), ["a", "", "c"]),
+    (pd.Series(["a", None], dtype="string"), ["a", ""]),
+    (pd.Series(["a", np.nan], dtype=object), ["a", ""]),
+    (pd.Series([1.5, np.nan]), [1.5, None]),
+    (pd.Series([3, 4], dtype="int64"), [3, 4]),
+    (pd.Series([True, False]), [True, False]),
+    (pd.Series(pd.to_datetime(["2026-10-01 12:30", None])), [np.datetime64("2026-10-01T12:30", "us"), None]),
+    (pd.Series(pd.to_datetime(["2026-10-01 12:30"]).tz_localize("Europe/London")),
+     [np.datetime64("2026-10-01T12:30", "us")]),  # the local time as written, without the zone (Excel has none)
+])
+def test_plain_conversions(series, expected):
+    values = plain(series)
+    got = [None if (isinstance(v, float) and np.isnan(v)) or (isinstance(v, np.datetime64) and np.isnat(v)) else v
+           for v in values]
+    assert got == expected
+    if series.dtype.kind == "M":
+        assert values.dtype == np.dtype("datetime64[us]")
+
+
+def test_slices_share_rows_and_keep_labels():
+    frame = pd.DataFrame({"a": ["x", "y", "z"], "b": [1.0, 2.0, 3.0]}, index=[10, 20, 30])
+    rows = RowArrays.of(frame)
+    part = rows.slice(1, 3)
+    assert part.index.tolist() == [20, 30] and part["a"].tolist() == ["y", "z"] and len(part) == 2
+    assert rows.select(["b"]).columns == ["b"] and rows.without(["b"]).columns == ["a"]
+    assert "a" in rows and "c" not in rows
+    assert RowArrays.of(rows) is rows
+    assert RowArrays.of(None).columns == [] and len(RowArrays.of(None)) == 0
+    pd.testing.assert_frame_equal(rows.to_frame(), frame, check_dtype=False)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=20), st.integers(0, 20), st.integers(0, 20))
+def test_a_slice_of_the_whole_is_the_conversion_of_the_slice(texts, start, stop):
+    frame = pd.DataFrame({"t": pd.Series(texts, dtype="category")}, index=np.arange(len(texts)) * 7)
+    whole = RowArrays.of(frame).slice(start, stop)
+    part = RowArrays.of(frame.iloc[start:stop])
+    assert whole.index.tolist() == part.index.tolist() and whole["t"].tolist() == part["t"].tolist()
+
+
+def test_only_a_practices_templates_are_sandboxed(tmp_path):
+    """The built-in templates are the tool's own code; a practice's folder is not."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    assert not isinstance(environment(""), SandboxedEnvironment)
+    assert isinstance(environment(str(tmp_path)), SandboxedEnvironment)
