@@ -35,9 +35,9 @@ WORDINGS = ROOT / "tests" / "data" / "wordings"
 # Two blind-labelled corpora, each collected by someone who had not read the catalog (the second
 # after the key words were written, so its held-out half is wording no one here has read).
 CORPORA = (WORDINGS / "wordings.csv", WORDINGS / "wordings-2.csv")
-# A third, collected to learn from: all of it goes into the phrasebook and was read while writing
-# patterns and key words, so none of it is held out.
-LEARNING = (WORDINGS / "wordings-3.csv",)
+# A third and a fourth, collected to learn from: all of them go into the phrasebook and were read while writing
+# patterns and key words, so none of them is held out.
+LEARNING = (WORDINGS / "wordings-3.csv", WORDINGS / "wordings-4.csv")
 KINDS = ("core", "paraphrase", "near_miss", "other")
 
 
