@@ -226,7 +226,7 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--templates", type=Path, default=None, metavar="DIR",
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
-    command.add_argument("--workers", type=int, default=0, metavar="N",
+    command.add_argument("--workers", type=_worker_count, default=0, metavar="N",
                          help="processes rendering clients in parallel (default: one for a small month or a busy"
                               " machine, else up to one per idle CPU this process may use, by the size of the work)")
     command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
@@ -788,6 +788,20 @@ def _how_decided(finding, catalog) -> str:
     return "nothing: not recognised"
 
 
+MOST_WORKERS = 64  # each worker is a process holding a share of the month: more only exhausts memory
+
+
+def _worker_count(text: str) -> int:
+    """--workers: 0 (choose) up to MOST_WORKERS."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= count <= MOST_WORKERS:
+        raise argparse.ArgumentTypeError(f"{count} is not between 0 (choose for me) and {MOST_WORKERS}")
+    return count
+
+
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
     catalog = load_catalog(tuple(args.catalog))
@@ -798,7 +812,10 @@ def _explain(args, stdout, stderr) -> int:
         known = taught(_default_database(None))
     except (HistoryError, StoreLocationError, MissingExtra) as exc:
         # A message is explained without the practice's database too (a shared server may be down).
-        print(f"publish-failures: note: the errors this practice taught could not be read ({exc})", file=stderr)
+        # The store's words are a run's ("nothing of this run was published"): explain publishes nothing.
+        why = str(exc).split("; nothing of this run was", 1)[0]
+        print(f"publish-failures: note: the errors this practice taught could not be read ({why}); explained"
+              " with the catalog alone", file=stderr)
         known = {}
     findings = classify_cell(message, catalog, None, SecondStage(known))
     explained = []

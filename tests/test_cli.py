@@ -251,3 +251,27 @@ def test_closed_standard_output_in_process(argv):
     err = io.StringIO()
     assert main(argv, stdout=_ClosedPipe(), stderr=err) == 141
     assert err.getvalue() == ""
+
+
+def test_explain_without_the_practices_database_says_so_in_its_own_words(monkeypatch):
+    """A shared database server that is down: the message is still explained, and the note does not
+    carry the run's "nothing of this run was published", which means nothing for explain."""
+    import analyzer.taught
+    from analyzer.store import StoreError
+
+    def down(_store):
+        raise StoreError("postgresql://host/db: cannot connect to the practice's database (timeout); check the URL"
+                         " and that the server is running; nothing of this run was published")
+    monkeypatch.setattr(analyzer.taught, "taught", down)
+    code, out, err = run("explain", ARCHIVED)
+    assert code == 0 and "account_archived" in out
+    (note,) = err.splitlines()
+    assert "could not be read" in note and "server is running" in note and "explained with the catalog alone" in note
+    assert "published" not in note
+
+
+@pytest.mark.parametrize("value, words", [("-3", "not between 0"), ("1000", "and 64"), ("two", "not a whole number")])
+def test_workers_out_of_range_is_a_usage_error(value, words, tmp_path):
+    code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--workers", value)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
