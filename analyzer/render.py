@@ -4,6 +4,9 @@ runs, so that clients render in parallel."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -92,6 +95,39 @@ def render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
     name and bytes. A cluster worker runs this and the run writes the files, so a worker never
     needs the output folder; the local pool writes them where it renders (render_client), from
     these same bytes."""
+    with _collector_paused():
+        return _render_files(job)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cycle collector stays off while one client renders. A workbook is hundreds of
+    thousands of small objects, and the collector kept walking them as they were made: 13% of a
+    600-client month (tests/perf/bench.py; 31.5 s -> 27.5 s in interleaved runs). The garbage
+    cycles one client leaves are collected as soon as it is back on, so memory stays bounded by
+    the largest client. A cluster worker renders in several threads: the last one out turns it
+    back on, and only if it was on when the first came in."""
+    global _paused, _was_enabled
+    with _pause_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
+
+
+_pause_lock = threading.Lock()
+_paused = 0
+_was_enabled = True
+
+
+def _render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
     report = build_report(job)
     files: dict[str, bytes] = {}
     if report.html_file:

@@ -1,6 +1,10 @@
-"""RowArrays: a client's rows as plain numpy arrays, converted once per batch. The workbook and
-the report model read these instead of DataFrames, so each conversion must give what they read
-from pandas before: dates without time zone, NaN for a missing amount, "" for missing text."""
+"""What keeps each client's report cheap without changing it.
+
+RowArrays: a client's rows as plain numpy arrays, converted once per batch. The workbook and the
+report model read these instead of DataFrames, so each conversion must give what they read from
+pandas before: dates without time zone, NaN for a missing amount, "" for missing text. Also: the
+built-in templates render outside Jinja's sandbox (a practice's do not), and the cycle collector
+pauses while a client renders."""
 
 from __future__ import annotations
 
@@ -59,3 +63,41 @@ def test_only_a_practices_templates_are_sandboxed(tmp_path):
 
     assert not isinstance(environment(""), SandboxedEnvironment)
     assert isinstance(environment(str(tmp_path)), SandboxedEnvironment)
+
+
+def test_the_cycle_collector_is_paused_while_a_client_renders_and_back_after(monkeypatch):
+    import gc
+    import threading
+    from analyzer import render
+
+    seen = []
+    monkeypatch.setattr(render, "_render_files", lambda job: seen.append(gc.isenabled()) or ("summary", {}))
+    assert gc.isenabled()
+    assert render.render_files(None) == ("summary", {}) and seen == [False] and gc.isenabled()
+
+    # Several threads (a cluster worker): on again only when the last is out.
+    inside, release = threading.Barrier(3), threading.Event()
+
+    def slow(job):
+        inside.wait()
+        release.wait()
+        return "summary", {}
+    monkeypatch.setattr(render, "_render_files", slow)
+    threads = [threading.Thread(target=render.render_files, args=(None,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    inside.wait()
+    assert not gc.isenabled()
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled()
+
+    # A process that turned it off itself keeps it off.
+    gc.disable()
+    try:
+        monkeypatch.setattr(render, "_render_files", lambda job: ("summary", {}))
+        render.render_files(None)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
