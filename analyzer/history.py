@@ -295,7 +295,7 @@ def latest_lines(store: Store | Path, period: str) -> dict[str, tuple[str, dict]
     with store.transaction() as db:
         rows = db.rows(
             "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
-            " WHERE r.practice = ? AND r.period <= ? ORDER BY r.period", (db.practice, period))
+            " WHERE r.practice = ? AND r.period <= ? ORDER BY r.period, r.id", (db.practice, period))
     return {client: (state, json.loads(line)) for client, state, line in rows}  # later periods win
 
 

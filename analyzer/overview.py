@@ -47,6 +47,9 @@ class ClientLine:
     who_items: dict[str, int] = field(default_factory=dict)  # who acts -> items
     who_money: dict[str, tuple[Money, ...]] = field(default_factory=dict)
     period: str = ""  # the period this line was made for (a kept line may be older)
+    # How the client's export came: "own" (its own file or sheet), "merged" (only in a practice-wide
+    # export), "" (not known). Next month, a merged export vouches only for "merged" clients.
+    export: str = ""
 
     @property
     def state_label(self) -> str:
@@ -129,10 +132,10 @@ def client_line(report: ClientReport, asks_file: str = "") -> ClientLine:
     )
 
 
-def missing_line(client: str, period: str, previous_items: int | None = None) -> ClientLine:
-    """A client of the roster whose export did not come this run."""
+def missing_line(client: str, period: str, previous_items: int | None = None, export: str = "") -> ClientLine:
+    """A client of the roster whose export did not come this run (`export`: how it came before)."""
     return ClientLine(client=client, state=EXPORT_MISSING, status="grey", status_label=STATUS_LABELS["grey"],
-                      previous_items=previous_items, period=period)
+                      previous_items=previous_items, period=period, export=export)
 
 
 def attention_order(lines: list[ClientLine]) -> list[ClientLine]:

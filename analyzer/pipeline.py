@@ -35,7 +35,8 @@ from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.read.discover import written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
-from analyzer.workflow import canonical_names, check_wanted, cleared_items, client_states, covered_clients
+from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, covered_clients,
+                               export_kinds, merged_clients)
 from analyzer.store import Store, StoreError, as_store
 from analyzer.write import Staging, output_lock, write_json
 
@@ -232,8 +233,10 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     release_free_memory()
     memory = _history_items(analysis, keys, errors)
     seen = compare(store, period.slug, memory) if store else None
+    last_export = {c: line.get("export", "") for c, (_, line) in latest_lines(store, period.slug).items()} if store else {}
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
-                           _unreadable_clients(analysis, settings))
+                           _unreadable_clients(analysis, settings), last_export)
+    exports = export_kinds(states, covered, merged_clients(analysis.batch), last_export)
     if only:
         states = {c: s for c, s in states.items() if c in only}
     plans = {c.name: c for c in plan.clients}
@@ -245,8 +248,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     reports = (settings.cluster.render(jobs, len(clients), progress) if settings.cluster is not None
                else _render_all(jobs, len(clients), settings.workers, progress, rows=len(analysis.batch)))
 
-    lines = [client_line(r, r.asks_file) for r in reports]
-    lines += [missing_line(c, period.label, _previous_items(seen, c)) for c, s in states.items() if s == EXPORT_MISSING]
+    lines = [replace(client_line(r, r.asks_file), export=exports.get(r.client, "")) for r in reports]
+    lines += [missing_line(c, period.label, _previous_items(seen, c), exports.get(c, ""))
+              for c, s in states.items() if s == EXPORT_MISSING]
     this_run = {line.client for line in lines}
     if only and store:  # the other clients' lines as their last run (this period's, else earlier) left them
         lines += [ClientLine.from_json(line) for c, (_, line) in latest_lines(store, period.slug).items()

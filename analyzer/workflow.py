@@ -29,22 +29,58 @@ def covered_clients(batch: Batch) -> tuple[set[str], bool]:
     return covered, any(t.merged for t in batch.tables)
 
 
+def merged_clients(batch: Batch) -> set[str]:
+    """Clients with rows in a practice-wide export."""
+    merged = {(t.source_file, t.sheet) for t in batch.tables if t.merged}
+    if not merged:
+        return set()
+    fields = batch.fields
+    pairs = pd.DataFrame({"file": fields["source_file"].astype(str), "sheet": fields["sheet"].astype(str),
+                          "client": fields["client"].astype(str)}).drop_duplicates()
+    return {c for f, sh, c in pairs.itertuples(index=False) if (f, sh) in merged}
+
+
 def client_states(present: set[str], covered: set[str], merged: bool, roster: set[str],
-                  previous: frozenset[str], unreadable: set[str] = frozenset()) -> dict[str, str]:
+                  previous: frozenset[str], unreadable: set[str] = frozenset(),
+                  last_export: dict[str, str] | None = None) -> dict[str, str]:
     """Every client's state: failing (rows this run), clean (its export has no failed rows),
     cleared (had items last run, none now), export missing (expected, and no export came, or
-    its own export could not be read: never taken as good news)."""
+    its own export could not be read: never taken as good news).
+
+    A practice-wide export lists only failed items, so a client it does not hold may have
+    nothing failing. When every export is practice-wide that is taken as so. When some clients
+    send their own files too, the practice-wide export vouches only for the clients it held
+    before (`last_export` "merged"); a client whose own file did not come, or one no export has
+    ever held, is missing."""
+    only_merged = merged and not covered
+    last_export = last_export or {}
     states = {}
     for client in sorted(present | covered | roster, key=lambda name: (name.casefold(), name)):
         if client in present:
             states[client] = FAILING
         elif client in unreadable:
             states[client] = EXPORT_MISSING
-        elif client in covered or merged:
+        elif client in covered or (merged and (only_merged or last_export.get(client) == "merged")):
             states[client] = CLEARED if client in previous else CLEAN
         else:
             states[client] = EXPORT_MISSING
     return states
+
+
+def export_kinds(states: dict[str, str], covered: set[str], merged_rows: set[str],
+                 last_export: dict[str, str]) -> dict[str, str]:
+    """How each client's export came this run, for next month's `client_states`: "own" when a
+    file or sheet of its own came, "merged" when only a practice-wide export held it (with rows,
+    or vouching for it), else what was known before."""
+    kinds = {}
+    for client, state in states.items():
+        if client in covered:
+            kinds[client] = "own"
+        elif client in merged_rows or (state in (CLEAN, CLEARED)):
+            kinds[client] = "merged"
+        else:
+            kinds[client] = last_export.get(client, "")
+    return kinds
 
 
 def name_key(name: str) -> str:

@@ -459,3 +459,44 @@ def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, data
     code, out, _ = _run("clients", "--db", db)
     assert "Old Co" in out and "yes" in out.splitlines()[-1] + out
     assert _run("clients", "--db", db, "--retire", "Nobody")[0] == 2
+
+
+# (present, covered, merged, roster, previous, last export) -> state of "X"
+@pytest.mark.parametrize("present, covered, merged, previous, last_export, state", [
+    ({"X"}, set(), False, set(), "", "failing"),
+    (set(), {"X"}, False, set(), "", "clean"),  # its own header-only export
+    (set(), {"X"}, False, {"X"}, "own", "cleared"),
+    (set(), set(), False, {"X"}, "own", "export_missing"),
+    (set(), set(), True, {"X"}, "", "cleared"),  # every export practice-wide: absent means nothing failing
+    (set(), set(), True, set(), "", "clean"),
+    (set(), {"Y"}, True, {"X"}, "merged", "cleared"),  # held by the practice-wide export before
+    (set(), {"Y"}, True, {"X"}, "own", "export_missing"),  # its own file did not come
+    (set(), {"Y"}, True, set(), "", "export_missing"),  # no export has ever held it
+])
+def test_a_practice_wide_export_vouches_only_for_clients_it_held(present, covered, merged, previous, last_export,
+                                                                  state):
+    from analyzer.workflow import client_states
+
+    states = client_states(present, covered, merged, {"X"}, frozenset(previous), set(), {"X": last_export})
+    assert states["X"] == state
+
+
+def test_a_merged_workbook_does_not_turn_a_missing_own_export_into_good_news(tmp_path):
+    """October: Acme and Bolt send their own files, Cole and Dee are in a practice-wide export.
+    November: the practice-wide export comes with Cole only; Acme's file and Dee's rows are gone."""
+    def month(folder: Path, own: dict, merged_rows: list[tuple]) -> Path:
+        _exports(folder, own)
+        merged = "Client,Item ID,Date,Supplier,Total Amount,Currency,Error\n" + "".join(
+            f'{c},{i},15/10/2026,S,5.00,GBP,"{UNIQUE}"\n' for c, i in merged_rows)
+        (folder / "Practice export.csv").write_text(merged, encoding="utf-8")
+        return folder
+
+    october = month(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": {"2": (UNIQUE, 5)}},
+                    [("Cole Ltd", "3"), ("Dee Ltd", "4")])
+    assert _run("report", str(october), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    november = month(tmp_path / "nov", {"Bolt Ltd": {"2": (UNIQUE, 5)}}, [("Cole Ltd", "3"), ("Bolt Ltd", "9")])
+    code, _, err = _run("report", str(november), "--out", str(tmp_path / "out"), "--period", "November 2026")
+    assert code == 0, err
+    states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
+    assert states == {"Acme Ltd": "export_missing", "Bolt Ltd": "failing", "Cole Ltd": "failing",
+                      "Dee Ltd": "cleared"}
