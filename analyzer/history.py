@@ -286,6 +286,26 @@ def last_workbooks(store: Store | Path, period: str, months: int = 3) -> dict[st
     return {client: paths[-months:] for client, paths in books.items()}
 
 
+def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Path]], list[Path]]:
+    """The recorded workbooks where they are now. The history keeps each workbook's full path;
+    when the practice's folder was moved or copied, a workbook is looked for first where it sits
+    relative to this run's output folder (a sibling `{period}` folder, or the same folder), then
+    where it was written. Also the latest recorded workbook of each client found nowhere."""
+    found: dict[str, list[Path]] = {}
+    lost: list[Path] = []
+    for client, paths in books.items():
+        kept = []
+        for path in paths:
+            here = next((c for c in (out.parent / path.parent.name / path.name, out / path.name, path)
+                         if c.is_file()), None)
+            if here is not None:
+                kept.append(here)
+            elif path is paths[-1]:
+                lost.append(path)
+        found[client] = kept
+    return found, lost
+
+
 def latest_lines(store: Store | Path, period: str) -> dict[str, tuple[str, dict]]:
     """Each client's index line and state from its latest run up to `period` (for a --client
     run, which keeps the other clients' lines as they were)."""

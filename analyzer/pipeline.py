@@ -24,7 +24,7 @@ from analyzer.config import Period
 from analyzer.cells import change_text
 from analyzer.errors import OutputError
 from analyzer.history import (
-    RunRecord, compare, known_clients, last_workbooks, latest_lines, record, rename_clients,
+    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients,
 )
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
@@ -95,7 +95,9 @@ def _what_the_practice_taught(database: Path | None, outputs: Path | None, catal
         books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)] if outputs is not None and outputs.is_dir() else []
         # Last month's workbooks too: with {period} folders this month's folder is new and empty.
         if database.exists():
-            books += [p for paths in last_workbooks(database, "9999-12").values() for p in paths]
+            recorded = last_workbooks(database, "9999-12")
+            recorded = located(recorded, outputs)[0] if outputs is not None else recorded
+            books += [p for paths in recorded.values() for p in paths]
         if books:
             learned = learn_from_workbooks(database, list(dict.fromkeys(books)), catalog, now or dt.datetime.now())
         return learned, taught(database)
@@ -219,7 +221,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
 
     # The bookkeepers' work, read back from the workbooks this run is about to replace.
-    previous_books = last_workbooks(store, period.slug) if store else {}
+    previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
     harvest = kept.harvest(books, run_date, replaced)
@@ -263,7 +265,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
     written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
-                              harvest.messages)
+                              (*_lost_workbooks(lost), *harvest.messages))
     write_json(staging.folder / "manifest.json", manifest)
     written.append("manifest.json")
     if store:  # recorded before the reports are put in place: a failure here publishes nothing
@@ -274,7 +276,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
             tuple(sorted(only)),
         ))
     copies = staging.publish(written)
-    return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written), (*harvest.messages, *copies))
+    return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
+                     (*_lost_workbooks(lost), *harvest.messages, *copies))
 
 
 def _run_clients(analysis: Analysis) -> set[str]:
@@ -294,6 +297,16 @@ def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> set[str
     aliases = {k.casefold(): v for k, v in settings.aliases.items()}
     names = {client_from_path(path) for path in failed if Path(path).suffix}
     return {aliases.get(name.casefold(), name) for name in names}
+
+
+def _lost_workbooks(lost: list[Path]) -> list[str]:
+    """One line for the last run's workbooks found nowhere: the bookkeepers' edits in them are
+    not carried over, which must not pass in silence."""
+    if not lost:
+        return []
+    return [f"{len(lost)} workbook(s) of the last run are not where they were written, nor beside this run's"
+            f" output (e.g. {lost[0]}): the tracking in them was not read; put them back in the report folder"
+            " and run again to carry it over"]
 
 
 def _nothing_failing(client: str) -> ClientPlan:

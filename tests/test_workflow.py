@@ -500,3 +500,45 @@ def test_a_merged_workbook_does_not_turn_a_missing_own_export_into_good_news(tmp
     states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
     assert states == {"Acme Ltd": "export_missing", "Bolt Ltd": "failing", "Cole Ltd": "failing",
                       "Dee Ltd": "cleared"}
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_the_practice_folder_moved_or_copied_keeps_the_bookkeepers_work(tmp_path, how):
+    """The history keeps each workbook's full path; a practice folder moved (or copied and run from
+    the copy) finds last month's workbooks beside this run's output, not at the old place."""
+    import shutil
+
+    old = tmp_path / "practice"
+    exports = {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}}
+    _exports(old / "oct", exports)
+    config = _config(old, old / "oct", "October 2026", str(old / "history.sqlite"))
+    assert _run("run", "--config", str(config))[0] == 0
+    _edit(old / "out" / "2026-10" / "Acme Ltd.xlsx", {"1001": {"Assigned to": "Priya", "Status": "In progress"}})
+    new = tmp_path / "elsewhere"
+    (shutil.move if how == "moved" else shutil.copytree)(old, new)
+    if how == "copied":  # the original's edit differs: the copy's own must win
+        _edit(old / "out" / "2026-10" / "Acme Ltd.xlsx", {"1001": {"Assigned to": "Sam", "Status": "Done"}})
+    _exports(new / "nov", exports)
+    config = _config(new, new / "nov", "November 2026", str(new / "history.sqlite"))
+    code, _, err = _run("run", "--config", str(config))
+    assert code == 0, err
+    item = next(r for r in _rows(new / "out" / "2026-11" / "Acme Ltd.xlsx") if str(r["Item ID"]) == "1001")
+    assert (item["Assigned to"], item["Status"]) == ("Priya", "In progress")
+    assert "not where they were written" not in err
+
+
+def test_last_months_workbook_gone_is_said(tmp_path):
+    import shutil
+
+    exports = {"Acme Ltd": {"1001": (ARCHIVED, 10)}}
+    _exports(tmp_path / "oct", exports)
+    database = str(tmp_path / "history.sqlite")
+    assert _run("run", "--config", str(_config(tmp_path, tmp_path / "oct", "October 2026", database)))[0] == 0
+    shutil.rmtree(tmp_path / "out" / "2026-10")
+    _exports(tmp_path / "nov", exports)
+    code, _, err = _run("run", "--config", str(_config(tmp_path, tmp_path / "nov", "November 2026", database)))
+    assert code == 0
+    line = next(line for line in err.splitlines() if "not where they were written" in line)
+    assert "Acme Ltd.xlsx" in line and "tracking in them was not read" in line
+    manifest = json.loads((tmp_path / "out" / "2026-11" / "manifest.json").read_text(encoding="utf-8"))
+    assert any("not where they were written" in m for m in manifest["messages"])
