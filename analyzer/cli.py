@@ -405,6 +405,9 @@ def _report(args, stdout, stderr) -> int:
     _report_reading(analysis, stderr)
     for message in run.messages:
         print(f"publish-failures: {message}", file=stderr)
+    from analyzer.overview import states_line
+
+    print(f"publish-failures: {states_line(run.overview.clients)}", file=stderr)
     opened = f" (open {settings.out / 'index.html'})" if "html" in settings.formats else ""
     print(f"publish-failures: wrote {len(run.reports)} client report(s) to {settings.out}/{opened}", file=stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
@@ -488,6 +491,9 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
         log.info("%d row(s) read, %d skipped; %d client report(s), %d client(s) in the practice view;"
                  " %d row(s) with unrecognised errors; wrote %s", analysis.rows_read, len(analysis.batch.skipped),
                  len(result.reports), len(result.overview.clients), unrecognised, out)
+        from analyzer.overview import states_line
+
+        log.info("%s", states_line(result.overview.clients))
     if not args.quiet:  # the last line: where to look
         where = f"open {out / 'index.html'}" if "html" in config.formats else f"reports in {out}{os.sep}"
         print(f"publish-failures: {where}", file=stderr)

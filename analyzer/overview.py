@@ -138,6 +138,16 @@ def missing_line(client: str, period: str, previous_items: int | None = None, ex
                       previous_items=previous_items, period=period, export=export)
 
 
+def states_line(lines: tuple[ClientLine, ...] | list[ClientLine], named: int = 5) -> str:
+    """The practice in one line, for the terminal and a scheduled job's log: how many clients in
+    each state, naming those whose export is missing (someone has to ask for it)."""
+    words = {FAILING: "failing", CLEARED: "cleared", CLEAN: "clean", EXPORT_MISSING: "export missing"}
+    counts = [f"{n} {word}" for state, word in words.items() if (n := sum(line.state == state for line in lines))]
+    missing = sorted((line.client for line in lines if line.state == EXPORT_MISSING), key=str.casefold)
+    names = ", ".join(missing[:named]) + (f" and {len(missing) - named} more" if len(missing) > named else "")
+    return f"{len(lines)} client(s): {', '.join(counts) or 'none'}" + (f" (export missing: {names})" if missing else "")
+
+
 def attention_order(lines: list[ClientLine]) -> list[ClientLine]:
     """What needs attention first: the light, then value at risk, then the oldest item, then
     the name."""

@@ -500,6 +500,7 @@ def test_a_merged_workbook_does_not_turn_a_missing_own_export_into_good_news(tmp
     states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
     assert states == {"Acme Ltd": "export_missing", "Bolt Ltd": "failing", "Cole Ltd": "failing",
                       "Dee Ltd": "cleared"}
+    assert "4 client(s): 2 failing, 1 cleared, 1 export missing (export missing: Acme Ltd)" in err
 
 
 @pytest.mark.parametrize("how", ["moved", "copied"])
@@ -542,3 +543,14 @@ def test_last_months_workbook_gone_is_said(tmp_path):
     assert "Acme Ltd.xlsx" in line and "tracking in them was not read" in line
     manifest = json.loads((tmp_path / "out" / "2026-11" / "manifest.json").read_text(encoding="utf-8"))
     assert any("not where they were written" in m for m in manifest["messages"])
+
+
+def test_the_states_line_names_the_missing_exports():
+    from analyzer.overview import ClientLine, states_line
+
+    def line(name, state):
+        return ClientLine(client=name, state=state, status="grey", status_label="")
+    assert states_line([]) == "0 client(s): none"
+    missing = [line(f"C{n}", "export_missing") for n in range(7)]
+    assert states_line([line("A", "clean"), *missing]) == (
+        "8 client(s): 1 clean, 7 export missing (export missing: C0, C1, C2, C3, C4 and 2 more)")
