@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TextIO
 from analyzer.catalog import CatalogError, load_catalog
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.columns import ROLES
-from analyzer.errors import (ClusterAddressError, ClusterError, FolderBusy, MissingExtra, OutputError, StoreBusy, StoreLocationError,
-                             TemplateProblem, UnknownClient)
+from analyzer.errors import (ClusterAddressError, ClusterError, FolderBusy, MissingExtra, NothingRead, OutputError,
+                             StoreBusy, StoreLocationError, TemplateProblem, UnknownClient)
 from analyzer.store import Store
 from analyzer.store import StoreError as HistoryError
 
@@ -294,6 +294,7 @@ def _terminate_cleanly():
 _FAILURES = (
     (UsageError, "", EXIT_USAGE),
     (UnreadableInput, "", EXIT_INPUT),
+    (NothingRead, "publish-failures: ", EXIT_INPUT),
     (CatalogError, "publish-failures: catalog: ", EXIT_USAGE),
     (ConfigError, "publish-failures: ", EXIT_USAGE),
     (TemplateProblem, "publish-failures: ", EXIT_USAGE),

@@ -45,3 +45,9 @@ class FolderBusy(Exception):
 class ClusterAddressError(ValueError):
     """--scheduler (or `scheduler` in the config) is not an address a scheduler can have: a usage
     error (exit 2), said before anything tries to connect."""
+
+
+class NothingRead(Exception):
+    """Every input of a report run failed to read (a mistyped folder, a share not mounted): the
+    run publishes nothing, so last run's good reports are not replaced by an all-missing one
+    (exit 1)."""

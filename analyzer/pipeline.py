@@ -22,7 +22,7 @@ from analyzer.catalog import Catalog, load_catalog
 from analyzer.classify import Classified, SecondStage, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
-from analyzer.errors import OutputError
+from analyzer.errors import NothingRead, OutputError
 from analyzer.history import (
     RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients,
 )
@@ -168,6 +168,7 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
     holding the output folder's lock throughout. Everything is written to a staging folder,
     the run history recorded, and only then are the reports put in place: a run that fails or
     is stopped leaves the previous complete run's reports, and a history that agrees with them."""
+    _something_read(analysis, settings.out)
     settings = replace(settings, history=as_store(settings.history))
     with output_lock(settings.out, settings.lock_timeout), _held(settings.history, settings.lock_timeout):
         staging = _staging(settings.out)
@@ -183,6 +184,16 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
                              " run was recorded or published") from None
         finally:
             staging.discard()
+
+
+def _something_read(analysis: Analysis, out: Path) -> None:
+    """A run none of whose inputs could be read says so and publishes nothing: it would show
+    every client as export missing over last run's good reports and record that in the history."""
+    failed = [i for i in analysis.inputs if not i.ok]
+    if failed and len(failed) == len(analysis.inputs):
+        more = f"; and {len(failed) - 1} more input(s)" if len(failed) > 1 else ""
+        raise NothingRead(f"no input could be read ({failed[0].error}{more}); nothing was published, and the"
+                          f" reports in {out} were left as they were")
 
 
 def _held(store: Store | None, timeout: float):

@@ -554,3 +554,20 @@ def test_the_states_line_names_the_missing_exports():
     missing = [line(f"C{n}", "export_missing") for n in range(7)]
     assert states_line([line("A", "clean"), *missing]) == (
         "8 client(s): 1 clean, 7 export missing (export missing: C0, C1, C2, C3, C4 and 2 more)")
+
+
+def test_a_run_that_can_read_no_input_publishes_nothing(tmp_path):
+    """A mistyped folder or an unmounted share: last month's good reports stay, and the history
+    does not record every client as missing."""
+    exports = _exports(tmp_path / "oct", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
+    assert _run("report", str(exports), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()}
+    code, _, err = _run("report", str(tmp_path / "novv"), str(tmp_path / "nov2"), "--out", str(tmp_path / "out"),
+                        "--period", "November 2026")
+    assert code == 1
+    (line,) = [line for line in err.splitlines() if "no input could be read" in line]
+    assert "novv: no such file or folder" in line and "and 1 more input(s)" in line and "left as they were" in line
+    after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()}
+    assert after == before
+    code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"))
+    assert "November 2026" not in out
