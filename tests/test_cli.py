@@ -275,3 +275,15 @@ def test_workers_out_of_range_is_a_usage_error(value, words, tmp_path):
     code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--workers", value)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["Oakridge Veterinary - failed items.xls", "Acme.ods", "Acme.xlsb"])
+def test_an_old_spreadsheet_in_a_folder_is_a_failed_input_not_passed_over(tmp_path, name):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    (folder / "Acme Ltd.csv").write_text("Item ID,Error\n1,Invoice # must be unique.\n", encoding="utf-8")
+    code, _, err = run("report", str(folder), "--out", str(tmp_path / "out"), "--no-history")
+    assert code == 1
+    (line,) = [line for line in err.splitlines() if name in line]
+    assert "save it as .xlsx or .csv" in line and "passed over" not in line

@@ -15,6 +15,8 @@ from analyzer.read.pieces import Digest
 
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+# Spreadsheets this tool cannot read: named as failed inputs (save as .xlsx or .csv), never passed over.
+UNSUPPORTED_SUFFIXES = {".xls", ".ods", ".numbers", ".xlsb"}
 DELIMITERS = (",", ";", "\t", "|")
 HEADER_SEARCH_ROWS = 30
 SNIFF_BYTES = 256 * 1024

@@ -16,9 +16,12 @@ import stat
 import zipfile
 from pathlib import Path
 
-from analyzer.read.common import EXCEL_SUFFIXES, Discovery, InputFile, _reason, one_line
+from analyzer.read.common import EXCEL_SUFFIXES, UNSUPPORTED_SUFFIXES, Discovery, InputFile, _reason, one_line
 
 EXPORT_SUFFIXES = EXCEL_SUFFIXES | {".csv"}
+# An old .xls in a folder is an export that cannot be read, and says so: passed over, its client
+# would look as if it had sent nothing.
+_TRIED_SUFFIXES = EXPORT_SUFFIXES | UNSUPPORTED_SUFFIXES
 
 
 def discover(paths: list[str], outputs: Path | None = None) -> Discovery:
@@ -98,7 +101,7 @@ def _folder(folder: Path, errors: list[InputFile], notes: list[str], ours: set[P
             passed_over.append(f"{name} (Excel's lock file)")
         elif name.startswith("."):
             passed_over.append(f"{name} (hidden)")
-        elif entry.suffix.lower() not in EXPORT_SUFFIXES:
+        elif entry.suffix.lower() not in _TRIED_SUFFIXES:
             passed_over.append(name)
         elif _resolved(entry) in ours or written_by_us(entry):
             passed_over.append(f"{name} (a report this tool wrote)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from analyzer.columns import known_header_count
-from analyzer.read.common import DELIMITERS, EXCEL_SUFFIXES, HEADER_SEARCH_ROWS, ReadError
+from analyzer.read.common import DELIMITERS, EXCEL_SUFFIXES, HEADER_SEARCH_ROWS, UNSUPPORTED_SUFFIXES, ReadError
 
 
 _MAGIC = (
@@ -26,7 +26,6 @@ _MAGIC = (
     (b"{\\rtf", "is a Word (RTF) document, not a CSV; export the failed items again as .csv or .xlsx"),
 )
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_UNSUPPORTED_SUFFIXES = {".xls", ".ods", ".numbers", ".xlsb"}
 
 
 def _sniff_kind(path: Path, head: bytes) -> tuple[str, list[str]]:
@@ -45,7 +44,7 @@ def _sniff_kind(path: Path, head: bytes) -> tuple[str, list[str]]:
         raise ReadError("holds only zero bytes (it was not saved completely); export the failed items again")
     if _is_blank(head):
         raise ReadError("file is empty; export the failed items again")
-    if suffix in _UNSUPPORTED_SUFFIXES:
+    if suffix in UNSUPPORTED_SUFFIXES:
         raise ReadError(f"{suffix} files are not supported; save it as .xlsx or .csv")
     if _looks_binary(head):
         raise ReadError("does not look like a CSV or Excel file (binary content); export it again as .csv or .xlsx")
