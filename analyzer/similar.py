@@ -51,6 +51,9 @@ THING_WORDS = frozenset("""
 
 
 _MASKS = re.compile(r"<[a-z]+>")  # a masked value (<CODE>, <AMOUNT>) names no thing
+# Below this a "looks like" misleads more than it helps: "Object reference not set to an instance of
+# an object" read 0.56 like a category error by the one word "reference" they share.
+SUGGESTION_FLOOR = 60
 
 
 def _thing_words(text: str) -> frozenset[str]:
@@ -122,7 +125,7 @@ class Phrasebook:
                      and things == self.things[closest])
         # A suggestion is worth showing only about the same kind of thing ("Contact name <CODE> is too
         # long" is no tax-rate error, however many of its letters a tax-rate wording shares).
-        suggestion = "" if confident or not (things & self.things[closest]) else best
+        suggestion = "" if confident or not (things & self.things[closest]) or score < SUGGESTION_FLOOR else best
         return Verdict(best if confident else "", round(score / 100, 2), suggestion)
 
     def _nearest(self, normalised: str) -> tuple[list, frozenset[str]]:

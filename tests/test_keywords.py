@@ -38,6 +38,9 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("Item not found in Xero", "item_code_invalid"),
     ("The payment exceeds the outstanding balance", "payment_exceeds_outstanding"),
     ("The request to Xero timed out", "xero_unavailable"),
+    ("The tax rate selected is no longer active in Xero. Please choose a different tax rate", "tax_type_invalid_for_account"),
+    ("The tax rate 'Zero Rated Expenses' is archived in Xero", "tax_type_invalid_for_account"),
+    ("Tax code is not a valid one for this organisation", "tax_type_invalid_for_account"),
 ])
 def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category):
     finding = classify_cell(message, CATALOG)[0]
@@ -55,6 +58,8 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
     "Connection limit exceeded. Maximum number of tenants reached",
     "Authentication successful",
     "The contact name already exists",
+    "Tax rate archived successfully",  # a confirmation, not a failure
+    "Tax amount is required for this line",
 ])
 def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
     found = {f.category for f in classify_cell(message, CATALOG)}
