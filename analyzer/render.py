@@ -105,8 +105,10 @@ def _collector_paused():
     thousands of small objects, and the collector kept walking them as they were made: 13% of a
     600-client month (tests/perf/bench.py; 31.5 s -> 27.5 s in interleaved runs). The garbage
     cycles one client leaves are collected as soon as it is back on, so memory stays bounded by
-    the largest client. A cluster worker renders in several threads: the last one out turns it
-    back on, and only if it was on when the first came in."""
+    the largest client. A cluster worker renders in several threads, whose renders overlap: the
+    last one out turns it back on (only if it was on when the first came in), and each one
+    leaving before then collects the youngest generation, where everything made during the
+    pause is, so a finished client's garbage never waits for a moment no thread is rendering."""
     global _paused, _was_enabled
     with _pause_lock:
         if _paused == 0:
@@ -118,8 +120,11 @@ def _collector_paused():
     finally:
         with _pause_lock:
             _paused -= 1
-            if _paused == 0 and _was_enabled:
+            others, enabled = _paused > 0, _was_enabled
+            if not others and enabled:
                 gc.enable()
+        if others and enabled:
+            gc.collect(0)
 
 
 _pause_lock = threading.Lock()

@@ -75,23 +75,37 @@ def test_the_cycle_collector_is_paused_while_a_client_renders_and_back_after(mon
     assert gc.isenabled()
     assert render.render_files(None) == ("summary", {}) and seen == [False] and gc.isenabled()
 
-    # Several threads (a cluster worker): on again only when the last is out.
-    inside, release = threading.Barrier(3), threading.Event()
+    # Several threads (a cluster worker): on again only when the last is out; one leaving while
+    # another renders collects what it left; a render that fails still counts out.
+    first_in, second_in = threading.Event(), threading.Event()
+    release_first, release_second = threading.Event(), threading.Event()
+    collected = []
+    monkeypatch.setattr(render.gc, "collect", lambda generation=2: collected.append(generation))
 
     def slow(job):
-        inside.wait()
-        release.wait()
+        mine = first_in if job == "first" else second_in
+        mine.set()
+        (release_first if job == "first" else release_second).wait()
+        if job == "second":
+            raise RuntimeError("a render that fails")
         return "summary", {}
+
+    def second():
+        with pytest.raises(RuntimeError):
+            render.render_files("second")
     monkeypatch.setattr(render, "_render_files", slow)
-    threads = [threading.Thread(target=render.render_files, args=(None,)) for _ in range(2)]
+    threads = [threading.Thread(target=render.render_files, args=("first",)), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
-    inside.wait()
+    first_in.wait()
+    second_in.wait()
     assert not gc.isenabled()
-    release.set()
-    for thread in threads:
-        thread.join()
-    assert gc.isenabled()
+    release_first.set()
+    threads[0].join()
+    assert not gc.isenabled() and collected == [0]  # the second still renders
+    release_second.set()
+    threads[1].join()
+    assert gc.isenabled() and collected == [0]
 
     # A process that turned it off itself keeps it off.
     gc.disable()
