@@ -11,6 +11,7 @@ network, no files other than templates.
 from __future__ import annotations
 
 import functools
+import re
 import traceback
 import importlib.resources
 from pathlib import Path
@@ -93,10 +94,22 @@ def _shell(page: ClientReport | Overview) -> dict:
 
 
 def default_templates() -> Path | None:
-    """The built-in templates: the checkout's top-level `templates/` folder when there is one
-    (a checkout or editable install), else None, meaning the copy packaged inside `analyzer`."""
-    checkout = Path(__file__).resolve().parent.parent / "templates"
-    return checkout if checkout.is_dir() else None
+    """The built-in templates: this project's checkout's top-level `templates/` folder (a
+    checkout or editable install), else None, meaning the copy packaged inside `analyzer`. A
+    `templates` folder beside an installed package (site-packages/templates, someone else's) is
+    not ours: it would render outside the sandbox as the tool's own code."""
+    root = Path(__file__).resolve().parent.parent
+    checkout = root / "templates"
+    return checkout if checkout.is_dir() and _our_checkout(root) else None
+
+
+def _our_checkout(root: Path) -> bool:
+    try:
+        with open(root / "pyproject.toml", encoding="utf-8") as project:
+            head = project.read(4096)
+    except OSError:
+        return False
+    return re.search(r'^name\s*=\s*"analyzer"\s*$', head, re.M) is not None and (root / "analyzer").is_dir()
 
 
 def _key(templates: Path | None) -> str:

@@ -115,3 +115,21 @@ def test_the_cycle_collector_is_paused_while_a_client_renders_and_back_after(mon
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("project, package, ours", [
+    (None, True, False),  # site-packages/templates beside an installed package: someone else's
+    ('[project]\nname = "other"\n', True, False),
+    ('[project]\nname = "analyzer"\n', False, False),
+    ('[build-system]\nrequires = []\n[project]\nname = "analyzer"\n', True, True),
+])
+def test_only_this_projects_checkout_counts_as_the_built_in_templates(tmp_path, project, package, ours):
+    """The built-in templates render outside the sandbox, so a `templates` folder that merely sits
+    beside the package must not be taken for them."""
+    from analyzer.render_html import _our_checkout
+
+    if project is not None:
+        (tmp_path / "pyproject.toml").write_text(project, encoding="utf-8")
+    if package:
+        (tmp_path / "analyzer").mkdir()
+    assert _our_checkout(tmp_path) is ours
