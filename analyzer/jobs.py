@@ -24,7 +24,7 @@ from analyzer import __version__
 from analyzer.history import HistoryView
 from analyzer.items_table import REPEAT_COLUMN, TRACKING, items_table
 from analyzer.plan import Plan
-from analyzer.report_model import FAILING, ClientReport, Source
+from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source
 from analyzer.row_arrays import RowArrays
 from analyzer.tracking import KEY_COLUMN, RowTracking
 from analyzer.workflow import row_tracking_of
@@ -191,7 +191,7 @@ def _client_rows(fields: pd.DataFrame, table: pd.DataFrame, clients, batch_rows:
             gathered += len(client.rows)
         if batch and (client is None or gathered >= batch_rows):
             rows = np.concatenate([r for _, r in batch])
-            some_fields = RowArrays.of(fields.iloc[rows].set_axis(rows))
+            some_fields = RowArrays.of(fields[list(ITEM_FIELDS)].iloc[rows].set_axis(rows))
             some_items = RowArrays.of(table.iloc[rows].set_axis(rows))
             start = 0
             for member, member_rows in batch:

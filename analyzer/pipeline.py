@@ -168,7 +168,6 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
     holding the output folder's lock throughout. Everything is written to a staging folder,
     the run history recorded, and only then are the reports put in place: a run that fails or
     is stopped leaves the previous complete run's reports, and a history that agrees with them."""
-    _something_read(analysis, settings.out)
     settings = replace(settings, history=as_store(settings.history))
     with output_lock(settings.out, settings.lock_timeout), _held(settings.history, settings.lock_timeout):
         staging = _staging(settings.out)
@@ -229,6 +228,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     covered = {names.get(c, c) for c in covered}
     roster = {names.get(c, c) for c in known} | set(settings.expected)
     only = check_wanted(settings.clients, present | covered | roster) if settings.clients else set()
+    _something_read(analysis, settings.out)  # after usage errors, before anything is recorded
     stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
 
     # The bookkeepers' work, read back from the workbooks this run is about to replace.

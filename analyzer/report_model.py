@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import namedtuple
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from analyzer.catalog import UNCLASSIFIED, Catalog
 from analyzer.plan import ClientPlan, FixGroup, UNKNOWN_CURRENCY
 from analyzer.row_arrays import RowArrays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCOPE_LABELS = {
     "connection": "Connection: one action unblocks every item",
@@ -197,7 +200,7 @@ class ClientReport:
     groups: tuple[Group, ...]
     templates: tuple[tuple[str, int], ...]
     notes: tuple[str, ...]
-    items_table: object = field(repr=False, compare=False, default=None)  # RowArrays or a DataFrame, None once rendered
+    items_table: RowArrays | pd.DataFrame | None = field(repr=False, compare=False, default=None)  # None once rendered
     rows: int = 0  # input rows, duplicates included; item_count counts each item once
     duplicates: tuple[tuple[Item, str], ...] = ()  # (the repeated row, where its first copy is)
     html_file: str = ""
@@ -243,7 +246,8 @@ def format_date(value: dt.date | None) -> str:
 
 
 def build_client_report(
-    plan_client: ClientPlan, fields, items_table, catalog: Catalog, *,
+    plan_client: ClientPlan, fields: RowArrays | pd.DataFrame, items_table: RowArrays | pd.DataFrame | None,
+    catalog: Catalog, *,
     practice: str, period: str, run_date: dt.datetime, version: str, sources: tuple[Source, ...],
     notes: tuple[str, ...], values: dict[int, tuple[tuple[str, str], ...]], categories: dict[int, str],
     history: dict[int, tuple[str, str]] | None = None, client_history=None,
@@ -287,15 +291,24 @@ def build_client_report(
     )
 
 
-_ITEM_FIELDS = ("item_id", "date", "date_text", "supplier", "amount", "currency", "category", "tax_name", "tax_code",
+# The fields a report reads from each row: a client's job carries only these.
+ITEM_FIELDS = ("item_id", "date", "date_text", "supplier", "amount", "currency", "category", "tax_name", "tax_code",
                 "error", "link", "source_file", "source_row", "status")
-_Record = namedtuple("_Record", _ITEM_FIELDS)
+_Record = namedtuple("_Record", ITEM_FIELDS)
 
 
 def _records(fields: RowArrays) -> Iterator[_Record]:
     """Each row's fields as plain Python values (a date as datetime or None, an amount as float,
     NaN when missing), read column by column."""
-    return map(_Record._make, zip(*(fields[name].tolist() for name in _ITEM_FIELDS)))
+    return map(_Record._make, zip(*(fields[name].tolist() for name in ITEM_FIELDS)))
+
+
+def _day(value) -> dt.date | None:
+    """A row's date (datetime from the typed fields; a table built by hand may hold dates, or
+    nothing as None or "")."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
 
 
 def _item(row, record, fix_key, also, values, categories, status="", first_seen="", tracking=None) -> Item:
@@ -303,10 +316,10 @@ def _item(row, record, fix_key, also, values, categories, status="", first_seen=
     return Item(
         row=row,
         item_id=str(record.item_id),
-        date=None if record.date is None else record.date.date(),
+        date=_day(record.date),
         date_text=str(record.date_text),
         supplier=str(record.supplier),
-        amount=None if record.amount != record.amount else float(record.amount),  # NaN: no amount
+        amount=None if record.amount in ("", None) or record.amount != record.amount else float(record.amount),
         currency=str(record.currency),
         category=str(record.category),
         tax=" ".join(t for t in (str(record.tax_name), str(record.tax_code)) if t),

@@ -20,6 +20,9 @@ def plain(series: pd.Series) -> np.ndarray:
     NaT for missing), floats as float64 (NaN for missing), integers and booleans as they are, and
     everything else as objects with "" for a missing cell."""
     kind = series.dtype.kind
+    if kind in "iub" and series.hasnans:  # a nullable Int64 or boolean column with gaps: as text, "" for a gap
+        values = series.astype(object).where(series.notna(), "")
+        return np.array(["Yes" if v is True else "No" if v is False else v for v in values], dtype=object)
     if kind == "M":
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_localize(None)
@@ -47,7 +50,10 @@ class RowArrays:
             return table
         if table is None:
             return cls(np.empty(0, dtype=np.int64), {})
-        return cls(table.index.to_numpy(), {str(name): plain(series) for name, series in table.items()})
+        names = [str(name) for name in table.columns]
+        if len(set(names)) != len(names):  # the reader names every column apart ("Note (2)"); a table built by hand may not
+            raise ValueError(f"columns named twice: {sorted({n for n in names if names.count(n) > 1})}")
+        return cls(table.index.to_numpy(), {name: plain(series) for name, (_, series) in zip(names, table.items())})
 
     @property
     def columns(self) -> list[str]:
@@ -74,6 +80,3 @@ class RowArrays:
     def without(self, names: Iterable[str]) -> RowArrays:
         dropped = set(names)
         return RowArrays(self.index, {name: v for name, v in self.data.items() if name not in dropped})
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.data, index=pd.Index(self.index))

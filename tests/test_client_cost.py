@@ -46,7 +46,17 @@ def test_slices_share_rows_and_keep_labels():
     assert "a" in rows and "c" not in rows
     assert RowArrays.of(rows) is rows
     assert RowArrays.of(None).columns == [] and len(RowArrays.of(None)) == 0
-    pd.testing.assert_frame_equal(rows.to_frame(), frame, check_dtype=False)
+    with pytest.raises(ValueError, match="columns named twice"):
+        RowArrays.of(pd.DataFrame([[1, 2]], columns=["Note", "Note"]))
+
+
+@pytest.mark.parametrize("series, expected", [
+    (pd.Series([1, None], dtype="Int64"), [1, ""]),
+    (pd.Series([True, None, False], dtype="boolean"), ["Yes", "", "No"]),
+    (pd.Series([1, 2], dtype="Int64"), [1, 2]),  # no gaps: numbers as they were
+])
+def test_nullable_columns_with_gaps_are_text(series, expected):
+    assert plain(series).tolist() == expected
 
 
 @given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=20), st.integers(0, 20), st.integers(0, 20))
