@@ -67,6 +67,20 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+MOST_WORKERS = 64  # each worker is a process holding a share of the month: more only exhausts memory
+
+
+def _worker_count(text: str) -> int:
+    """--workers: 0 (choose) up to MOST_WORKERS."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= count <= MOST_WORKERS:
+        raise argparse.ArgumentTypeError(f"{count} is not between 0 (choose for me) and {MOST_WORKERS}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="publish-failures",
@@ -227,7 +241,7 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=_worker_count, default=0, metavar="N",
-                         help="processes rendering clients in parallel (default: one for a small month or a busy"
+                         help="processes rendering clients in parallel, 0 to 64 (default 0: one for a small month or a busy"
                               " machine, else up to one per idle CPU this process may use, by the size of the work)")
     command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
                          help="the practice's history database: run history, tracking and taught errors; a file"
@@ -793,20 +807,6 @@ def _how_decided(finding, catalog) -> str:
         return (f"nothing: not recognised; it looks most like '{title}' ({finding.confidence:.2f}), too little"
                 " to be sure; `publish-failures teach` can teach it")
     return "nothing: not recognised"
-
-
-MOST_WORKERS = 64  # each worker is a process holding a share of the month: more only exhausts memory
-
-
-def _worker_count(text: str) -> int:
-    """--workers: 0 (choose) up to MOST_WORKERS."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= count <= MOST_WORKERS:
-        raise argparse.ArgumentTypeError(f"{count} is not between 0 (choose for me) and {MOST_WORKERS}")
-    return count
 
 
 def _explain(args, stdout, stderr) -> int:

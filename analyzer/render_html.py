@@ -164,12 +164,14 @@ def date_text(value) -> str:
 
 def money_text(value, currency: str | None = None) -> str:
     """Always with the 3-letter code: GBP 1,234.50 (or GBP -12.00). Takes a Money, or an amount
-    and its currency; '' when there is no amount."""
+    and its currency; '' when there is no amount. The code and the amount are joined by a
+    no-break space, so a narrow card wraps "(currency not stated)" but never splits GBP from its
+    amount."""
     if value is None:
         return ""
     if isinstance(value, Money):
         currency, value = value.currency, value.amount
-    return f"{currency} {float(value):,.2f}" if currency else f"{float(value):,.2f} (currency not stated)"
+    return f"{currency}\u00a0{float(value):,.2f}" if currency else f"{float(value):,.2f} (currency not stated)"
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:

@@ -112,10 +112,10 @@ class Outline(HTMLParser):
 # -- filters ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, currency, expected", [
-    (Money("GBP", 1234.5), None, "GBP 1,234.50"),
-    (Money("EUR", -12), None, "EUR -12.00"),
-    (1234567.891, "USD", "USD 1,234,567.89"),
-    (0, "NZD", "NZD 0.00"),
+    (Money("GBP", 1234.5), None, "GBP\u00a01,234.50"),  # a no-break space: never split on a narrow card
+    (Money("EUR", -12), None, "EUR\u00a0-12.00"),
+    (1234567.891, "USD", "USD\u00a01,234,567.89"),
+    (0, "NZD", "NZD\u00a00.00"),
     (None, "GBP", ""),
 ])
 def test_money_always_has_its_code(value, currency, expected):
