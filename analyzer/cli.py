@@ -406,7 +406,7 @@ def _period(text: str) -> Period | None:
     try:
         return Period.parse(text)
     except PeriodError:
-        raise UsageError(f"--period {text.strip()!r}: not a month; write it as {PERIOD_FORMS}") from None
+        raise UsageError(f"publish-failures: --period {text.strip()!r}: not a month; write it as {PERIOD_FORMS}") from None
 
 
 def _report(args, stdout, stderr) -> int:
@@ -676,6 +676,11 @@ def _history(args, stdout, stderr) -> int:
         stdout.write("\n")
         return EXIT_OK
     if counts.empty:
+        if args.client:  # a misspelt name is a usage error naming the closest, as for report --client
+            from analyzer.history import known_clients
+            from analyzer.workflow import check_wanted
+
+            check_wanted((args.client,), known_clients(db))
         stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
         return EXIT_OK
     stdout.write(f"Failed items per client per run ({db})\n")

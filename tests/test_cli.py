@@ -283,3 +283,17 @@ def test_an_old_spreadsheet_in_a_folder_is_a_failed_input_not_passed_over(tmp_pa
     assert code == 1
     (line,) = [line for line in err.splitlines() if name in line]
     assert "save it as .xlsx or .csv" in line and "passed over" not in line
+
+
+def test_history_of_a_misspelt_client_names_the_closest(tmp_path):
+    out = tmp_path / "out"
+    assert run("report", str(SAMPLES), "--out", str(out))[0] == 0
+    code, _, err = run("history", "--db", str(out / "history.sqlite"), "--client", "Sumit Physio LLC")
+    assert code == 2 and "no such client" in err and err.index("Summit Physio LLC") < err.index("Bistro")
+    code, out_text, _ = run("history", "--db", str(out / "history.sqlite"), "--client", "summit physio llc")
+    assert code == 0 and "Summit Physio LLC" in out_text
+
+
+def test_a_period_that_is_no_month_is_one_line_with_the_tools_name(tmp_path):
+    code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--period", "2026-11-01")
+    assert code == 2 and err.startswith("publish-failures: --period '2026-11-01': not a month")
