@@ -483,7 +483,7 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
     out = config.output_dir(period, now.date())
     with _logging(stderr, config.log_file, args.quiet) as log, \
             _cluster(args.scheduler or config.scheduler, shared) as cluster:
-        log.info("run %s: period %s, %d input(s), reports to %s", path, period.label, len(config.inputs), out)
+        log.info("run %s: period %s, %d input path(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
                            _config_limits(config), config.catalogs, out,

@@ -131,6 +131,9 @@ def _client_counts(current, previous, status, cleared, recent, recent_runs, last
         result[str(client)] = ClientHistory(new=0, carried_over=0, cleared=int(cleared_counts[client]),
                                             previous_items=int(previous_counts.get(client, 0)),
                                             previous_period=last_period.get(str(client), ""))
+    for client in set(last_period) - set(result):  # clean then and now: known, not a first run
+        result[client] = ClientHistory(new=0, carried_over=0, cleared=0, previous_items=0,
+                                       previous_period=last_period[client])
     return result
 
 

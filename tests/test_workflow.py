@@ -577,3 +577,10 @@ def test_a_run_that_can_read_no_input_publishes_nothing(tmp_path):
     assert after == before
     code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"))
     assert "November 2026" not in out
+
+
+def test_a_client_clean_both_months_is_no_first_run(two_months):
+    index = (two_months / "2026-10" / "index.html").read_text(encoding="utf-8")
+    row = index[index.index(">Dale Ltd<"):]
+    row = row[:row.index("</tr>")]
+    assert "first run" not in row and "0 → 0" in row
