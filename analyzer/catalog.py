@@ -144,7 +144,7 @@ def default_catalog_text() -> str:
 
 @cache
 def load_default_catalog() -> Catalog:
-    return build_catalog([("catalog.toml", tomllib.loads(default_catalog_text()))])
+    return build_catalog([("catalog.toml", tomllib.loads(default_catalog_text()))], trusted=1)
 
 
 def load_catalog(extra_files: list[Path] | tuple[Path, ...] = ()) -> Catalog:
@@ -159,13 +159,18 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = ()) -> Catalog:
             raise CatalogError(f"{path}: cannot read catalog file ({exc.strerror})") from None
         except tomllib.TOMLDecodeError as exc:
             raise CatalogError(f"{path}: not valid TOML ({exc})") from None
-    return build_catalog(documents)
+    return build_catalog(documents, trusted=1)
 
 
-def build_catalog(documents: list[tuple[str, dict]]) -> Catalog:
+def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalog:
     """Merge catalog documents: a later entry with an existing id replaces the earlier one in
     place (keeping match order); a new category is matched before the built-in ones, so a
-    practice's specific rule wins over a general built-in one."""
+    practice's specific rule wins over a general built-in one.
+
+    The first `trusted` documents (the built-in catalog, whose tests compile and check every
+    pattern) have their category patterns and key words compiled when first used rather than
+    here: compiling all of them was a fifth of `explain`'s time. A practice's file is checked
+    whole as it loads, so a bad pattern is one line at once."""
     fixes: dict[str, Fix] = {}
     categories: dict[str, Category] = {}
     masks: list[Mask] = []
@@ -177,7 +182,7 @@ def build_catalog(documents: list[tuple[str, dict]]) -> Catalog:
             fixes[fix.id] = fix
         new: dict[str, Category] = {}
         for raw in doc.get("category", []):
-            category = _build_category(source, raw)
+            category = _build_category(source, raw, deferred=index < trusted)
             if category.id in categories:
                 categories[category.id] = category
             else:
@@ -217,18 +222,17 @@ def _build_variant(source: str, where: str, raw: dict) -> Variant:
     return Variant(raw["when"], raw["title"], tuple(raw["steps"]), bool(raw.get("publishable", True)))
 
 
-def _build_category(source: str, raw: dict) -> Category:
+def _build_category(source: str, raw: dict, deferred: bool = False) -> Category:
     where = f"category {raw.get('id', '?')!r}"
     allowed = {f.name for f in Category.__dataclass_fields__.values()}
     _check_keys(source, where, raw, allowed)
     _require(source, where, raw, ("id", "title", "cause", "fix", "patterns", "examples"))
     extracts = tuple(raw.get("extracts", ()))
-    patterns = tuple(_compile(source, where, p) for p in raw["patterns"])
-    groups = {name for p in patterns for name in p.groupindex}
-    if unknown := groups - set(extracts):
-        raise CatalogError(f"{source}: {where}: pattern group(s) {sorted(unknown)} not in extracts")
-    if missing := set(extracts) - groups:
-        raise CatalogError(f"{source}: {where}: extracts {sorted(missing)} captured by no pattern")
+    if deferred:
+        patterns = tuple(Deferred(source, where, expand_macros(p)) for p in raw["patterns"])
+    else:
+        patterns = tuple(_compile(source, where, p) for p in raw["patterns"])
+        _check_extracts(source, where, patterns, extracts)
     return Category(
         id=raw["id"],
         title=raw["title"],
@@ -240,25 +244,59 @@ def _build_category(source: str, raw: dict) -> Category:
         examples=tuple(raw["examples"]),
         near_misses=tuple(raw.get("near_misses", ())),
         seed_wording=raw.get("seed_wording", ""),
-        cues=tuple(_build_cue(source, where, text) for text in raw.get("cues", ())),
-        cue_blockers=_words_pattern(source, where, raw["cue_blockers"]) if raw.get("cue_blockers") else None,
+        cues=tuple(_build_cue(source, where, text, deferred) for text in raw.get("cues", ())),
+        cue_blockers=_words_pattern(source, where, raw["cue_blockers"], deferred) if raw.get("cue_blockers") else None,
     )
 
 
-def _build_cue(source: str, where: str, text: str) -> Cue:
+def _check_extracts(source: str, where: str, patterns, extracts: tuple[str, ...]) -> None:
+    groups = {name for p in patterns for name in p.groupindex}
+    if unknown := groups - set(extracts):
+        raise CatalogError(f"{source}: {where}: pattern group(s) {sorted(unknown)} not in extracts")
+    if missing := set(extracts) - groups:
+        raise CatalogError(f"{source}: {where}: extracts {sorted(missing)} captured by no pattern")
+
+
+class Deferred:
+    """A pattern of the built-in catalog, compiled (linear-time, as every pattern) when first
+    used. `pattern` is its text, for the one RE2 set that scans a message for every category."""
+
+    __slots__ = ("pattern", "_source", "_where", "_compiled")
+
+    def __init__(self, source: str, where: str, pattern: str):
+        self.pattern, self._source, self._where, self._compiled = pattern, source, where, None
+
+    def compiled(self):
+        if self._compiled is None:  # two threads may both compile it: the same result
+            self._compiled = compile_linear(self._source, self._where, self.pattern)
+        return self._compiled
+
+    def search(self, text: str):
+        return self.compiled().search(text)
+
+    def finditer(self, text: str):
+        return self.compiled().finditer(text)
+
+    @property
+    def groupindex(self):
+        return self.compiled().groupindex
+
+
+def _build_cue(source: str, where: str, text: str, deferred: bool = False) -> Cue:
     groups = [group.split("|") for group in text.split(";")]
     if not all(alternative.strip() for group in groups for alternative in group):
         raise CatalogError(f"{source}: {where}: cue {text!r} has an empty group or word")
-    return Cue(text, tuple(_words_pattern(source, where, group) for group in groups))
+    return Cue(text, tuple(_words_pattern(source, where, group, deferred) for group in groups))
 
 
-def _words_pattern(source: str, where: str, words: list[str]):
+def _words_pattern(source: str, where: str, words: list[str], deferred: bool = False):
     """Any of the words (or phrases) as whole words; a trailing "*" takes any ending."""
     def one(word: str) -> str:
         word = word.strip().lower()
         stem, any_ending = (word[:-1], True) if word.endswith("*") else (word, False)
         return r"\s+".join(re.escape(part) for part in stem.split()) + (r"\w*" if any_ending else "")
-    return compile_linear(source, where, r"\b(?:" + "|".join(one(w) for w in words) + r")\b")
+    pattern = r"\b(?:" + "|".join(one(w) for w in words) + r")\b"
+    return Deferred(source, where, pattern) if deferred else compile_linear(source, where, pattern)
 
 
 def _build_mask(source: str, raw: dict) -> Mask:

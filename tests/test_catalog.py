@@ -295,3 +295,23 @@ def test_fix_contract_details():
     # tax genuinely greater than net cannot be published from Dext: the planner picks this per row
     variant = {v.when: v for v in fixes["tax-line-amount"].variants}["tax_exceeds_net"]
     assert fixes["tax-line-amount"].publishable and not variant.publishable
+
+
+def test_the_built_in_catalog_checked_whole_as_a_practices_file_is():
+    """The built-in catalog's patterns and key words are compiled when first used (explain starts
+    faster); this is the check a practice's file gets as it loads, run on the built-in one, and
+    the lazily compiled catalog classifies every example and near-miss as the checked one does."""
+    checked = build_catalog([("catalog.toml", tomllib.loads(default_catalog_text()))])
+    assert not any(type(p).__name__ == "Deferred" for c in checked.categories for p in c.patterns)
+    assert all(type(p).__name__ == "Deferred" for c in CATALOG.categories for p in c.patterns)
+    for category in CATALOG.categories:
+        for text in (*category.examples, *category.near_misses):
+            assert classify_cell(text, CATALOG) == classify_cell(text, checked), text
+
+
+def test_a_deferred_pattern_pickles_for_the_workers():
+    import pickle
+
+    catalog = pickle.loads(pickle.dumps(load_default_catalog()))
+    assert classify_cell("Account code '455' has been archived, or has been deleted.", catalog)[0].category == (
+        "account_archived")
