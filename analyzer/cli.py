@@ -241,7 +241,8 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                          help="a folder of templates that override the built-in ones (logo, colours, wording)")
     command.add_argument("--practice", default="", metavar="NAME", help="the practice's name for report headers")
     command.add_argument("--workers", type=_worker_count, default=0, metavar="N",
-                         help="processes rendering clients in parallel, 0 to 64 (default 0: one for a small month or a busy"
+                         help="processes rendering clients in parallel, 0 to 64 (default 0: one for a small month or a"
+                              " busy"
                               " machine, else up to one per idle CPU this process may use, by the size of the work)")
     command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
                          help="the practice's history database: run history, tracking and taught errors; a file"
@@ -406,7 +407,8 @@ def _period(text: str) -> Period | None:
     try:
         return Period.parse(text)
     except PeriodError:
-        raise UsageError(f"publish-failures: --period {text.strip()!r}: not a month; write it as {PERIOD_FORMS}") from None
+        raise UsageError(f"publish-failures: --period {text.strip()!r}: not a month;"
+                         f" write it as {PERIOD_FORMS}") from None
 
 
 def _report(args, stdout, stderr) -> int:

@@ -246,7 +246,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     release_free_memory()
     memory = _history_items(analysis, keys, errors)
     seen = compare(store, period.slug, memory) if store else None
-    last_export = {c: line.get("export", "") for c, (_, line) in latest_lines(store, period.slug).items()} if store else {}
+    last_lines = latest_lines(store, period.slug) if store else {}
+    last_export = {c: line.get("export", "") for c, (_, line) in last_lines.items()}
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
                            _unreadable_clients(analysis, settings), last_export)
     exports = export_kinds(states, covered, merged_clients(analysis.batch), last_export)

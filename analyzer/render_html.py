@@ -2,10 +2,10 @@
 
 Every page comes from Jinja2 templates. One environment is built here, once per templates folder:
 Jinja's immutable sandbox for a practice's templates (they cannot reach Python's internals, run a
-command or write a file), auto-escaping always on, undefined names are errors, and a practice's `--templates DIR` is searched
-before the built-in templates, so a practice can override one partial (say `_brand.html` for its
-name, logo and colours) and keep the rest. Rendering reads only the report model: no clock, no
-network, no files other than templates.
+command or write a file), auto-escaping always on, undefined names are errors, and a practice's
+`--templates DIR` is searched before the built-in templates, so a practice can override one
+partial (say `_brand.html` for its name, logo and colours) and keep the rest. Rendering reads only
+the report model: no clock, no network, no files other than templates.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ class RowArrays:
         if table is None:
             return cls(np.empty(0, dtype=np.int64), {})
         names = [str(name) for name in table.columns]
-        if len(set(names)) != len(names):  # the reader names every column apart ("Note (2)"); a table built by hand may not
+        # The reader names every column apart ("Note (2)"); a table built by hand may not.
+        if len(set(names)) != len(names):
             raise ValueError(f"columns named twice: {sorted({n for n in names if names.count(n) > 1})}")
         return cls(table.index.to_numpy(), {name: plain(series) for name, (_, series) in zip(names, table.items())})
 
