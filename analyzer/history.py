@@ -237,20 +237,24 @@ def known_clients(store: Store | Path) -> set[str]:
 
 
 def roster(store: Store | Path) -> pd.DataFrame:
-    """Every client the history holds: its last period, its state then, its items then, and
-    whether it is retired."""
+    """Every client the history holds: its last period, its state then, its items failing then
+    (`items`), of those the ones to fix as its index line counted them (`to_fix`: not dismissed,
+    not snoozed), and whether it is retired."""
     store = as_store(store)
     if not store.exists():
         raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
     with store.transaction() as db:
-        return db.frame(
+        table = db.frame(
             "SELECT c.client, r.period_label AS last_period, c.state AS last_state,"
-            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.client = c.client) AS items,"
+            " (SELECT COUNT(*) FROM items i WHERE i.run_id = r.id AND i.client = c.client) AS items, c.line,"
             " EXISTS (SELECT 1 FROM retired t WHERE t.practice = c.practice AND t.client = c.client) AS retired"
             " FROM run_clients c JOIN runs r ON r.id = c.run_id"
             " WHERE c.practice = ? AND r.period = (SELECT MAX(r2.period) FROM run_clients c2 JOIN runs r2 ON r2.id = c2.run_id"
             "                   WHERE c2.practice = c.practice AND c2.client = c.client)"
             " ORDER BY lower(c.client), c.client", (db.practice,))
+    to_fix = [json.loads(line).get("item_count", items) for line, items in zip(table["line"], table["items"])]
+    return table.drop(columns="line").assign(to_fix=to_fix)[
+        ["client", "last_period", "last_state", "items", "to_fix", "retired"]]
 
 
 def retire(store: Store | Path, client: str, when: dt.datetime, restore: bool = False) -> str:

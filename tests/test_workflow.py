@@ -584,3 +584,12 @@ def test_a_client_clean_both_months_is_no_first_run(two_months):
     row = index[index.index(">Dale Ltd<"):]
     row = row[:row.index("</tr>")]
     assert "first run" not in row and "0 → 0" in row
+
+
+def test_clients_lists_failing_and_to_fix_as_the_index_counts_them(two_months):
+    config = next(p for p in two_months.parent.glob("October 2026.toml"))
+    code, out, _ = _run("clients", "--config", str(config), "--json")
+    acme = next(c for c in json.loads(out) if c["client"] == "Acme Ltd")
+    assert code == 0 and (acme["items"], acme["to_fix"]) == (6, 4)  # one dismissed, one snoozed
+    code, out, _ = _run("clients", "--config", str(config))
+    assert "Failing  To fix" in out.splitlines()[0]
