@@ -160,7 +160,9 @@ def _alive(pids: set[int]) -> set[int]:
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)])
 def test_a_stopped_run_leaves_the_previous_reports_and_no_workers(tmp_path, month_one, sig, code):
     before = _snapshot(month_one)
-    inputs = _merged(tmp_path / "nov", 300, 10)
+    # Big enough that the run is still rendering when it is stopped, on a loaded machine too: at
+    # 300 clients a faster renderer could reach publishing while the test was between two steps.
+    inputs = _merged(tmp_path / "nov", 1500, 10)
     process = subprocess.Popen(
         [sys.executable, "-m", "analyzer", "report", str(inputs), "--out", str(month_one), "--period",
          "November 2026", "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
