@@ -498,6 +498,7 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=store, templates=config.templates,
             lock_timeout=config.lock_timeout, expected=config.clients, aliases=config.client_aliases,
+            merged_clients=config.merged_clients,
             cluster=cluster,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None

@@ -105,6 +105,8 @@ class Config:
     client_aliases: dict[str, str] = field(default_factory=dict)
     clients: tuple[str, ...] = ()  # the practice's clients: each shows every run, its export or not
     client_currencies: dict[str, str] = field(default_factory=dict)  # casefolded client ("" all) -> code
+    # Clients the practice-wide export speaks for (`merged = true`): absent from it, nothing failed.
+    merged_clients: tuple[str, ...] = ()
     date_order: str = "auto"
     catalogs: tuple[Path, ...] = ()
     history: str = ""  # the state store: a file (SQLite) or a postgresql:// URL (`database`, or `history`)
@@ -241,6 +243,7 @@ def parse_config(raw: dict, path: Path) -> Config:
         client_aliases=_client_aliases(raw.get("clients", {}), fail),
         clients=tuple(raw.get("clients", {})),
         client_currencies=_client_currencies(raw, fail),
+        merged_clients=_merged_clients(raw.get("clients", {}), fail),
         date_order=date_order,
         catalogs=tuple(Path(local(c)) for c in _strings(raw.get("catalogs", []), "catalogs", fail)),
         history=_database(raw, local, fail),
@@ -275,8 +278,8 @@ def _client_aliases(clients: dict, fail) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for name, entry in clients.items():
         if isinstance(entry, dict):
-            if unknown := set(entry) - {"aliases", "currency"}:
-                raise fail(f"clients.{name}.{sorted(unknown)[0]}", "unknown key; use aliases or currency")
+            if unknown := set(entry) - {"aliases", "currency", "merged"}:
+                raise fail(f"clients.{name}.{sorted(unknown)[0]}", "unknown key; use aliases, currency or merged")
             spellings = entry.get("aliases", [])
         else:
             spellings = entry
@@ -288,6 +291,20 @@ def _client_aliases(clients: dict, fail) -> dict[str, str]:
                 raise fail(f"clients.{name}", f"{spelling!r} is already an alias of {aliases[spelling.casefold()]!r}")
             aliases[spelling.casefold()] = name
     return aliases
+
+
+def _merged_clients(clients: dict, fail) -> tuple[str, ...]:
+    """`"Acme Ltd" = { merged = true }`: the client's failed items come only in the practice-wide
+    export, so a month it is absent from that export it had nothing failing (clean), even when
+    other clients send files of their own."""
+    merged = []
+    for name, entry in clients.items():
+        if isinstance(entry, dict) and "merged" in entry:
+            if not isinstance(entry["merged"], bool):
+                raise fail(f"clients.{name}.merged", "must be true or false")
+            if entry["merged"]:
+                merged.append(name)
+    return tuple(merged)
 
 
 def _client_currencies(raw: dict, fail) -> dict[str, str]:

@@ -147,6 +147,7 @@ class ReportSettings:
     workers: int = 0  # 0: jobs.default_workers (one for a small month; else up to one per usable CPU)
     lock_timeout: float = 60.0  # how long to wait for another run writing the same folder
     expected: tuple[str, ...] = ()  # the practice's clients from the config: each shows, export or not
+    merged_clients: tuple[str, ...] = ()  # those the practice-wide export speaks for (config `merged = true`)
     aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
     cluster: object = None  # analyzer.cluster.Cluster: clients render on its workers; None: the local pool
 
@@ -248,6 +249,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     seen = compare(store, period.slug, memory) if store else None
     last_lines = latest_lines(store, period.slug) if store else {}
     last_export = {c: line.get("export", "") for c, (_, line) in last_lines.items()}
+    last_export.update({c: "merged" for c in settings.merged_clients})  # the practice says so
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
                            _unreadable_clients(analysis, settings), last_export)
     exports = export_kinds(states, covered, merged_clients(analysis.batch), last_export)

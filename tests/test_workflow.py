@@ -593,3 +593,23 @@ def test_clients_lists_failing_and_to_fix_as_the_index_counts_them(two_months):
     assert code == 0 and (acme["items"], acme["to_fix"]) == (6, 4)  # one dismissed, one snoozed
     code, out, _ = _run("clients", "--config", str(config))
     assert "Failing  To fix" in out.splitlines()[0]
+
+
+def test_a_client_declared_merged_is_clean_when_the_merged_export_leaves_it_out(tmp_path):
+    """A client whose failed items only ever come in the practice-wide export, and that has never
+    failed: the practice says so in the config (`merged = true`), and its absence is good news."""
+    folder = _exports(tmp_path / "in", {"Acme Ltd": {"1": (UNIQUE, 5)}})
+    (folder / "Practice export.csv").write_text(
+        f'Client,Item ID,Date,Supplier,Total Amount,Currency,Error\nCole Ltd,3,15/10/2026,S,5.00,GBP,"{UNIQUE}"\n'
+        f'Dee Ltd,4,15/10/2026,S,5.00,GBP,"{UNIQUE}"\n', encoding="utf-8")
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'inputs = ["{folder.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n'
+                      'period = "October 2026"\n[clients]\n"Fay Ltd" = { merged = true }\n"Gus Ltd" = []\n',
+                      encoding="utf-8")
+    code, _, err = _run("run", "--config", str(config))
+    assert code == 0, err
+    states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
+    assert (states["Fay Ltd"], states["Gus Ltd"]) == ("clean", "export_missing")
+    config.write_text(config.read_text(encoding="utf-8").replace("merged = true", 'merged = "yes"'), encoding="utf-8")
+    code, _, err = _run("run", "--config", str(config))
+    assert code == 2 and "clients.Fay Ltd.merged" in err and "true or false" in err
