@@ -437,3 +437,20 @@ def test_prints_to_a4(busy, tmp_path):
     boxes = re.findall(rb"MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", data)
     assert boxes and all(abs(float(w) - 595) < 1 and abs(float(h) - 842) < 1 for w, h in boxes)
     assert len(boxes) >= 2  # a long report spreads over pages instead of being cut off
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("31-Mar-2026", "31 Mar 2026"),
+    ("2026-03-31", "31 Mar 2026"),
+    ("30/09/2026", "30 Sep 2026"),  # the day first: it cannot be a month
+    ("09/30/2026", "30 Sep 2026"),  # the month first: 30 cannot be a month
+    ("03/04/2026", "03/04/2026"),  # March or April: shown as written
+    ("04/04/2026", "4 Apr 2026"),
+    ("September 30, 2026", "30 Sep 2026"),
+    ("31/02/2026", "31/02/2026"),  # no such day
+    ("soon", "soon"),
+])
+def test_a_lock_date_is_shown_one_way_unless_it_could_be_read_two(written, shown):
+    from analyzer.report_model import readable_date
+
+    assert readable_date(written) == shown
