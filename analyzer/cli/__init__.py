@@ -1,0 +1,90 @@
+"""The `publish-failures` command: thin wrappers that build the library's objects, call one
+function, and turn known failures into one-line errors with documented exit codes.
+
+Only what parsing the command line and `explain` need is imported here; each command imports
+the rest (pandas, numpy, the readers and renderers) when it runs, so a bookkeeper pasting one
+error, or asking for `--help`, does not wait half a second for a table library
+(tests/test_cli_startup.py keeps it so).
+
+The package's modules name their jobs: `parser` (the grammar), `reporting` (classify, report,
+run), `state` (history, clients, teach), `explaining` (explain, rules) and `common` (exit codes,
+one-line failures)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _FAILURES, _KNOWN_FAILURES, Terminated,
+                                 UsageError, UnreadableInput)
+from analyzer.cli.parser import build_parser
+
+__all__ = ["main", "build_parser", "UsageError", "UnreadableInput"]
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit:  # --help or --version, printed to sys.stdout: flush it here, where a closed pipe is caught
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            raise
+        args.stdin = stdin if stdin is not None else sys.stdin
+        with _terminate_cleanly():
+            code = args.handler(args, stdout, stderr)
+        stdout.flush()  # a closed pipe shows here, not as "Exception ignored" at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout(stdout)
+        return EXIT_PIPE
+    except _KNOWN_FAILURES as exc:
+        prefix, code = next((p, c) for kind, p, c in _FAILURES if isinstance(exc, kind))
+        print(f"{prefix}{exc}", file=stderr)
+        return code
+    except KeyboardInterrupt:
+        print("publish-failures: interrupted; nothing of this run was published", file=stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("publish-failures: stopped (SIGTERM); nothing of this run was published", file=stderr)
+        return EXIT_TERMINATED
+
+
+@contextlib.contextmanager
+def _terminate_cleanly():
+    """While a command runs in the main thread, SIGTERM unwinds it like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# Failures the command knows: each is one line (this prefix, then the message) and an exit code.
+
+def _discard_stdout(stdout: TextIO) -> None:
+    """After the reader of standard output went away (`| head`), point the process's standard
+    output at the null device, so the interpreter's last flush at exit has nowhere to fail.
+    Only for the real standard output: a stream passed in by a caller is the caller's."""
+    real = sys.__stdout__
+    if real is None or (stdout is not real and sys.stdout is not real):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

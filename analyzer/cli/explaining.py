@@ -1,0 +1,99 @@
+"""explain and rules: one message, or the catalog, in words."""
+
+from __future__ import annotations
+
+import json
+
+from analyzer.catalog import load_catalog
+from analyzer.errors import MissingExtra, StoreLocationError
+from analyzer.store import StoreError as HistoryError
+from analyzer.cli.common import EXIT_OK, _message
+from analyzer.cli.state import _default_database
+
+
+
+def _how_decided(finding, catalog) -> str:
+    """How the category was found, in words, for a bookkeeper who wonders why."""
+    if finding.match == "pattern":
+        return "the catalog's patterns (certain)"
+    if finding.match == "taught":
+        return "this practice: someone taught it this message's pattern (certain)"
+    if finding.match == "similar" and finding.cue:
+        return (f"the message's key words ({finding.cue}): probably right; check the cause matches")
+    if finding.match == "similar":
+        return (f"similarity to known wordings of this error ({finding.confidence:.2f}): probably right; check the"
+                " cause matches")
+    if finding.suggestion:
+        title = catalog.category(finding.suggestion).title
+        return (f"nothing: not recognised; it looks most like '{title}' ({finding.confidence:.2f}), too little"
+                " to be sure; `publish-failures teach` can teach it")
+    return "nothing: not recognised"
+
+
+def _explain(args, stdout, stderr) -> int:
+    message = _message(args.message, args.stdin, stderr)
+    catalog = load_catalog(tuple(args.catalog))
+    from analyzer.classify import SecondStage, classify_cell
+    from analyzer.taught import taught
+
+    try:
+        known = taught(_default_database(None))
+    except (HistoryError, StoreLocationError, MissingExtra) as exc:
+        # A message is explained without the practice's database too (a shared server may be down).
+        # The store's words are a run's ("nothing of this run was published"): explain publishes nothing.
+        why = str(exc).split("; nothing of this run was", 1)[0]
+        print(f"publish-failures: note: the errors this practice taught could not be read ({why}); explained"
+              " with the catalog alone", file=stderr)
+        known = {}
+    findings = classify_cell(message, catalog, None, SecondStage(known))
+    explained = []
+    for finding in findings:
+        fix = catalog.fixes[finding.fix]
+        category = catalog.category(finding.category) if finding.category != "unclassified" else None
+        explained.append({
+            "category": finding.category,
+            "title": category.title if category else "Not recognised",
+            "cause": category.cause if category else "The analyzer's catalog has no entry for this message.",
+            "values": dict(finding.values),
+            "template": finding.template,
+            "fix": fix.id,
+            "fix_title": fix.title,
+            "who": fix.who_label,
+            "where": fix.where,
+            "steps": list(fix.steps),
+            "warnings": list(fix.warnings),
+            "publishable": fix.publishable,
+            "match": finding.match,
+            "confidence": finding.confidence,
+            "decided": _how_decided(finding, catalog),
+            "suggestion": finding.suggestion,
+        })
+    if args.json:
+        json.dump(explained, stdout, indent=2, ensure_ascii=False)
+        stdout.write("\n")
+        return EXIT_OK
+    for number, item in enumerate(explained, start=1):
+        if len(explained) > 1:
+            stdout.write(f"Error {number} of {len(explained)}\n")
+        stdout.write(f"{item['title']}  [{item['category']}]\n")
+        stdout.write(f"Decided by: {item['decided']}\n")
+        stdout.write(f"Cause: {item['cause']}\n")
+        for name, value in item["values"].items():
+            stdout.write(f"  {name.replace('_', ' ')}: {value}\n")
+        if item["template"]:
+            stdout.write(f"  template: {item['template']}\n")
+        stdout.write(f"Fix: {item['fix_title']}  ({item['who']}; {item['where']})\n")
+        for step_number, step in enumerate(item["steps"], start=1):
+            stdout.write(f"  {step_number}. {step}\n")
+        for warning in item["warnings"]:
+            stdout.write(f"  Warning: {warning}\n")
+        stdout.write("\n")
+    return EXIT_OK
+
+
+def _rules(args, stdout, stderr) -> int:
+    catalog = load_catalog(tuple(args.catalog))
+    from analyzer.write import write_rules_table
+
+    write_rules_table(catalog, args.format, stdout)
+    return EXIT_OK
