@@ -163,7 +163,7 @@ class Cluster:
                 catalog = job.context.catalog
                 if id(catalog) not in catalogs:
                     catalogs[id(catalog)] = (catalog, self._scatter(catalog, broadcast=True))
-                future = self._submit(render_sent, replace(job, context=replace(job.context, catalog=None)), sent,
+                future = self._submit(render_sent, job.with_catalog(None), sent,
                                       catalogs[id(catalog)][1])
                 pending[future] = (number, job.context.out)
                 finished.add(future)
@@ -278,7 +278,7 @@ def render_sent(job, templates: tuple[str, tuple] | None, catalog=None):
     from analyzer.render import render_files
 
     if catalog is not None:
-        job = replace(job, context=replace(job.context, catalog=catalog))
+        job = job.with_catalog(catalog)
     if templates is None:
         return render_files(job)
     original, _ = templates

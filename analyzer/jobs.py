@@ -276,7 +276,7 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
     try:
         pending: deque = deque()
         for job in itertools.chain([first], jobs):
-            sent = replace(job, context=replace(job.context, catalog=None)) if job.context.catalog is catalog else job
+            sent = job.with_catalog(None) if job.context.catalog is catalog else job
             pending.append(pool.submit(_render_sent, sent))
             if len(pending) >= workers * 2:
                 reports.append(pending.popleft().result())
@@ -308,7 +308,7 @@ def _render_sent(job) -> ClientReport:
     from analyzer.render import render_client
 
     if job.context.catalog is None:
-        job = replace(job, context=replace(job.context, catalog=_catalog_here))
+        job = job.with_catalog(_catalog_here)
     return render_client(job)
 
 

@@ -269,7 +269,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
               for c, s in states.items() if s == EXPORT_MISSING]
     this_run = {line.client for line in lines}
     if only and store:  # the other clients' lines as their last run (this period's, else earlier) left them
-        lines += [ClientLine.from_json(line) for c, (_, line) in latest_lines(store, period.slug).items()
+        lines += [ClientLine.from_json(line) for c, (_, line) in last_lines.items()
                   if c not in this_run and c in roster]
     sources = _sources(analysis)
     overview = build_overview(

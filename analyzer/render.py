@@ -51,6 +51,11 @@ class ClientJob:
     client_history: object  # history.ClientHistory, or None when no history is kept
     stem: str
     context: RenderContext
+
+    def with_catalog(self, catalog) -> ClientJob:
+        """The job with another catalog (None: sent without it, the worker has it already; about
+        400 kB a job when pickled)."""
+        return replace(self, context=replace(self.context, catalog=catalog))
     tracking: dict = field(default_factory=dict)  # batch row -> report_model.Tracking
     state: str = FAILING
     cleared: tuple = ()  # report_model.ClearedItem, the items that cleared since the last run
@@ -61,7 +66,7 @@ class ClientJob:
 def build_report(job: ClientJob) -> ClientReport:
     """The client's full report, its items included."""
     ctx = job.context
-    fields = RowArrays.of(job.fields)
+    fields = job.fields
     rows = fields.index.tolist()
     cells = job.cells.tolist()
     history = dict(zip(rows, zip(*job.history))) if job.history is not None else None

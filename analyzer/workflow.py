@@ -31,13 +31,12 @@ def covered_clients(batch: Batch) -> tuple[set[str], bool]:
 
 def merged_clients(batch: Batch) -> set[str]:
     """Clients with rows in a practice-wide export."""
-    merged = {(t.source_file, t.sheet) for t in batch.tables if t.merged}
-    if not merged:
-        return set()
     fields = batch.fields
-    pairs = pd.DataFrame({"file": fields["source_file"].astype(str), "sheet": fields["sheet"].astype(str),
-                          "client": fields["client"].astype(str)}).drop_duplicates()
-    return {c for f, sh, c in pairs.itertuples(index=False) if (f, sh) in merged}
+    clients: set[str] = set()
+    for table in (t for t in batch.tables if t.merged):  # a few tables: compared, not turned into text
+        rows = (fields["source_file"] == table.source_file) & (fields["sheet"] == table.sheet)
+        clients.update(str(c) for c in pd.unique(fields.loc[rows, "client"]))
+    return clients
 
 
 def client_states(present: set[str], covered: set[str], merged: bool, roster: set[str],
