@@ -45,7 +45,7 @@ _AMOUNT_JUNK = re.compile(r"[^\d,.\-()]")
 _DATE_FORMATS_DAYFIRST = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 _DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
 _DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
-                       "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%d-%B-%Y")
+                       "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%B %d, %Y", "%d-%B-%Y")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
 _SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
@@ -503,6 +503,14 @@ def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
         except ValueError:
             continue
     return None
+
+
+def readable_date(text: str) -> str:
+    """A date as a message wrote it (31-Mar-2026, 2026-03-31, 30/09/2026) in the reports' one
+    form, 31 Mar 2026; as written when reading it day first and month first disagree (03/04/2026:
+    March or April?) or it is no date."""
+    readings = {d for d in (_parse_date(text, True), _parse_date(text, False)) if d is not None}
+    return readings.pop().strftime("%d %b %Y").lstrip("0") if len(readings) == 1 else text
 
 
 def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from analyzer.catalog import MANUAL_REVIEW, ROW_TESTS, UNCLASSIFIED, Catalog, Fix
 from analyzer.classify import Classified
-from analyzer.normalise import Batch
+from analyzer.normalise import Batch, readable_date
 
 APPROVAL_WORDS = r"approv|awaiting review|in review"
 APPROVAL_STEP = (
@@ -152,6 +152,9 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
     return Plan(tuple(clients))
 
 
+DATE_VALUES = frozenset({"lock_date"})  # values that are dates: grouped and shown in one form
+
+
 def explode_findings(batch: Batch, classified: Classified, catalog: Catalog, clients=None) -> pd.DataFrame:
     """One row per (input row, finding), with the value its fix groups by and its variant."""
     per_cell = []
@@ -160,6 +163,8 @@ def explode_findings(batch: Batch, classified: Classified, catalog: Catalog, cli
             fix = catalog.fixes[finding.fix]
             group_value = finding.template if finding.category == UNCLASSIFIED else (
                 finding.value(fix.group_by) if fix.group_by else "")
+            if group_value and fix.group_by in DATE_VALUES:  # 30/09/2026 and 2026-09-30: one lock date
+                group_value = readable_date(group_value)
             per_cell.append((cell, order, finding.category, finding.fix, group_value or (NOT_STATED if fix.group_by else "")))
     cells = pd.DataFrame(per_cell, columns=["cell", "order", "category", "fix", "value"])
     cells = cells.astype({"cell": "int64", "order": "int64"})  # typed even when there are no rows

@@ -7,12 +7,12 @@ rendered in parallel processes.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from analyzer.catalog import UNCLASSIFIED, Catalog
+from analyzer.normalise import readable_date  # noqa: F401  (the reports' date form; tests name it here)
 from analyzer.plan import ClientPlan, FixGroup, UNKNOWN_CURRENCY
 from analyzer.row_arrays import RowArrays
 
@@ -145,11 +145,6 @@ class ActionLine:
     money: tuple[Money, ...]
     first_date: dt.date | None = None
     last_date: dt.date | None = None
-    shown: str = ""  # the value as the reports show it ("31 Mar 2026" for a lock date "31-Mar-2026")
-
-    @property
-    def shown_value(self) -> str:
-        return self.shown or self.value
 
 
 @dataclass(frozen=True)
@@ -244,35 +239,6 @@ class ClientReport:
 
 def money_of(pairs) -> tuple[Money, ...]:
     return tuple(Money(c, v) for c, v in pairs)
-
-
-DATE_VALUES = frozenset({"lock_date"})  # values the catalog extracts that are dates, shown one way
-_DATE_FORMATS = ("%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%d-%B-%Y", "%Y-%m-%d", "%b %d, %Y", "%B %d, %Y", "%b %d %Y",
-                 "%B %d %Y")
-_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})")
-
-
-def readable_date(text: str) -> str:
-    """A date as Xero wrote it in a message (31-Mar-2026, 2026-03-31, 30/09/2026) in the reports'
-    one form, 31 Mar 2026; as written when it could be read two ways (03/04/2026: March or April?)
-    or is no date."""
-    text = text.strip()
-    for form in _DATE_FORMATS:
-        try:
-            return format_date(dt.datetime.strptime(text, form).date())
-        except ValueError:
-            continue
-    match = _NUMERIC_DATE.fullmatch(text)
-    if match:
-        first, second, year = map(int, match.groups())
-        if first != second and max(first, second) <= 12:
-            return text
-        day, month = (first, second) if first > 12 or first == second else (second, first)
-        try:
-            return format_date(dt.date(year, month, day))
-        except ValueError:
-            return text
-    return text
 
 
 def format_date(value: dt.date | None) -> str:
@@ -419,14 +385,12 @@ def _sort_date(item: Item) -> dt.date:
 
 def _action_line(action, value_name: str) -> ActionLine:
     label = ""
-    shown = readable_date(action.value) if value_name in DATE_VALUES and action.value else action.value
     if action.value and value_name == "template":
         label = action.value
     elif action.value:
-        label = f"{value_name.replace('_', ' ').capitalize()} {shown}"
+        label = f"{value_name.replace('_', ' ').capitalize()} {action.value}"
     return ActionLine(
         label=label,
-        shown=shown,
         value=action.value,
         items=action.items,
         money=money_of(action.value_by_currency),

@@ -613,3 +613,12 @@ def test_a_client_declared_merged_is_clean_when_the_merged_export_leaves_it_out(
     config.write_text(config.read_text(encoding="utf-8").replace("merged = true", 'merged = "yes"'), encoding="utf-8")
     code, _, err = _run("run", "--config", str(config))
     assert code == 2 and "clients.Fay Ltd.merged" in err and "true or false" in err
+
+
+def test_one_lock_date_written_two_ways_is_one_action(tmp_path):
+    lock = "The document date cannot be before the end of year lock date, currently set at {}."
+    folder = _exports(tmp_path / "in", {"Acme Ltd": {"1": (lock.format("30/09/2026"), 5),
+                                                     "2": (lock.format("2026-09-30"), 6)}})
+    assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    actions = [r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx", "Actions") if r["For"]]
+    assert [(r["For"], r["Items"]) for r in actions] == [("Lock date 30 Sep 2026", 2)]
