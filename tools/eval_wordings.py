@@ -32,9 +32,11 @@ from analyzer.catalog import load_default_catalog  # noqa: E402
 from analyzer.classify import SecondStage, classify_cell  # noqa: E402
 
 WORDINGS = ROOT / "tests" / "data" / "wordings"
-# Two blind-labelled corpora, each collected by someone who had not read the catalog (the second
-# after the key words were written, so its held-out half is wording no one here has read).
-CORPORA = (WORDINGS / "wordings.csv", WORDINGS / "wordings-2.csv")
+# Blind-labelled corpora split in halves, each collected by someone who had not read the catalog (the
+# second after the key words were written, the fifth after corpus 4 was learned from: their held-out
+# halves are wording no one here has read). Corpus 5 was measured whole, unseen, before its phrasebook
+# half went in (README-5.md).
+CORPORA = (WORDINGS / "wordings.csv", WORDINGS / "wordings-2.csv", WORDINGS / "wordings-5.csv")
 # A third and a fourth, collected to learn from: all of them go into the phrasebook and were read while writing
 # patterns and key words, so none of them is held out.
 LEARNING = (WORDINGS / "wordings-3.csv", WORDINGS / "wordings-4.csv")
