@@ -14,7 +14,7 @@ import numpy as np
 
 from analyzer.catalog import Catalog
 from analyzer.plan import ClientPlan
-from analyzer.render_html import render_asks_html, render_client_html, render_index_html
+from analyzer.render_html import client_html_bytes, render_asks_html, render_client_html, render_index_html
 from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
@@ -141,7 +141,7 @@ def _render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
     report = build_report(job)
     files: dict[str, bytes] = {}
     if report.html_file:
-        files[report.html_file] = render_client_html(report, job.context.templates).encode("utf-8")
+        files[report.html_file] = client_html_bytes(report, job.context.templates)
     if report.asks_file:
         files[report.asks_file] = render_asks_html(report, job.context.templates).encode("utf-8")
     if report.xlsx_file:

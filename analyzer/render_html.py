@@ -11,9 +11,11 @@ the report model: no clock, no network, no files other than templates.
 from __future__ import annotations
 
 import functools
+import io
 import re
 import traceback
 import importlib.resources
+from contextlib import contextmanager
 from pathlib import Path
 
 from jinja2 import (
@@ -42,6 +44,11 @@ def render_client_html(report: ClientReport, templates: Path | None) -> str:
     return _render(templates, CLIENT_TEMPLATE, report=report, **_shell(report))
 
 
+def client_html_bytes(report: ClientReport, templates: Path | None) -> bytes:
+    """The client page as UTF-8, encoded as it renders (see _render_bytes)."""
+    return _render_bytes(templates, CLIENT_TEMPLATE, report=report, **_shell(report))
+
+
 def render_asks_html(report: ClientReport, templates: Path | None) -> str:
     """The short "What we need from you" page: only the asks for the client's own Xero admin."""
     return _render(templates, ASKS_TEMPLATE, report=report, **_shell(report))
@@ -52,8 +59,37 @@ def render_index_html(overview: Overview, templates: Path | None) -> str:
 
 
 def _render(templates: Path | None, name: str, **context) -> str:
-    try:
+    with _template_problems(templates, name):
         return environment(_key(templates)).get_template(name).render(**context)
+
+
+_ENCODE_EVERY = 1 << 16  # characters of rendered text gathered before they are encoded
+
+
+def _render_bytes(templates: Path | None, name: str, **context) -> bytes:
+    """The page encoded a piece at a time as the template yields it. Rendering to one string
+    first holds every piece Jinja yields, the string and then its encoding at once: for a
+    client of 30,000 items 130 MB, where this holds the encoded page and one piece."""
+    out = io.BytesIO()
+    pending: list[str] = []
+    size = 0
+    with _template_problems(templates, name):
+        for piece in environment(_key(templates)).get_template(name).generate(**context):
+            pending.append(piece)
+            size += len(piece)
+            if size >= _ENCODE_EVERY:
+                out.write("".join(pending).encode("utf-8"))
+                pending, size = [], 0
+    out.write("".join(pending).encode("utf-8"))
+    return out.getvalue()
+
+
+@contextmanager
+def _template_problems(templates: Path | None, name: str):
+    """A practice's template failing is one line naming the template and line; the built-in
+    ones failing is the tool's own bug and keeps its traceback."""
+    try:
+        yield
     except TemplateError as exc:
         raise TemplateProblem(_describe(exc, templates, name)) from None
     except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as exc:

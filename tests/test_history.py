@@ -333,3 +333,23 @@ def test_history_items_function(recorded, tmp_path):
                                        "last_period", "categories"]
     with pytest.raises(history.HistoryError, match="no run history yet"):
         history.items(tmp_path / "missing.sqlite")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 50_000])
+def test_record_writes_every_item_once_whatever_the_chunk(database, monkeypatch, chunk):
+    """Items go to the store a chunk of rows at a time (memory); a repeated item is written once,
+    and a run for some clients writes only theirs, across chunk boundaries."""
+    monkeypatch.setattr(history, "RECORD_CHUNK", chunk)
+    rows = [("Acme Ltd", f"id:{n}", str(n), "S", "2026-10-01", float(n), "GBP", "lock_date", "lock-date")
+            for n in range(7)]
+    rows.insert(3, rows[1])  # the same item on two rows
+    rows.append(("Bolt Ltd", "id:1", "1", "S", "2026-10-02", 1.0, "GBP", "lock_date", "lock-date"))
+    history.record(database, history.RunRecord("2026-10", "October 2026", dt.datetime(2026, 11, 3), "test", "",
+                                               _items(rows), ()))
+    table = history.items(database)
+    assert sorted(zip(table["client"], table["item_key"])) == sorted({(r[0], r[1]) for r in rows})
+    assert sorted(table.loc[table["client"] == "Acme Ltd", "amount"]) == [float(n) for n in range(7)]
+    history.record(database, history.RunRecord("2026-10", "October 2026", dt.datetime(2026, 11, 3), "test", "",
+                                               _items(rows[::-1]), (), ("Bolt Ltd",)))
+    again = history.items(database)
+    assert sorted(zip(again["client"], again["item_key"])) == sorted(zip(table["client"], table["item_key"]))

@@ -18,7 +18,10 @@ from markupsafe import escape
 from analyzer.pipeline import ReportSettings, analyse, client_jobs, run_report
 from analyzer.render import build_report
 from analyzer.errors import TemplateProblem
-from analyzer.render_html import date_range, environment, money_text, plural, render_client_html, render_index_html
+from analyzer import render_html
+from analyzer.render_html import (
+    client_html_bytes, date_range, environment, money_text, plural, render_client_html, render_index_html,
+)
 from analyzer.report_model import ActionLine, Money, format_date
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -248,6 +251,17 @@ def test_provenance_names_every_source_with_rows(run, pages):
 def test_rendering_is_deterministic(run):
     report = run.reports[0]
     assert render_client_html(report, None) == render_client_html(report, None)
+
+
+@pytest.mark.parametrize("every", [1, 7, 1 << 16])
+def test_the_page_encoded_as_it_renders_is_the_page(run, pages, monkeypatch, every):
+    """The written page is encoded a piece at a time (memory): byte for byte the page rendered
+    whole, however the pieces fall (the samples hold accented names: Café, Lumière)."""
+    monkeypatch.setattr(render_html, "_ENCODE_EVERY", every)
+    for report in run.reports:
+        written = client_html_bytes(report, None)
+        assert written == render_client_html(report, None).encode("utf-8")
+        assert written.decode("utf-8") == pages[report.client]
 
 
 # -- flags, history and the chart ----------------------------------------------------------------

@@ -728,6 +728,8 @@ def child_report(args: dict) -> dict:
                  "render_overview_xlsx", "write_text", "write_bytes"):
         if hasattr(render, name):
             _timed(render, name, laps)
+    if hasattr(render, "client_html_bytes"):  # the client page, encoded as it renders
+        _timed(render, "client_html_bytes", laps, "render_client_html")
     import analyzer.jobs as jobs
 
     for name in ("plan_actions", "items_table", "build_overview", "build_manifest", "_history_items"):
