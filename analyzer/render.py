@@ -14,7 +14,7 @@ import numpy as np
 
 from analyzer.catalog import Catalog
 from analyzer.plan import ClientPlan
-from analyzer.render_html import client_html_bytes, render_asks_html, render_client_html, render_index_html
+from analyzer.render_html import client_html_bytes, render_asks_html, render_index_html
 from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report

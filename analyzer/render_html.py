@@ -74,12 +74,17 @@ def _render_bytes(templates: Path | None, name: str, **context) -> bytes:
     pending: list[str] = []
     size = 0
     with _template_problems(templates, name):
-        for piece in environment(_key(templates)).get_template(name).generate(**context):
-            pending.append(piece)
-            size += len(piece)
-            if size >= _ENCODE_EVERY:
-                out.write("".join(pending).encode("utf-8"))
-                pending, size = [], 0
+        pieces = environment(_key(templates)).get_template(name).generate(**context)
+    while True:
+        with _template_problems(templates, name):  # the template's failures, not the encoding's
+            piece = next(pieces, None)
+        if piece is None:
+            break
+        pending.append(piece)
+        size += len(piece)
+        if size >= _ENCODE_EVERY:
+            out.write("".join(pending).encode("utf-8"))
+            pending, size = [], 0
     out.write("".join(pending).encode("utf-8"))
     return out.getvalue()
 

@@ -342,7 +342,7 @@ def test_record_writes_every_item_once_whatever_the_chunk(database, monkeypatch,
     monkeypatch.setattr(history, "RECORD_CHUNK", chunk)
     rows = [("Acme Ltd", f"id:{n}", str(n), "S", "2026-10-01", float(n), "GBP", "lock_date", "lock-date")
             for n in range(7)]
-    rows.insert(3, rows[1])  # the same item on two rows
+    rows.insert(3, (*rows[1][:5], 99.0, *rows[1][6:]))  # the same item on two rows: the first is kept
     rows.append(("Bolt Ltd", "id:1", "1", "S", "2026-10-02", 1.0, "GBP", "lock_date", "lock-date"))
     history.record(database, history.RunRecord("2026-10", "October 2026", dt.datetime(2026, 11, 3), "test", "",
                                                _items(rows), ()))

@@ -385,11 +385,23 @@ def test_one_partial_can_be_overridden(busy, tmp_path):
     ("_brand.html", "{% macro colours() %}{{ missing_colour }}{% endmacro %}{% macro masthead(p) %}{% endmacro %}"
                     "{% macro footer_note(p) %}{% endmacro %}"),
 ])
-def test_a_missing_variable_is_an_error_not_a_blank(busy, tmp_path, template, text):
-    """One line naming the practice's template and its line, never a blank in the report."""
+@pytest.mark.parametrize("render", [render_client_html, client_html_bytes])
+def test_a_missing_variable_is_an_error_not_a_blank(busy, tmp_path, monkeypatch, template, text, render):
+    """One line naming the practice's template and its line, never a blank in the report; also
+    when the page is encoded as it renders and part of it is already encoded."""
+    monkeypatch.setattr(render_html, "_ENCODE_EVERY", 8)
     (tmp_path / template).write_text(text, encoding="utf-8")
     with pytest.raises(TemplateProblem, match=rf"{template} line 1 fails: .*undefined|no attribute"):
-        render_client_html(busy, tmp_path)
+        render(busy, tmp_path)
+
+
+def test_a_template_failing_deep_into_the_page_is_one_line(busy, tmp_path, monkeypatch):
+    """A practice's template that fails after much of the page is out (and encoded)."""
+    monkeypatch.setattr(render_html, "_ENCODE_EVERY", 8)
+    (tmp_path / "_notes.html").write_text("{% for n in range(2000) %}<p>{{ n }}</p>{% endfor %}\n{{ 1 // 0 }}",
+                                          encoding="utf-8")
+    with pytest.raises(TemplateProblem, match=r"_notes.html line 2 fails: .*division"):
+        client_html_bytes(busy, tmp_path)
 
 
 def test_a_users_template_cannot_switch_escaping_off_by_accident(busy, tmp_path):
