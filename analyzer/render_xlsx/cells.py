@@ -6,17 +6,37 @@ import datetime as dt
 import io
 import math
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from analyzer.report_model import Money
 from analyzer.row_arrays import RowArrays
+
+
+class _QuickZipInfo(zipfile.ZipInfo):
+    """A workbook part deflated at zlib's level 1, not its default 6. XlsxWriter has no option
+    for the level; its packager makes one ZipInfo per part from its module's name, which is
+    pointed here. Measured on the 600-client month of tests/perf/bench.py: a 100-item workbook's
+    parts compress in 1.2 ms instead of 2.8 ms (a client's whole workbook costs about 10 ms) and
+    come out 19% larger (45 kB instead of 37 kB). A client too large for memory (constant-memory
+    mode) is packed from temporary files at the default level."""
+
+    __slots__ = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._compresslevel = 1
+
+
+xlsxwriter.workbook.ZipInfo = _QuickZipInfo
 
 WORKBOOK_OPTIONS = {
     "in_memory": True,
