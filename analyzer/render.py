@@ -19,7 +19,7 @@ from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
 from analyzer.row_arrays import RowArrays
-from analyzer.write import write_bytes, write_text
+from analyzer.write import write_bytes, write_new, write_text
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def render_client(job: ClientJob) -> ClientReport:
     """Build, render and write one client's reports; return only what the overview needs."""
     summary, files = render_files(job)
     for name, data in files.items():
-        write_bytes(job.context.out / name, data)
+        write_new(job.context.out / name, data)
     return summary
 
 

@@ -56,6 +56,25 @@ def write_bytes(target: Path, data: bytes) -> None:
         temporary.write_bytes(data)
 
 
+def write_new(target: Path, data: bytes) -> None:
+    """A file no one has yet (a report in the run's own staging folder) is written where it
+    goes: the temporary name, mode change and rename of write_bytes cost a tenth of a
+    millisecond a file, which a 600-client month pays 1,300 times. Half written, it is removed;
+    a file already there is replaced as write_bytes does."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = open(target, "xb")
+    except FileExistsError:
+        write_bytes(target, data)
+        return
+    try:
+        with handle:
+            handle.write(data)
+    except BaseException:
+        Path(target).unlink(missing_ok=True)
+        raise
+
+
 def write_text(target: Path, text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 

@@ -78,15 +78,16 @@ def test_a_full_disk_publishes_nothing_and_records_nothing(tmp_path, month_one, 
     before = _snapshot(month_one)
     import analyzer.write as write
 
-    real = write.write_bytes
+    def filling(real):
+        def full(target, data):
+            if target.name.endswith(".xlsx") and "Client Aab" in target.name:
+                raise OSError(errno.ENOSPC, "No space left on device", str(target))
+            real(target, data)
+        return full
 
-    def full(target, data):
-        if target.name.endswith(".xlsx") and "Client Aab" in target.name:
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        real(target, data)
-
-    monkeypatch.setattr(write, "write_bytes", full)
-    monkeypatch.setattr("analyzer.render.write_bytes", full)
+    monkeypatch.setattr(write, "write_bytes", filling(write.write_bytes))
+    monkeypatch.setattr("analyzer.render.write_bytes", filling(write.write_bytes))
+    monkeypatch.setattr("analyzer.render.write_new", filling(write.write_new))  # the client reports
     code, err = _run("report", _exports(tmp_path / "nov", 3, 5), "--out", month_one, "--period", "November 2026")
     assert code == 5 and "No space left on device" in err and "nothing of this run was published" in err
     assert _snapshot(month_one) == before
@@ -188,3 +189,19 @@ def test_a_stopped_run_leaves_the_previous_reports_and_no_workers(tmp_path, mont
                                "October 2026")
     assert code_next == 0, err_next
     assert not list(month_one.glob(".publish-failures-staging-*"))  # a killed run's staging is cleared
+
+
+def test_a_new_report_is_written_in_place_and_never_left_half_written(tmp_path):
+    """write_new: a file no one has yet is written where it goes; one already there is replaced
+    whole; a write that fails leaves no half file behind."""
+    from analyzer.write import write_new
+
+    target = tmp_path / "staging" / "Client.xlsx"
+    write_new(target, b"first")
+    write_new(target, b"second")
+    assert target.read_bytes() == b"second" and [p.name for p in target.parent.iterdir()] == ["Client.xlsx"]
+
+    other = tmp_path / "staging" / "Other.xlsx"
+    with pytest.raises(TypeError):  # the write fails after the file was made
+        write_new(other, None)
+    assert not other.exists()

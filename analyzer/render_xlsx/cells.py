@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -108,41 +109,53 @@ def _text(value) -> str:
 # Formats and columns
 
 
+_TOP = {"valign": "top"}
+_STATUS_COLOURS = {"red": ("#9C0006", "#FFC7CE"), "amber": ("#9C5700", "#FFEB9C"), "manual": ("#3F3F76", "#E4DFEC"),
+                   "green": ("#006100", "#C6EFCE"), "grey": ("#595959", "#EDEDED")}
+
+
+def _lazy(properties: dict) -> functools.cached_property:
+    """A workbook format made the first time it is asked for."""
+    return functools.cached_property(lambda formats: formats._make(properties))
+
+
 class _Formats:
-    """Every format a workbook uses, created once."""
+    """Every format a workbook uses, each created when first used: a workbook of a small client
+    uses about half of them, and each one made costs at creation and again when the workbook
+    is packed."""
 
     def __init__(self, book: Workbook):
-        top = {"valign": "top"}
         self.book = book
-        self.header = book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1",
-                                       "bottom": 1})
-        self.title = book.add_format({"bold": True, "font_size": 14})
-        self.heading = book.add_format({"bold": True, "font_size": 12})
-        self.label = book.add_format({"bold": True, "valign": "top"})
-        self.text = book.add_format(top)
-        self.wrap = book.add_format({**top, "text_wrap": True})
-        self.date = book.add_format({**top, "num_format": DATE_FORMAT, "align": "left"})
-        self.datetime = book.add_format({**top, "num_format": DATETIME_FORMAT, "align": "left"})
-        self.money = book.add_format({**top, "num_format": MONEY_FORMAT})
-        self.count = book.add_format({**top, "num_format": COUNT_FORMAT})
-        self.integer = book.add_format({**top, "num_format": "0"})
-        self.link = book.add_format({**top, "font_color": "#0563C1", "underline": 1})
-        self.total_label = book.add_format({"bold": True, "top": 1})
-        self.total_count = book.add_format({"bold": True, "top": 1, "num_format": COUNT_FORMAT})
-        self.total_money = book.add_format({"bold": True, "top": 1, "num_format": MONEY_FORMAT})
-        self.done = book.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
-        self.cannot = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        self.not_needed = book.add_format({"bg_color": "#EDEDED", "font_color": "#595959"})
-        self.waiting = book.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
-        self.repeat = book.add_format({**top, "italic": True, "font_color": "#595959"})
-        self.status = {
-            "red": book.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"}),
-            "amber": book.add_format({"bold": True, "font_color": "#9C5700", "bg_color": "#FFEB9C"}),
-            "manual": book.add_format({"bold": True, "font_color": "#3F3F76", "bg_color": "#E4DFEC"}),
-            "green": book.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"}),
-            "grey": book.add_format({"bold": True, "font_color": "#595959", "bg_color": "#EDEDED"}),
-        }
         self._currency: dict[str, object] = {}
+
+    def _make(self, properties: dict):
+        return self.book.add_format(properties)
+
+    header = _lazy({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DCE6F1", "bottom": 1})
+    title = _lazy({"bold": True, "font_size": 14})
+    heading = _lazy({"bold": True, "font_size": 12})
+    label = _lazy({"bold": True, "valign": "top"})
+    text = _lazy(_TOP)
+    wrap = _lazy({**_TOP, "text_wrap": True})
+    date = _lazy({**_TOP, "num_format": DATE_FORMAT, "align": "left"})
+    datetime = _lazy({**_TOP, "num_format": DATETIME_FORMAT, "align": "left"})
+    money = _lazy({**_TOP, "num_format": MONEY_FORMAT})
+    count = _lazy({**_TOP, "num_format": COUNT_FORMAT})
+    integer = _lazy({**_TOP, "num_format": "0"})
+    link = _lazy({**_TOP, "font_color": "#0563C1", "underline": 1})
+    total_label = _lazy({"bold": True, "top": 1})
+    total_count = _lazy({"bold": True, "top": 1, "num_format": COUNT_FORMAT})
+    total_money = _lazy({"bold": True, "top": 1, "num_format": MONEY_FORMAT})
+    done = _lazy({"bg_color": "#C6EFCE", "font_color": "#006100"})
+    cannot = _lazy({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+    not_needed = _lazy({"bg_color": "#EDEDED", "font_color": "#595959"})
+    waiting = _lazy({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+    repeat = _lazy({**_TOP, "italic": True, "font_color": "#595959"})
+
+    @functools.cached_property
+    def status(self) -> dict:
+        return {light: self._make({"bold": True, "font_color": font, "bg_color": fill})
+                for light, (font, fill) in _STATUS_COLOURS.items()}
 
     def currency(self, code: str):
         """Numeric cell that shows its code: GBP 1,234.50."""
