@@ -51,7 +51,10 @@ TRUNCATED = " … [truncated: Excel holds at most 32,767 characters in a cell]"
 MAX_ROWS = 1_048_576
 MAX_URL = 2_079  # Excel's limit on a hyperlink's address
 MAX_LINKS = 65_530  # Excel's limit on hyperlinks in one worksheet
-CONSTANT_MEMORY_ROWS = 20_000  # more Items rows than this: write in constant-memory mode
+# More Items rows than this: write in constant-memory mode. A worker rendering a 16,000-item client
+# in memory held about 60 MB more, and two such workers decided a million-row run's peak; writing
+# such a client this way costs about 8% more time and a 5% larger file.
+CONSTANT_MEMORY_ROWS = 5_000
 WIDTH_CAP = 60
 WIDTH_SAMPLE = 2_000  # rows looked at to size a column
 LINE_HEIGHT = 15.0  # points: one line of 11-point Calibri
