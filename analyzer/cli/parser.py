@@ -72,10 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                     " items seen in more than one run.",
     )
     history.add_argument("--client", default="", metavar="NAME", help="only this client")
-    history.add_argument("--db", default=None, metavar="FILE|URL",
-                         help="the history database (default: from the config, else reports/history.sqlite)")
-    history.add_argument("--config", type=Path, default=None, metavar="FILE",
-                         help="the config file whose history to read (default: analyzer.toml here, if any)")
+    _store_options(history, "whose history to read")
     history.add_argument("--items", action="store_true",
                          help="also list every item recorded, per client and period (id, supplier, date, amount,"
                               " categories)")
@@ -92,10 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument("category", nargs="?", default="", help="a category id or title (see `publish-failures rules`)")
     teach.add_argument("--forget", action="store_true", help="forget what was taught for MESSAGE")
     teach.add_argument("--list", action="store_true", help="list what the practice has taught")
-    teach.add_argument("--db", default=None, metavar="FILE|URL",
-                       help="the history database (default: from the config, else reports/history.sqlite)")
-    teach.add_argument("--config", type=Path, default=None, metavar="FILE",
-                       help="the config file whose database to use (default: analyzer.toml here, if any)")
+    _store_options(teach, "whose database to use")
     teach.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                        help="an extra catalog file (may repeat)")
     teach.set_defaults(handler=_teach)
@@ -109,10 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     change = clients.add_mutually_exclusive_group()
     change.add_argument("--retire", default="", metavar="NAME", help="retire this client")
     change.add_argument("--restore", default="", metavar="NAME", help="bring a retired client back")
-    clients.add_argument("--db", default=None, metavar="FILE|URL",
-                         help="the history database (default: from the config, else reports/history.sqlite)")
-    clients.add_argument("--config", type=Path, default=None, metavar="FILE",
-                         help="the config file whose history to use (default: analyzer.toml here, if any)")
+    _store_options(clients, "whose history to use")
     clients.add_argument("--json", action="store_true", help="print JSON instead of a table")
     clients.set_defaults(handler=_clients)
 
@@ -188,3 +179,11 @@ def _add_scheduler_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--scheduler", default="", metavar="tcp://HOST:8786",
                          help="run reading and rendering on this Dask distributed cluster (pip install"
                               " '.[cluster]'; config key `scheduler`); default: worker processes on this machine")
+
+
+def _store_options(command: argparse.ArgumentParser, whose: str) -> None:
+    """--db and --config of the commands that work on the practice's state store alone."""
+    command.add_argument("--db", default=None, metavar="FILE|URL",
+                         help="the history database (default: from the config, else reports/history.sqlite)")
+    command.add_argument("--config", type=Path, default=None, metavar="FILE",
+                         help=f"the config file {whose} (default: analyzer.toml here, if any)")
