@@ -286,16 +286,23 @@ def _number_rows(frame: pd.DataFrame, header_row: int) -> pd.DataFrame:
 
 def _most_bytes(values: pd.Series) -> int:
     """An upper bound of the longest cell: UTF-8 bytes from Arrow's offsets without touching the
-    text, or for a column of Excel values the longest text (4 bytes a character at most)."""
+    text, or for a column of Excel values mixing text with numbers or dates the longest text (4
+    bytes a character at most)."""
     if is_categorical(values):
         values = distinct_text(values)
-    if values.dtype == object:
-        return 4 * max((len(v) for v in values.to_numpy() if type(v) is str), default=0)
     try:
-        longest = pc.max(pc.binary_length(pa.array(values.array))).as_py()
+        if values.dtype == object:  # Excel values: text and gaps (most columns) in Arrow, not a Python step a cell
+            text = pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
+        else:
+            text = pa.array(values.array)
     except (pa.ArrowException, TypeError):
+        if values.dtype == object:  # numbers or dates among the text
+            return 4 * max((len(v) for v in values.to_numpy() if type(v) is str), default=0)
         return 1 << 62  # measure characters the slow way
-    return longest or 0
+    try:
+        return pc.max(pc.binary_length(text)).as_py() or 0
+    except (pa.ArrowException, TypeError):
+        return 1 << 62
 
 
 def _check_sizes(frame: pd.DataFrame, limits: Limits) -> None:
