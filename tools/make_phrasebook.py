@@ -59,12 +59,7 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
     seed = {c.id for c in catalog.categories if c.seed}
     texts = [normalised(e["text"], catalog) for e in entries]
     labels = [e["category"] if "category" in e else e["label"] for e in entries]
-    fixed_texts, fixed_labels = [], []
-    for category in catalog.categories:
-        fixed_texts += [normalised(x, catalog) for x in category.examples]
-        fixed_labels += [category.id] * len(category.examples)
-        fixed_texts += [normalised(x, catalog) for x in category.near_misses]
-        fixed_labels += [f"not:{category.id}"] * len(category.near_misses)
+    fixed_texts, fixed_labels = _catalog_wordings(catalog)
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.similar import without_contradictions
 
@@ -116,19 +111,25 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
     return setting, figures
 
 
+def _catalog_wordings(catalog) -> tuple[list[str], list[str]]:
+    """The catalog's examples (positives) and near-misses (negatives for their category alone)."""
+    texts, labels = [], []
+    for category in catalog.categories:
+        texts += [normalised(x, catalog) for x in category.examples]
+        labels += [category.id] * len(category.examples)
+        texts += [normalised(x, catalog) for x in category.near_misses]
+        labels += [f"not:{category.id}"] * len(category.near_misses)
+    return texts, labels
+
+
 def calibrate_seed(entries: list[dict], catalog, calibration: dict) -> tuple[int, str]:
     """The bar for the seed's 19, leaving out each entry's source in turn (see the module's text)."""
     from analyzer.similar import without_contradictions
 
     seed = {c.id for c in catalog.categories if c.seed}
-    texts = [normalised(e["text"], catalog).lower() for e in entries]
+    texts = [normalised(e["text"], catalog) for e in entries]
     labels = [e["label"] for e in entries]
-    fixed_texts, fixed_labels = [], []
-    for category in catalog.categories:
-        fixed_texts += [normalised(x, catalog).lower() for x in category.examples]
-        fixed_labels += [category.id] * len(category.examples)
-        fixed_texts += [normalised(x, catalog).lower() for x in category.near_misses]
-        fixed_labels += [f"not:{category.id}"] * len(category.near_misses)
+    fixed_texts, fixed_labels = _catalog_wordings(catalog)
     scored = []  # (truth, kind, best seed guess, its score) of the entries the stage would place
     for index, query in enumerate(texts):
         keep = [j for j in range(len(texts)) if entries[j]["source"] != entries[index]["source"] and texts[j] != query]
