@@ -27,12 +27,12 @@ class Reading:
 
 def read_key_words(text: str, categories) -> Reading:
     """The category whose key words a (masked) message holds."""
-    text = text.lower()
+    found = _word_groups(categories).found(text.lower())
     fits: list[tuple[int, str, str]] = []
     for category in categories:
-        if not category.cues or (category.cue_blockers is not None and category.cue_blockers.search(text)):
+        if not category.cues or (category.cue_blockers is not None and category.cue_blockers.pattern in found):
             continue
-        fitting = [cue for cue in category.cues if all(group.search(text) for group in cue.groups)]
+        fitting = [cue for cue in category.cues if all(group.pattern in found for group in cue.groups)]
         if fitting:
             best = max(fitting, key=lambda cue: len(cue.groups))
             fits.append((len(best.groups), category.id, best.text))
@@ -43,3 +43,44 @@ def read_key_words(text: str, categories) -> Reading:
     if len({category for category, _ in leaders}) > 1:
         return Reading("", suggestion=leaders[0][0])
     return Reading(*leaders[0])
+
+
+class _WordGroups:
+    """Every word group and blocker of the catalog's key words in one RE2 set: one search of a
+    message tells which of them it holds. Searched one by one they took 0.2 s of a month's
+    classification (a hundred searches for each of five hundred messages the patterns miss)."""
+
+    def __init__(self, categories):
+        import re2
+
+        patterns = list(dict.fromkeys(
+            [group.pattern for category in categories for cue in category.cues for group in cue.groups]
+            + [category.cue_blockers.pattern for category in categories if category.cue_blockers is not None]))
+        self.patterns = patterns
+        self.set = None
+        if patterns:
+            options = re2.Options()
+            options.case_sensitive = False
+            options.log_errors = False
+            options.max_mem = 32 * 1024**2
+            self.set = re2.Set.SearchSet(options)
+            for pattern in patterns:
+                self.set.Add(pattern)
+            self.set.Compile()
+
+    def found(self, text: str) -> frozenset[str]:
+        """The patterns the text holds (by their text)."""
+        if self.set is None:
+            return frozenset()
+        return frozenset(self.patterns[i] for i in self.set.Match(text) or ())  # None when it holds none
+
+
+_GROUPS: dict[int, tuple] = {}
+
+
+def _word_groups(categories) -> _WordGroups:
+    """The word groups of these categories, gathered once (the catalog's categories never change)."""
+    entry = _GROUPS.get(id(categories))
+    if entry is None or entry[0] is not categories:
+        entry = _GROUPS[id(categories)] = (categories, _WordGroups(categories))
+    return entry[1]

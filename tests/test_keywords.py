@@ -5,6 +5,8 @@ category, and wordings about something else that must not land in any of the see
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.catalog import CatalogError, build_catalog, load_default_catalog
 from analyzer.classify import SecondStage, classify_cell
@@ -97,3 +99,39 @@ def test_a_cue_with_an_empty_word_is_one_line_naming_the_category():
 def test_without_the_second_stage_the_key_words_are_not_read():
     finding = classify_cell("The supplier is archived in Xero", CATALOG, None, SecondStage(similarity=False))[0]
     assert finding.category == "unclassified"
+
+
+def _read_one_search_at_a_time(text: str, categories) -> tuple[str, str]:
+    """The key words read as they were before the RE2 set: every group searched on its own."""
+    text = text.lower()
+    fits = []
+    for category in categories:
+        if not category.cues or (category.cue_blockers is not None and category.cue_blockers.search(text)):
+            continue
+        fitting = [cue for cue in category.cues if all(group.search(text) for group in cue.groups)]
+        if fitting:
+            best = max(fitting, key=lambda cue: len(cue.groups))
+            fits.append((len(best.groups), category.id, best.text))
+    if not fits:
+        return "", ""
+    most = max(size for size, _, _ in fits)
+    leaders = [(category, cue) for size, category, cue in fits if size == most]
+    return ("", leaders[0][0]) if len({c for c, _ in leaders}) > 1 else (leaders[0][0], leaders[0][1])
+
+
+_WORDS = sorted({word.strip().rstrip("*") + ("ed" if word.strip().endswith("*") else "")
+                 for category in CATALOG.categories for cue in category.cues
+                 for group in cue.text.split(";") for word in group.split("|")})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS + ["the", "in", "xero", "was", "on", "line", "<CODE>"]), min_size=1, max_size=9))
+def test_the_set_search_reads_as_searching_each_group(words):
+    message = " ".join(words)
+    reading = read_key_words(message, CATALOG.categories)
+    category, other = _read_one_search_at_a_time(message, CATALOG.categories)
+    assert (reading.category, reading.cue if reading.category else reading.suggestion) == (category, other)
+
+
+def test_categories_without_key_words_read_nothing():
+    assert read_key_words("Account 420 has been archived", ()).category == ""
