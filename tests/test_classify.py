@@ -87,3 +87,25 @@ def test_classification_never_drops_or_duplicates_a_row(values):
     assert all(columns["categories"].str.len() > 0)
     for value, categories in zip(values, columns["categories"]):
         assert categories == "+".join(dict.fromkeys(f.category for f in classify_cell(value or "", CATALOG)))
+
+
+_SAMPLES = [text for category in load_default_catalog().categories for text in (*category.examples, *category.near_misses)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_SAMPLES), st.sampled_from(_SAMPLES), st.text(alphabet="0123456789-/'\" .£$€ABCxyz", max_size=12))
+def test_masks_and_noise_apply_as_one_sub_after_another(first, second, extra):
+    """The set search that skips masks which cannot change a message leaves what applying every
+    one in turn leaves."""
+    from analyzer.classify import _in_turn, _substitutions, mask_text
+
+    catalog = load_default_catalog()
+    message = f"{first} {extra} {second}"
+    noisy = message
+    for pattern in catalog.noise:
+        noisy = pattern.sub(" ", noisy)
+    masked = " ".join(message.split())
+    for mask in catalog.masks:
+        masked = mask.pattern.sub(mask.replace, masked)
+    assert mask_text(message, catalog) == masked.strip(" .!")
+    assert _in_turn(message, _substitutions(catalog, "noise")) == noisy
