@@ -151,7 +151,7 @@ def _render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
 
 def summary_of(report: ClientReport) -> ClientReport:
     """The report without its rows: what the overview and manifest need, cheap to send back."""
-    return replace(report, items_table=None, duplicates=(), cleared_items=(),
+    return replace(report, items_table=None, duplicates=(), cleared_items=(), category_titles=(),
                    groups=tuple(replace(g, items=()) for g in report.groups))
 
 
