@@ -11,8 +11,7 @@ negative by the calibrated margins; below that the message stays unclassified bu
 closest category as a suggestion ("looks like: account archived, 0.71"). Rule that matters
 most: a message that is none of the seed's 19 is never put into one of them, even at the cost of
 recall; the thresholds are chosen (tools/make_phrasebook.py) on the phrasebook itself, leave one
-out, with no such violation. One of the seed's 19 has its own, higher bar (`seed_threshold`),
-chosen leaving out each source's wordings in turn with no wrong category and no violation.
+out, with no such violation.
 """
 
 from __future__ import annotations
@@ -37,10 +36,6 @@ class Calibration:
     threshold: float = 65.0  # score (0-100) the closest wording must reach
     margin: float = 0.0  # over the closest wording of another category
     negative_margin: float = 5.0  # over the closest negative (a near-miss, a "none" wording)
-    # The score the closest wording must reach to give one of the seed's 19 (above 100: never).
-    # A string measure cannot tell "Authentication successful" from "...unsuccessful", so the
-    # bar is where, leaving out each source in turn, no wording went into a wrong category.
-    seed_threshold: float = 101.0
 
 
 # Words that name the thing an error is about. Two messages a word or two apart read alike to a
@@ -89,9 +84,9 @@ class Phrasebook:
     texts: tuple[str, ...]  # normalised wordings
     labels: tuple[str, ...]  # category id, or "none"
     calibration: Calibration
-    # The seed's 19, which only a wording almost the same as a known one of them earns
-    # (`Calibration.seed_threshold`): the rule that matters most is that no other error is ever
-    # put into one of the 19.
+    # The seed's 19: a wording that resembles one of them only earns a suggestion. A string
+    # measure cannot tell "Authentication successful" from "...unsuccessful", and the rule that
+    # matters most is that no other error is ever put into one of the 19.
     seed: frozenset[str] = frozenset()
     # Verdicts by message: the distinct unknown cells of a month share a few templates once their
     # values are masked, so each template is compared with the phrasebook once.
@@ -126,8 +121,7 @@ class Phrasebook:
         c = self.calibration
         # A message that names no thing (an account, a contact, an invoice...) is too vague to
         # place by its wording alone, however alike: "JSON body, message 4" is no error of ours.
-        bar = c.seed_threshold if best in self.seed else c.threshold
-        confident = (bool(things) and score >= bar and score - other >= c.margin and score - negative >= c.negative_margin
+        confident = (best not in self.seed and bool(things) and score >= c.threshold and score - other >= c.margin and score - negative >= c.negative_margin
                      and things == self.things[closest])
         # A suggestion is worth showing only about the same kind of thing ("Contact name <CODE> is too
         # long" is no tax-rate error, however many of its letters a tax-rate wording shares).

@@ -93,23 +93,24 @@ def test_a_verdict(message, category, suggestion):
     assert 0 <= verdict.confidence <= 1
 
 
-@pytest.mark.parametrize("message, category, suggestion", [
-    # Almost the same as a known wording of one of the seed's 19: given, past the seed's bar.
-    ("Acount code has ben archived or deleted", "account_archived", ""),
-    # About the same thing in other words: under the bar, only a suggestion.
-    ("The account code you picked was archived in Xero by your accountant", "", "account_archived"),
+# Other errors worded almost like one of the seed's 19, invented by a reviewer: a bar of 80 on the
+# phrasebook for the seed's 19 (chosen leaving each source out, with no violation there) put 25 of 97
+# such wordings into one of them, scoring up to 0.94. The phrasebook only ever suggests the 19.
+@pytest.mark.parametrize("message", [
+    "You can't publish the item - make sure your Dext subscription is still active",
+    "Sorry, we were not able to read the image for this item",
+    "Invoice number must be specified",
+    "Invoice creation failed because account locked",
+    "Sorry, we cannot publish this item because your request to Xero timed out",
+    "Organisation accounts are suspended on the specified payment",
+    "Bank account not matched",
+    "Tax rate must be unique.",
 ])
-def test_one_of_the_seed_categories_needs_a_wording_almost_the_same(message, category, suggestion):
-    book = _book([("Account code has been archived or deleted", "account_archived"),
-                  ("The invoice could not be found in the archive", "none")],
-                 Calibration(threshold=70, margin=10, negative_margin=15, seed_threshold=80))
-    verdict = book.judge(normalised(message, load_default_catalog()))
-    assert (verdict.category, verdict.suggestion) == (category, suggestion)
-
-
-def test_the_packaged_phrasebook_has_a_bar_for_the_seed_categories():
-    calibration = tomllib.loads(PHRASEBOOK.read_text(encoding="utf-8"))["calibration"]
-    assert calibration["threshold"] <= calibration["seed_threshold"] <= 100
+def test_a_wording_like_one_of_the_seed_categories_is_only_a_suggestion(message):
+    catalog = load_default_catalog()
+    seed = {c.id for c in catalog.categories if c.seed}
+    finding = classify_cell(message, catalog, None, SecondStage())[0]
+    assert not (finding.match == "similar" and not finding.cue and finding.category in seed), finding
 
 
 def test_reports_mark_a_similar_match_as_probable(tmp_path):

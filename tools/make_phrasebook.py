@@ -10,12 +10,6 @@ and margins. Only the entries the catalog's patterns miss count, as only those r
 The setting kept gives the most right answers less wrong ones with no "none" entry put into one of
 the seed's 19 categories; among equals, the strictest.
 
-The seed's 19 have their own bar, `seed_threshold`, calibrated on every entry (the patterns were
-written from these, so which of them reach the stage says little of what unseen ones would do),
-each judged with all wordings of its own source left out (a source often words one error the same
-way twice). Kept: the threshold giving the most right answers with no wrong category and nothing
-that is no error of the 19 put into one of them.
-
     .venv/bin/python tools/make_phrasebook.py
 """
 
@@ -39,7 +33,6 @@ from eval_wordings import halves  # noqa: E402
 
 TARGET = ROOT / "analyzer" / "phrasebook.toml"
 GRID = {"threshold": (55, 60, 65, 70, 75, 80), "margin": (0, 5, 10), "negative_margin": (0, 5, 10, 15)}
-SEED_GRID = (70, 75, 80, 85, 90, 95, 101)  # 101: never
 
 
 def main() -> None:
@@ -48,9 +41,6 @@ def main() -> None:
     rows = entries + split["held-out half"]
     catalog = load_default_catalog()
     calibration, figures = calibrate(entries, catalog)
-    seed_threshold, seed_figures = calibrate_seed(entries, catalog, calibration)
-    calibration["seed_threshold"] = seed_threshold
-    figures = f"{figures}\n# {seed_figures}"
     TARGET.write_text(render(entries, calibration, figures), encoding="utf-8")
     print(f"{len(entries)} entries of {len(rows)}; calibration {calibration}; {figures}")
 
@@ -59,7 +49,12 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
     seed = {c.id for c in catalog.categories if c.seed}
     texts = [normalised(e["text"], catalog) for e in entries]
     labels = [e["category"] if "category" in e else e["label"] for e in entries]
-    fixed_texts, fixed_labels = _catalog_wordings(catalog)
+    fixed_texts, fixed_labels = [], []
+    for category in catalog.categories:
+        fixed_texts += [normalised(x, catalog) for x in category.examples]
+        fixed_labels += [category.id] * len(category.examples)
+        fixed_texts += [normalised(x, catalog) for x in category.near_misses]
+        fixed_labels += [f"not:{category.id}"] * len(category.near_misses)
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.similar import without_contradictions
 
@@ -109,57 +104,6 @@ def calibrate(entries: list[dict], catalog) -> tuple[dict, str]:
     figures = (f"leave-one-out over the {len(scored)} entries the patterns and key words miss: {best_counts[0]} of {positives}"
                f" labelled ones right, {best_counts[1]} wrong, 0 put into a seed category wrongly")
     return setting, figures
-
-
-def _catalog_wordings(catalog) -> tuple[list[str], list[str]]:
-    """The catalog's examples (positives) and near-misses (negatives for their category alone)."""
-    texts, labels = [], []
-    for category in catalog.categories:
-        texts += [normalised(x, catalog) for x in category.examples]
-        labels += [category.id] * len(category.examples)
-        texts += [normalised(x, catalog) for x in category.near_misses]
-        labels += [f"not:{category.id}"] * len(category.near_misses)
-    return texts, labels
-
-
-def calibrate_seed(entries: list[dict], catalog, calibration: dict) -> tuple[int, str]:
-    """The bar for the seed's 19, leaving out each entry's source in turn (see the module's text)."""
-    from analyzer.similar import without_contradictions
-
-    seed = {c.id for c in catalog.categories if c.seed}
-    texts = [normalised(e["text"], catalog) for e in entries]
-    labels = [e["label"] for e in entries]
-    fixed_texts, fixed_labels = _catalog_wordings(catalog)
-    scored = []  # (truth, kind, best seed guess, its score) of the entries the stage would place
-    for index, query in enumerate(texts):
-        keep = [j for j in range(len(texts)) if entries[j]["source"] != entries[index]["source"] and texts[j] != query]
-        others, other_labels = without_contradictions([texts[j] for j in keep] + fixed_texts,
-                                                      [labels[j] for j in keep] + fixed_labels)
-        matches = process.extract(query, others, scorer=fuzz.token_sort_ratio, limit=40)
-        things = _thing_words(query)
-        positives = [(other_labels[i], s, i) for _, s, i in matches if _positive(other_labels[i])]
-        if not positives or not things:
-            continue
-        best, score, closest = positives[0]
-        if best not in seed or _thing_words(others[closest]) != things:
-            continue
-        other = next((s for label, s, i in positives if label != best and _thing_words(others[i]) == things), 0.0)
-        negative = next((s for _, s, i in matches if other_labels[i] in ("none", f"not:{best}")
-                         and _thing_words(others[i]) == things), 0.0)
-        if score - other >= calibration["margin"] and score - negative >= calibration["negative_margin"]:
-            scored.append((labels[index], entries[index]["kind"], best, score))
-    chosen, counts = 101, (0, 0, 0)
-    for threshold in sorted(SEED_GRID, reverse=True):  # strictest first: a tie keeps the stricter
-        taken = [(truth, kind, guess) for truth, kind, guess, score in scored if score >= threshold]
-        right = sum(guess == truth for truth, _, guess in taken)
-        violations = sum(truth not in seed or kind in ("near_miss", "other") for truth, kind, guess in taken
-                         if guess != truth)
-        wrong = sum(guess != truth for truth, _, guess in taken) - violations
-        if wrong == 0 and violations == 0 and right > counts[0]:
-            chosen, counts = threshold, (right, wrong, violations)
-    figures = (f"seed's 19, each of the {len(entries)} entries with its source left out: at {chosen}, {counts[0]} right,"
-               " none wrong, none put into a seed category wrongly")
-    return chosen, figures
 
 
 def render(entries: list[dict], calibration: dict, figures: str) -> str:
