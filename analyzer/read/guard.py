@@ -256,6 +256,7 @@ _ROW_R = re.compile(rb'<row r="([0-9]{1,10})"')
 _WIDE_COL = re.compile(rb' r="\s*([A-Za-z]{2,})[0-9]')
 _BARE_CELL = re.compile(rb'<c(?=[\s/>])(?! r=")')
 _PREFIXED_CELL = re.compile(rb':c[\s/>]')
+_HIDDEN = re.compile(rb"<!--|<!\[CDATA\[|<\?")  # markup the reader skips, tags inside it included
 _FORMULA = re.compile(rb'</?f[\s/>]')  # a formula (or the end of one begun in the chunk before)
 _UNIQUE_COUNT = re.compile(rb"""<(?:[A-Za-z_][\w.\-]*:)?sst\b[^>]*?\suniqueCount\s*=\s*["']\s*([0-9]+)""")
 _TAG = re.compile(rb"""<(/?)(?:[A-Za-z_][\w.\-]*:)?(row|c)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>""")
@@ -279,7 +280,9 @@ class _XmlWatch:
         self.max_run = max(16 * limits.max_cell_chars, 2 * _OUT_CHUNK)
         self.run = 0
         self.tail = b""
-        self.back = b""  # the end of the last chunk, for a formula cut by the boundary
+        self.back = b""  # the part's last 256 bytes so far, for what a chunk boundary cuts
+        self.fed = 0  # bytes fed so far
+        self.head = b""  # the part's first bytes, where its XML declaration is
         self.first = True
         self.max_row = 0
         self.max_col = 0
@@ -298,13 +301,25 @@ class _XmlWatch:
         buffer = self.tail + chunk
         carried = len(self.tail)
         start = max(0, carried - 16)
-        # A sheet's chunk is searched once for a declaration or a formula (in RE2: one pass for
-        # both, half the time of two in `re`); only when it holds either is each looked for.
-        unusual = not self.sheet or _holds(buffer, len(buffer), _DECLARATION_OR_FORMULA)
-        if unusual and _DECLARATION.search(buffer, start):
-            raise ReadError(_ENTITY_ATTACK)
         back = self.back
         self.back = chunk[-256:] if len(chunk) >= 256 else (back + chunk)[-256:]
+        # What straddles the boundary with the last chunk, whatever the tail kept (a walked
+        # part keeps 16 bytes of its last chunk, which may have been 3 bytes long).
+        edge, cut_at = back[-16:] + chunk[:16], len(back[-16:])
+        if len(self.head) < 8:
+            self.head = (self.head + chunk)[:8]
+        # A sheet's chunk is searched once for a declaration, a comment, CDATA, a processing
+        # instruction or a formula (in RE2: one pass for all); only when it holds one is each
+        # looked for.
+        unusual = not self.sheet or _holds(buffer, len(buffer), _RARE_MARKUP)
+        if unusual and _DECLARATION.search(buffer, start) or _straddles(_DECLARATION, edge, cut_at):
+            raise ReadError(_ENTITY_ATTACK)
+        if self.sheet and (unusual and self._hidden(buffer, start, self.fed - carried)
+                           or self._hidden(edge, 0, self.fed - cut_at, before=cut_at)):
+            # The reader skips them; the walk that measures the sheet would read tags inside them.
+            raise ReadError(f"sheet part {self.name!r} holds XML comments, CDATA or processing instructions, which"
+                            " Excel never writes in a sheet; open the workbook in Excel and save it again")
+        self.fed += len(chunk)
         if self.sheet and (unusual or _FORMULA.search(back)):
             # A formula's end (`</f></c>`) may be cut from its start by the chunk boundary: the
             # window reaches back into the last chunk, and a match is counted where it ends.
@@ -322,6 +337,19 @@ class _XmlWatch:
             self.tail = buffer[cut:]
         else:
             self.tail = chunk[-16:]
+
+    def _hidden(self, text: bytes, start: int, at: int, before: int | None = None) -> bool:
+        """Whether text (which begins `at` bytes into the part) holds, from `start` (and beginning
+        before `before`), a comment, CDATA or a processing instruction other than the XML
+        declaration that opens the part (`<?xml ...?>`, after a byte-order mark at most; as much
+        of it as has come so far)."""
+        for found in _HIDDEN.finditer(text, start):
+            if before is not None and found.start() >= before:
+                return False
+            where = at + found.start()
+            if not (where <= 3 and b"<?xml".startswith(self.head[where:where + 5])):
+                return True
+        return False
 
     def _declared_strings(self, window: bytes) -> None:
         match = _UNIQUE_COUNT.search(window)
@@ -426,27 +454,35 @@ class _XmlWatch:
             text, carry = (buffer[:cut], buffer[cut:]) if cut >= 0 else (b"", buffer)
             for closing, tag, attributes in _TAG.findall(text):
                 empty = attributes.endswith(b"/")
-                reference = _R_ATTR.search(attributes)
-                ref = (reference.group(1) or reference.group(2) or b"") if reference and not closing else b""
+                # Every `r` counts, the farthest taken: one quoted inside another attribute's
+                # value (`foo=' r="A1" '`) must not hide the real one from the measure.
+                positions = [_cell_position(m.group(1) or m.group(2) or b"")
+                             for m in _R_ATTR.finditer(attributes)] if not closing else []
                 if tag == b"row":
                     if closing:
                         row, column = row + 1, 0
                         continue
-                    if ref:
-                        row = _cell_position(ref)[0]
+                    if positions:
+                        row = max(p[0] for p in positions)
                     if empty:
                         row, column = row + 1, 0
                     continue
                 if closing:
                     continue
-                if ref:
-                    cell_row, column = _cell_position(ref)
+                if positions:
+                    cell_row, column = max(p[0] for p in positions), max(p[1] for p in positions)
                 else:
                     cell_row = row
                 max_row, max_col = max(max_row, cell_row), max(max_col, column)
                 column += 1
                 cells += 1
         return max_row + 1, max_col + 1, cells
+
+
+def _straddles(pattern: re.Pattern, edge: bytes, cut_at: int) -> bool:
+    """Whether a match in `edge` begins before `cut_at` (the boundary between two chunks) and so
+    was cut by it; a match after the boundary is the chunk's own, found with the chunk."""
+    return any(found.start() < cut_at for found in pattern.finditer(edge))
 
 
 def _holds(text: bytes, end: int, pattern: str) -> bool:
@@ -463,8 +499,8 @@ def _holds(text: bytes, end: int, pattern: str) -> bool:
 
 
 _SPACE = r"[ \t\n\r\f\v]"  # Python's \s for bytes (RE2's leaves out \v)
-# _DECLARATION or _FORMULA, and _WIDE_COL, in RE2 (which reads a binary value byte by byte).
-_DECLARATION_OR_FORMULA = rf"<!(?i:doctype|entity)|</?f[/>]|</?f{_SPACE}"
+# _DECLARATION, _HIDDEN or _FORMULA, and _WIDE_COL, in RE2 (which reads a binary value byte by byte).
+_RARE_MARKUP = rf"<!(?i:doctype|entity)|<!--|<!\[CDATA\[|<\?|</?f[/>]|</?f{_SPACE}"
 _WIDE_POSITION = rf' r="{_SPACE}*[A-Za-z]{{2,}}[0-9]'
 
 
