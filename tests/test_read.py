@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from analyzer.normalise import Options, normalise_inputs
@@ -210,6 +211,17 @@ def test_cell_over_limit_is_refused_with_row_and_column(tmp_path):
     path = _write(tmp_path, "big.csv", b"Item ID,Error\n1,ok\n2," + b"x" * 5000 + b"\n")
     result = read_export(path, Limits(max_cell_chars=1000))
     assert "row 3, column 'Error'" in result.error
+
+
+@pytest.mark.parametrize("cells, bound", [
+    (["ab", "abcd"], 4),
+    (["é", 12.5, None], 4),          # Excel values: text measured at 4 bytes a character
+    (["a\ud800b", "cc"], 12),       # a lone surrogate is no UTF-8: measured in characters, never raised
+])
+def test_longest_cell_bound_holds_for_any_text(cells, bound):
+    from analyzer.read.delimited import _most_bytes
+
+    assert _most_bytes(pd.Series(cells, dtype=object)) == bound
 
 
 def test_repeated_header_row_is_skipped_with_its_reason(tmp_path):

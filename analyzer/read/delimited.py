@@ -295,7 +295,7 @@ def _most_bytes(values: pd.Series) -> int:
             text = pa.array(values.to_numpy(), type=pa.string(), from_pandas=True)
         else:
             text = pa.array(values.array)
-    except (pa.ArrowException, TypeError):
+    except (pa.ArrowException, TypeError, UnicodeError):  # UnicodeError: a lone surrogate, not UTF-8
         if values.dtype == object:  # numbers or dates among the text
             return 4 * max((len(v) for v in values.to_numpy() if type(v) is str), default=0)
         return 1 << 62  # measure characters the slow way
