@@ -91,7 +91,7 @@ class Classified:
                     values.setdefault(name, {})[value] = None
             for name in value_names:
                 per_cell[name].append(", ".join(values.get(name, ())))
-        table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()})
+        table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()}, copy=False)
         table["confidence"] = np.asarray(confidence or [0.0], dtype=np.float32)[self.codes] if len(self.codes) \
             else np.zeros(0, dtype=np.float32)
         return table

@@ -141,7 +141,7 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     text = {h: _as_text(rows[h]) for h in sheet.header}
     keep, skips = _rows_to_keep(path, sheet, text, roles)
     sheet_label = sheet.sheet_name or ""
-    original = pd.DataFrame({h: _kept(text[h], keep) for h in sheet.header})
+    original = pd.DataFrame({h: _kept(text[h], keep) for h in sheet.header}, copy=False)
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
@@ -335,7 +335,8 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
     if unparsed:
         notes.append(f"{unparsed} date(s) could not be read and are shown as written")
-    typed = pd.DataFrame({name: _positional(values) for name, values in typed.items()}, index=pd.RangeIndex(n))
+    typed = pd.DataFrame({name: _positional(values) for name, values in typed.items()}, index=pd.RangeIndex(n),
+                         copy=False)
     typed.attrs["notes"] = notes
     return typed
 
@@ -609,7 +610,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     columns = list(dict.fromkeys(c for f in frames for c in f.columns))
     lengths = [len(f) for f in frames]
     return pd.DataFrame({c: _concat_column([f[c] if c in f.columns else None for f in frames], lengths, c in repeated)
-                         for c in columns})
+                         for c in columns}, copy=False)
 
 
 def _concat_column(parts: list[pd.Series | None], lengths: list[int], repeated: bool) -> pd.Series:
