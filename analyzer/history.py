@@ -354,6 +354,20 @@ def summary(store: Store | Path, client: str = "") -> tuple[pd.DataFrame, pd.Dat
     return counts, recurring
 
 
+def states(store: Store | Path, client: str = "") -> pd.DataFrame:
+    """Each client's state in each run (client, period, slug, state: failing, clean, cleared or
+    export_missing), oldest period first: a run that recorded no items of a client says why."""
+    store = as_store(store)
+    if not store.exists():
+        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
+    where, params = _one_client(store, client)
+    with store.transaction() as db:
+        return db.frame(
+            # run_clients as i: the one-client filter names i.client
+            "SELECT i.client, r.period_label AS period, r.period AS slug, i.state"
+            f" FROM run_clients i JOIN runs r ON r.id = i.run_id {where} ORDER BY i.client, r.period", params)
+
+
 def items(store: Store | Path, client: str = "") -> pd.DataFrame:
     """Every item recorded, per client and period (oldest period first; in a period by date, then
     item): client, period (its label), slug, item_id, item_key, supplier, date, amount, currency,

@@ -353,3 +353,52 @@ def test_record_writes_every_item_once_whatever_the_chunk(database, monkeypatch,
                                                _items(rows[::-1]), (), ("Bolt Ltd",)))
     again = history.items(database)
     assert sorted(zip(again["client"], again["item_key"])) == sorted(zip(table["client"], table["item_key"]))
+
+
+@pytest.fixture
+def with_states(database):
+    """Two runs: Acme failing then cleared, Bolt failing then its export missing, Cole clean in both."""
+    runs = {
+        ("2026-09", "September 2026"): ([("Acme Ltd", "id:1", "1", "S", "2026-09-01", 5.0, "GBP", "lock_date", "lock-date"),
+                                         ("Bolt Ltd", "id:2", "2", "S", "2026-09-02", 6.0, "GBP", "lock_date", "lock-date")],
+                                        {"Acme Ltd": "failing", "Bolt Ltd": "failing", "Cole Ltd": "clean"}),
+        ("2026-10", "October 2026"): ([], {"Acme Ltd": "cleared", "Bolt Ltd": "export_missing", "Cole Ltd": "clean"}),
+    }
+    for (slug, label), (rows, states) in runs.items():
+        clients = tuple((client, state, "", {}) for client, state in states.items())
+        history.record(database, history.RunRecord(slug, label, dt.datetime(2026, 11, 3), "test", "", _items(rows), clients))
+    return database
+
+
+def test_history_says_why_a_run_recorded_no_items_of_a_client(with_states):
+    """0 items alone reads as good news; an export that never came is not."""
+    lines = _history("--db", str(with_states)).splitlines()
+    assert lines[1:] == [
+        "",
+        "Acme Ltd",
+        "  September 2026   1 item",
+        "  October 2026     0 items   cleared",
+        "",
+        "Bolt Ltd",
+        "  September 2026   1 item",
+        "  October 2026     0 items   export missing",
+        "",
+        "Cole Ltd",  # never failed: shown all the same, clean in both runs
+        "  September 2026   0 items   clean",
+        "  October 2026     0 items   clean",
+    ]
+    assert _history("--db", str(with_states), "--client", "bolt ltd").splitlines()[1:] == [
+        "", "Bolt Ltd", "  September 2026   1 item", "  October 2026     0 items   export missing"]
+    data = json.loads(_history("--db", str(with_states), "--json"))
+    assert {(s["client"], s["slug"]): s["state"] for s in data["states"]} == {
+        ("Acme Ltd", "2026-09"): "failing", ("Acme Ltd", "2026-10"): "cleared",
+        ("Bolt Ltd", "2026-09"): "failing", ("Bolt Ltd", "2026-10"): "export_missing",
+        ("Cole Ltd", "2026-09"): "clean", ("Cole Ltd", "2026-10"): "clean"}
+
+
+def test_clients_table_names_states_in_words(with_states):
+    out = io.StringIO()
+    assert main(["clients", "--db", str(with_states)], stdout=out, stderr=io.StringIO()) == 0
+    rows = {line.split("  ")[0]: line for line in out.getvalue().splitlines()[1:]}
+    assert "export missing" in rows["Bolt Ltd"] and "export_missing" not in out.getvalue()
+    assert "cleared" in rows["Acme Ltd"] and "clean" in rows["Cole Ltd"]

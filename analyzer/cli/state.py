@@ -93,7 +93,8 @@ def _clients(args, stdout, stderr) -> int:
     # Failing: in Dext then; to fix: as the index counted them (dismissed and snoozed items left out).
     stdout.write(f"{'Client'.ljust(width)}  Last period     State            Failing  To fix  Retired\n")
     for row in table.itertuples(index=False):
-        stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {row.last_state:<15}  {row.items:>7}"
+        state = STATE_WORDS.get(row.last_state, row.last_state)
+        stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {state:<15}  {row.items:>7}"
                      f"  {row.to_fix:>6}  {'yes' if row.retired else ''}".rstrip() + "\n")
     return EXIT_OK
 
@@ -103,16 +104,19 @@ def _history(args, stdout, stderr) -> int:
     from analyzer.history import items as history_items
     from analyzer.history import summary as history_summary
 
+    from analyzer.history import states as history_states
+
     counts, recurring = history_summary(db, args.client)
+    client_states = history_states(db, args.client)
     recorded = history_items(db, args.client) if args.items else None
     if args.json:
-        data = {"runs": _records(counts), "recurring": _records(recurring)}
+        data = {"runs": _records(counts), "states": _records(client_states), "recurring": _records(recurring)}
         if recorded is not None:
             data["items"] = _records(recorded)
         json.dump(data, stdout, indent=2)
         stdout.write("\n")
         return EXIT_OK
-    if counts.empty:
+    if counts.empty and client_states.empty:
         if args.client:  # a misspelt name is a usage error naming the closest, as for report --client
             from analyzer.history import known_clients
             from analyzer.workflow import check_wanted
@@ -121,8 +125,8 @@ def _history(args, stdout, stderr) -> int:
         stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
         return EXIT_OK
     stdout.write(f"Failed items per client per run ({db})\n")
-    labels = dict(zip(counts["slug"], counts["period"]))
-    _write_runs(stdout, counts, labels, recorded)
+    labels = dict(zip(client_states["slug"], client_states["period"])) | dict(zip(counts["slug"], counts["period"]))
+    _write_runs(stdout, counts, labels, recorded, client_states)
     if not recurring.empty:
         stdout.write(f"\nItems that keep coming back ({len(recurring)})\n")
         _write_recurring(stdout, recurring.head(RECURRING_SHOWN), labels)
@@ -164,15 +168,25 @@ def _categories(text) -> str:
     return _text(text).replace("+", ", ")
 
 
-def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded) -> None:
-    """Per client a block: its name, then each period and its number of items (0 for a run that
-    recorded none of the client's items); with `recorded`, each period's items below it."""
+# Why a run recorded no failing items of a client (a failing run needs no word: it has items).
+STATE_WORDS = {"clean": "clean", "cleared": "cleared", "export_missing": "export missing"}
+
+
+def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client_states) -> None:
+    """Per client a block: its name, then each period, its number of items (0 for a run that
+    recorded none of the client's items) and, where the run says, why none (clean, cleared,
+    export missing); with `recorded`, each period's items below it."""
     slugs = sorted(labels)
     per_client = {client: dict(zip(part["slug"], part["items"])) for client, part in counts.groupby("client", sort=True)}
+    for client in client_states["client"]:
+        per_client.setdefault(client, {})
+    per_client = dict(sorted(per_client.items()))
+    state_of = dict(zip(zip(client_states["client"], client_states["slug"]), client_states["state"]))
     keys = [(client, slug) for client in per_client for slug in slugs]
     numbers = [str(int(per_client[client].get(slug, 0))) for client, slug in keys]
     width = max(len(n) for n in numbers)
-    cells = [(labels[slug], f"{n.rjust(width)} {'item' if n == '1' else 'items'}") for (_, slug), n in zip(keys, numbers)]
+    cells = [(labels[key[1]], f"{n.rjust(width)} {'item' if n == '1' else 'items'}", STATE_WORDS.get(state_of.get(key), ""))
+             for key, n in zip(keys, numbers)]
     lines = dict(zip(keys, _aligned(cells)))
     items_of: dict[tuple[str, str], list[str]] = {}
     if recorded is not None and not recorded.empty:
