@@ -163,6 +163,8 @@ def test_every_client_shows_with_its_state(two_months):
     assert order == sorted(order)
     for words in ("Blocked: act first", "Export missing", "Cleared: nothing failing now", "Clean: nothing failed"):
         assert words in index
+    eve = index[index.index("Eve Ltd"):]
+    assert eve[:eve.index("</tr>")].count("Export missing") == 1  # the light says it; no second line saying it again
     overview = _rows(two_months / "2026-10" / "overview.xlsx", "Overview")
     assert {r["Client"]: r["State"] for r in overview if r["Client"] != "Total"}["Cole Ltd"] == "Cleared: nothing failing now"
 
@@ -622,3 +624,13 @@ def test_one_lock_date_written_two_ways_is_one_action(tmp_path):
     assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
     actions = [r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx", "Actions") if r["For"]]
     assert [(r["For"], r["Items"]) for r in actions] == [("Lock date 30 Sep 2026", 2)]
+
+
+@pytest.mark.parametrize("dismissed, snoozed, words", [
+    (1, 0, "1 dismissed"), (0, 2, "2 snoozed"), (3, 1, "3 dismissed, 1 snoozed"), (0, 0, ""),
+])
+def test_set_aside_counts_name_only_what_there_is(dismissed, snoozed, words):
+    from analyzer.render_html import environment
+
+    macro = environment().get_template("_macros.html").module.set_aside_counts
+    assert str(macro(dismissed, snoozed)).strip() == words
