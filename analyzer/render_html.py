@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import io
 import re
-import traceback
 import importlib.resources
+import traceback
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 
 from jinja2 import (
@@ -63,30 +64,25 @@ def _render(templates: Path | None, name: str, **context) -> str:
         return environment(_key(templates)).get_template(name).render(**context)
 
 
-_ENCODE_EVERY = 1 << 16  # characters of rendered text gathered before they are encoded
+# Pieces Jinja yields (a few dozen characters each) gathered before they are encoded: per piece
+# only C code runs (islice, join), where a Python step and a guard per piece cost a client page
+# of 100 items about 10 ms.
+_PIECES_AT_ONCE = 1024
 
 
 def _render_bytes(templates: Path | None, name: str, **context) -> bytes:
-    """The page encoded a piece at a time as the template yields it. Rendering to one string
-    first holds every piece Jinja yields, the string and then its encoding at once: for a
-    client of 30,000 items 130 MB, where this holds the encoded page and one piece."""
+    """The page encoded a batch of pieces at a time as the template yields them. Rendering to
+    one string first holds every piece Jinja yields, the string and then its encoding at once:
+    for a client of 30,000 items 130 MB, where this holds the encoded page and one batch."""
     out = io.BytesIO()
-    pending: list[str] = []
-    size = 0
     with _template_problems(templates, name):
         pieces = environment(_key(templates)).get_template(name).generate(**context)
     while True:
         with _template_problems(templates, name):  # the template's failures, not the encoding's
-            piece = next(pieces, None)
-        if piece is None:
-            break
-        pending.append(piece)
-        size += len(piece)
-        if size >= _ENCODE_EVERY:
-            out.write("".join(pending).encode("utf-8"))
-            pending, size = [], 0
-    out.write("".join(pending).encode("utf-8"))
-    return out.getvalue()
+            batch = list(islice(pieces, _PIECES_AT_ONCE))
+        if not batch:
+            return out.getvalue()
+        out.write("".join(batch).encode("utf-8"))
 
 
 @contextmanager

@@ -253,11 +253,11 @@ def test_rendering_is_deterministic(run):
     assert render_client_html(report, None) == render_client_html(report, None)
 
 
-@pytest.mark.parametrize("every", [1, 7, 1 << 16])
+@pytest.mark.parametrize("every", [1, 7, 1024, 1 << 16])
 def test_the_page_encoded_as_it_renders_is_the_page(run, pages, monkeypatch, every):
-    """The written page is encoded a piece at a time (memory): byte for byte the page rendered
-    whole, however the pieces fall (the samples hold accented names: Café, Lumière)."""
-    monkeypatch.setattr(render_html, "_ENCODE_EVERY", every)
+    """The written page is encoded a batch of pieces at a time (memory): byte for byte the page
+    rendered whole, however the batches fall (the samples hold accented names: Café, Lumière)."""
+    monkeypatch.setattr(render_html, "_PIECES_AT_ONCE", every)
     for report in run.reports:
         written = client_html_bytes(report, None)
         assert written == render_client_html(report, None).encode("utf-8")
@@ -389,7 +389,7 @@ def test_one_partial_can_be_overridden(busy, tmp_path):
 def test_a_missing_variable_is_an_error_not_a_blank(busy, tmp_path, monkeypatch, template, text, render):
     """One line naming the practice's template and its line, never a blank in the report; also
     when the page is encoded as it renders and part of it is already encoded."""
-    monkeypatch.setattr(render_html, "_ENCODE_EVERY", 8)
+    monkeypatch.setattr(render_html, "_PIECES_AT_ONCE", 8)
     (tmp_path / template).write_text(text, encoding="utf-8")
     with pytest.raises(TemplateProblem, match=rf"{template} line 1 fails: .*undefined|no attribute"):
         render(busy, tmp_path)
@@ -397,7 +397,7 @@ def test_a_missing_variable_is_an_error_not_a_blank(busy, tmp_path, monkeypatch,
 
 def test_a_template_failing_deep_into_the_page_is_one_line(busy, tmp_path, monkeypatch):
     """A practice's template that fails after much of the page is out (and encoded)."""
-    monkeypatch.setattr(render_html, "_ENCODE_EVERY", 8)
+    monkeypatch.setattr(render_html, "_PIECES_AT_ONCE", 8)
     (tmp_path / "_notes.html").write_text("{% for n in range(2000) %}<p>{{ n }}</p>{% endfor %}\n{{ 1 // 0 }}",
                                           encoding="utf-8")
     with pytest.raises(TemplateProblem, match=r"_notes.html line 2 fails: .*division"):
