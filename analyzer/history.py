@@ -336,52 +336,49 @@ def latest_lines(store: Store | Path, period: str) -> dict[str, tuple[str, dict]
 
 def summary(store: Store | Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items per client per run, and the items seen in more than one run (most runs first)."""
-    store = as_store(store)
-    if not store.exists():
-        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
-    where, params = _one_client(store, client)
-    with store.transaction() as db:
-        counts = db.frame(
-            "SELECT i.client, r.period_label AS period, r.period AS slug, COUNT(*) AS items"
-            f" FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, r.period, r.period_label"
-            " ORDER BY i.client, r.period", params)
-        recurring = db.frame(
-            "SELECT i.client, i.item_key, MAX(i.item_id) AS item_id, MAX(i.supplier) AS supplier,"
-            " COUNT(*) AS runs, MIN(r.period) AS first_period, MAX(r.period) AS last_period,"
-            " MAX(i.categories) AS categories"
-            f" FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, i.item_key HAVING COUNT(*) > 1"
-            " ORDER BY runs DESC, i.client, i.item_key", params)
+    counts, recurring = _recorded(
+        store, client,
+        "SELECT i.client, r.period_label AS period, r.period AS slug, COUNT(*) AS items"
+        " FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, r.period, r.period_label"
+        " ORDER BY i.client, r.period",
+        "SELECT i.client, i.item_key, MAX(i.item_id) AS item_id, MAX(i.supplier) AS supplier,"
+        " COUNT(*) AS runs, MIN(r.period) AS first_period, MAX(r.period) AS last_period,"
+        " MAX(i.categories) AS categories"
+        " FROM items i JOIN runs r ON r.id = i.run_id {where} GROUP BY i.client, i.item_key HAVING COUNT(*) > 1"
+        " ORDER BY runs DESC, i.client, i.item_key")
     return counts, recurring
 
 
 def states(store: Store | Path, client: str = "") -> pd.DataFrame:
     """Each client's state in each run (client, period, slug, state: failing, clean, cleared or
     export_missing), oldest period first: a run that recorded no items of a client says why."""
-    store = as_store(store)
-    if not store.exists():
-        raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
-    where, params = _one_client(store, client)
-    with store.transaction() as db:
-        return db.frame(
-            # run_clients as i: the one-client filter names i.client
-            "SELECT i.client, r.period_label AS period, r.period AS slug, i.state"
-            f" FROM run_clients i JOIN runs r ON r.id = i.run_id {where} ORDER BY i.client, r.period", params)
+    return _recorded(
+        store, client,  # run_clients as i: the one-client filter names i.client
+        "SELECT i.client, r.period_label AS period, r.period AS slug, i.state"
+        " FROM run_clients i JOIN runs r ON r.id = i.run_id {where} ORDER BY i.client, r.period")[0]
 
 
 def items(store: Store | Path, client: str = "") -> pd.DataFrame:
     """Every item recorded, per client and period (oldest period first; in a period by date, then
     item): client, period (its label), slug, item_id, item_key, supplier, date, amount, currency,
     categories, fixes."""
+    return _recorded(
+        store, client,
+        "SELECT i.client, r.period_label AS period, r.period AS slug, i.item_id, i.item_key, i.supplier, i.date,"
+        " i.amount, i.currency, i.categories, i.fixes"
+        " FROM items i JOIN runs r ON r.id = i.run_id {where}"
+        " ORDER BY i.client, r.period, i.date, i.item_id, i.item_key")[0]
+
+
+def _recorded(store: Store | Path, client: str, *queries: str) -> list[pd.DataFrame]:
+    """The history's queries, each `{where}` limited to the practice (and to one client when a
+    name is given), in one transaction."""
     store = as_store(store)
     if not store.exists():
         raise HistoryError(f"{store}: no run history yet; run `publish-failures report` or `run` first")
     where, params = _one_client(store, client)
     with store.transaction() as db:
-        return db.frame(
-            "SELECT i.client, r.period_label AS period, r.period AS slug, i.item_id, i.item_key, i.supplier, i.date,"
-            " i.amount, i.currency, i.categories, i.fixes"
-            f" FROM items i JOIN runs r ON r.id = i.run_id {where}"
-            " ORDER BY i.client, r.period, i.date, i.item_id, i.item_key", params)
+        return [db.frame(query.format(where=where), params) for query in queries]
 
 
 def _one_client(store: Store, client: str) -> tuple[str, tuple]:
