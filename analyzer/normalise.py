@@ -29,7 +29,11 @@ TEXT_FIELDS = ("item_id", "doc_type", "invoice_number", "supplier", "customer", 
 FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_FIELDS,
                  "date", "date_text", "due_date", "amount", "tax", "currency", "amount_base", "base_currency")
 _KEY_FIELDS = {"client", "item_id", "invoice_number", "supplier", "currency", "total", "date", "due_date", "link", "status"}
-_TOTAL_LABEL = re.compile(r"(?i)\s*(?:grand\s+|sub\s*)?totals?\s*:?\s*")
+_TOTAL_LABEL = re.compile(
+    r"(?i)\s*(?:(?:(?:grand\s+|sub\s*)?totals?|sums?|count)\s*:?\s*\d*|\d+\s+(?:items?|rows?|receipts?))\s*:?\s*")
+# A cell of a sums row that has no label: an amount or a count, as a spreadsheet's =SUM() leaves
+# it, or the currency code beside it.
+_SUM_CELL = re.compile(r"[(\-+]?\s*(?:[£$€¥]\s*)?[(\-+]?\d[\d,.' \u00a0]*\)?(?:\s*[A-Za-z]{3})?|[A-Z]{3}")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
     r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
@@ -230,7 +234,7 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
             labelled |= column.str.fullmatch(_TOTAL_LABEL).fillna(False).to_numpy(dtype=bool)
         first_cells = _first_filled(stripped)
         labelled |= first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy(dtype=bool)
-        totals[at] = error_empty & labelled & (filled > 0)
+        totals[at] = error_empty & (labelled | _sums_only(stripped, roles)) & (filled > 0)
         repeated[at] = _repeated_headers(stripped) & (filled > 0)
     keep = ~(blank | totals | repeated)
     sheet_label = sheet.sheet_name or ""
@@ -240,6 +244,19 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
     skips.sort(key=lambda s: s.source_row)
     return keep, skips
+
+
+def _sums_only(stripped: dict[str, pd.Series], roles: dict[str, str]) -> np.ndarray:
+    """Rows of amounts and counts alone (no item id, nothing else): a totals row without its
+    label, such as `,,,150.00,` under the items it sums. Counted as an item it would double the
+    value at risk."""
+    only = np.ones(len(next(iter(stripped.values()))), dtype=bool)
+    if "item_id" in roles:
+        only &= (stripped[roles["item_id"]] == "").to_numpy(dtype=bool)
+    for column in stripped.values():
+        only &= ((column == "") | column.str.fullmatch(_SUM_CELL) | column.str.fullmatch(_TOTAL_LABEL)
+                 ).fillna(False).to_numpy(dtype=bool)
+    return only
 
 
 def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:

@@ -285,3 +285,28 @@ def test_files_with_other_columns_join_into_one_table(tmp_path):
     assert batch.fields["supplier"].tolist() == ["Acme", "", "", "Wickes"]
     assert batch.original["Status"].tolist() == ["", "Ready", "Ready", ""]
     assert batch.fields["source_file"].tolist() == [str(first), str(second), str(second), str(workbook)]
+
+
+@pytest.mark.parametrize("row", [
+    ",,,150.00,,",           # a sums row with no label: =SUM() under the amounts
+    ",,,\"£1,150.00\",GBP,",  # with its currency
+    ",,Sum,150.00,,",
+    ",,2 items,150.00,,",
+    ",,Count: 2,,,",
+])
+def test_a_totals_row_without_the_word_total_is_skipped(tmp_path, row):
+    data = (HEADER + "\n1,31-Aug-2026,A,100.00,GBP,x\n2,31-Aug-2026,B,50.00,GBP,y\n" + row + "\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert len(batch) == 2 and batch.fields["amount"].sum() == 150
+    assert [(s.source_row, s.reason) for s in batch.skipped] == [(4, "totals row")]
+
+
+@pytest.mark.parametrize("row", [
+    "3,,,150.00,,",             # an item id: an item with no error text, not a sum
+    ",31-Aug-2026,C,150.00,,",  # a supplier and a date: an item
+    ",,,150.00,,see note",      # an error cell
+])
+def test_a_row_with_more_than_amounts_is_kept(tmp_path, row):
+    data = (HEADER + "\n1,31-Aug-2026,A,100.00,GBP,x\n" + row + "\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    assert len(batch) == 2 and not batch.skipped
