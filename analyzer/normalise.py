@@ -45,7 +45,14 @@ _FILE_NOISE = re.compile(
     re.I,
 )
 _SYMBOL_CURRENCY = {"£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
-_AMOUNT_JUNK = re.compile(r"[^\d,.\-()]")
+# An amount as exports and people write one: a sign or parentheses, a currency symbol or code
+# before or after, digits grouped by commas, dots, spaces or apostrophes, a trailing minus.
+# Anything more ('10 x 4.50', '1e3', '=2*3', '1.5k', '£45 inc. VAT') is no amount, not a number
+# made of its digits.
+_CURRENCY_MARK = r"(?:[£$€¥]|[A-Za-z]{3}|[A-Z]{1,2}\$)"
+_AMOUNT = re.compile(
+    rf"^[-+(]?\s*(?:{_CURRENCY_MARK}\s*)?[-+(]?\s*(?P<number>\d(?:[\d,.' \u00a0]*\d)?\.?)\s*[-)]?\s*"
+    rf"(?:{_CURRENCY_MARK}\s*)?[-)]?$")
 _DATE_FORMATS_DAYFIRST = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 _DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
 _DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
@@ -352,6 +359,10 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
     if unparsed:
         notes.append(f"{unparsed} date(s) could not be read and are shown as written")
+    for role, field in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
+        note = _unread_amounts(roles.get(role), column(role), typed[field], typed["source_row"])
+        if note:
+            notes.append(note)
     typed = pd.DataFrame({name: _positional(values) for name, values in typed.items()}, index=pd.RangeIndex(n),
                          copy=False)
     typed.attrs["notes"] = notes
@@ -401,6 +412,24 @@ def _maybe_padded(values: pd.Series) -> np.ndarray | None:
         rows.append(filled[edge] + base)
         base += len(chunk)
     return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+
+
+def _unread_amounts(header: str | None, written: pd.Series, parsed: pd.Series, source_rows: pd.Series) -> str:
+    """A note naming the column, how many amounts it could not read and the first of them (left
+    out of the value at risk, never guessed from their digits); "" when it read them all."""
+    if header is None:
+        return ""
+    unread = (parsed.isna().to_numpy() & (written != "").to_numpy(dtype=bool)
+              & ~written.str.strip().str.lower().isin(_NO_AMOUNT).to_numpy(dtype=bool))
+    if not unread.any():
+        return ""
+    first = int(np.flatnonzero(unread)[0])
+    return (f"column {header!r}: {int(unread.sum())} amount(s) could not be read (row {int(source_rows.iat[first])}:"
+            f" {str(written.iat[first])[:40]!r}); they are left out of the value at risk: write them as numbers")
+
+
+# Cells that say there is no amount: not worth a note.
+_NO_AMOUNT = ("-", "--", "n/a", "na", "none", "nil", "tbc", "?")
 
 
 def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
@@ -569,7 +598,8 @@ def _plain_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         numbers = np.asarray(pc.cast(pc.if_else(filled, array, pa.scalar(None, array.type)), pa.float64()).to_numpy(zero_copy_only=False),
                              dtype="float64")
         filled = np.asarray(filled, dtype=bool)
-        if np.isfinite(numbers[filled]).all():  # Arrow also reads "inf" and "nan"; people do not mean those
+        # Arrow also reads "inf", "nan" and "1e3"; people do not mean those
+        if np.isfinite(numbers[filled]).all() and not pc.any(pc.match_substring(array, "e", ignore_case=True)).as_py():
             return filled, numbers
     except pa.ArrowInvalid:
         pass
@@ -583,15 +613,18 @@ def parse_amount(value: object, decimal_comma: bool = False) -> float:
         return np.nan
     if isinstance(value, (int, float)):
         return float(value)
-    text = _AMOUNT_JUNK.sub("", str(value))
-    if not re.search(r"\d", text):
+    text = str(value).strip()
+    match = _AMOUNT.match(text)
+    if match is None:
         return np.nan
-    negative = text.startswith("-") or text.endswith("-") or (text.startswith("(") and text.endswith(")"))
-    digits = text.strip("-()")
+    negative = "-" in text.replace(match["number"], "") or (text.startswith("(") and text.endswith(")"))
+    digits = re.sub(r"[' \u00a0]", "", match["number"])
     if "," in digits and "." in digits:
         decimal = "," if digits.rfind(",") > digits.rfind(".") else "."
     elif "," in digits:
         decimal = "," if decimal_comma or re.search(r",\d{1,2}$", digits) else ""
+    elif decimal_comma and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", digits):
+        decimal = ","  # 1.234 where commas mark decimals: dots group thousands
     else:
         decimal = "."
     thousands = {"," : ".", ".": ","}.get(decimal, ",")

@@ -45,8 +45,29 @@ FORMS = pytest.mark.parametrize("column", [0, 1, 2], ids=["arrow", "object", "ca
 AMOUNTS = [
     ("12.50", 12.5), ("-3", -3.0), ("  7.25 ", 7.25), ("", None), ("1,234.50", 1234.5), ("£12.00", 12.0),
     ("(45.00)", -45.0), ("45.00-", -45.0), ("1e5", None), ("inf", None), ("nan", None), ("n/a", None),
-    ("0012", 12.0), ("12.", 12.0),
+    ("0012", 12.0), ("12.", 12.0), ("1'234.50", 1234.5), ("GBP 12.50", 12.5), ("12.50 GBP", 12.5), ("-£12.50", -12.5),
+    ("US$12", 12.0),
+    # written by hand, not amounts: never a number made of their digits (10 x 4.50 read as 104.5)
+    ("10 x 4.50", None), ("£45 inc. VAT 20%", None), ("1.5k", None), ("=2*3", None), ("=SUM(1+1)", None),
+    ("12.50 + 3.00", None), ("2026-10-05", None),
 ]
+
+
+@pytest.mark.parametrize("text, expected", AMOUNTS)
+def test_amounts(text, expected):
+    got = parse_amount(text)
+    assert (math.isnan(got) if expected is None else got == pytest.approx(expected)), text
+
+
+@pytest.mark.parametrize("text, expected", [("1.234", 1234.0), ("1.234,50", 1234.5), ("1 234,50", 1234.5), ("12,5", 12.5),
+                                            ("1.5", 1.5), ("€1.234,50", 1234.5)])
+def test_amounts_where_commas_mark_decimals(text, expected):
+    assert parse_amount(text, decimal_comma=True) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("cells", [["1e3", "5"], ["inf", "2"], ["NaN", "3"]])
+def test_a_column_of_numbers_arrow_would_read_keeps_the_one_value_rules(cells):
+    assert math.isnan(parse_amounts(arrow_text(cells)).tolist()[0])
 
 
 @FORMS

@@ -310,3 +310,14 @@ def test_a_row_with_more_than_amounts_is_kept(tmp_path, row):
     data = (HEADER + "\n1,31-Aug-2026,A,100.00,GBP,x\n" + row + "\n").encode()
     batch = _batch(_write(tmp_path, "c.csv", data))
     assert len(batch) == 2 and not batch.skipped
+
+
+def test_amounts_written_by_hand_are_named_in_a_note_and_left_out(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,A,10 x 4.50,GBP,x\n2,31-Aug-2026,B,n/a,GBP,y\n3,31-Aug-2026,C,=2*3,GBP,z\n"
+            "4,31-Aug-2026,D,12.50,GBP,w\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    amounts = batch.fields["amount"].tolist()
+    assert amounts[3] == 12.5 and all(a != a for a in amounts[:3])  # NaN: no number made of their digits
+    notes = [n for t in batch.tables for n in t.notes if "amount" in n]
+    assert notes == ["column 'Total': 2 amount(s) could not be read (row 2: '10 x 4.50'); they are left out of the"
+                     " value at risk: write them as numbers"]  # n/a says there is none: not counted
