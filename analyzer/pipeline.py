@@ -188,11 +188,12 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
 
 def _something_read(analysis: Analysis, out: Path) -> None:
     """A run none of whose inputs could be read says so and publishes nothing: it would show
-    every client as export missing over last run's good reports and record that in the history."""
-    failed = [i for i in analysis.inputs if not i.ok]
-    if failed and len(failed) == len(analysis.inputs):
-        more = f"; and {len(failed) - 1} more input(s)" if len(failed) > 1 else ""
-        raise NothingRead(f"no input could be read ({failed[0].error}{more}); nothing was published, and the"
+    every client as export missing over last run's good reports and record that in the history.
+    An input read but none of whose tables could be used (no error column) counts as unread."""
+    if analysis.failures and not analysis.batch.tables:
+        failures = analysis.failures
+        more = f"; and {len(failures) - 1} more input(s)" if len(failures) > 1 else ""
+        raise NothingRead(f"no input could be read ({failures[0]}{more}); nothing was published, and the"
                           f" reports in {out} were left as they were")
 
 

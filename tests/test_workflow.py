@@ -352,6 +352,19 @@ def test_a_month_with_no_rows_after_a_recorded_month(tmp_path, make):
         assert _manifest(tmp_path)["Acme Ltd"]["state"] == "cleared"
 
 
+def test_a_month_whose_only_export_has_no_error_column_publishes_nothing(tmp_path):
+    """Read, but unusable (its error column renamed): as good as unread. Publishing would show
+    the client as export missing over October's reports and record that in the history."""
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "October 2026")[0] == 0
+    folder = tmp_path / "nov"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text("Item ID,Supplier,Xero said\n1,S,Invoice # must be unique\n",
+                                                         encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")
+    assert code == 1 and "no input could be read" in err and "no error column found" in err
+    assert _manifest(tmp_path)["Acme Ltd"]["state"] == "failing"  # October's, untouched
+
+
 def test_rows_without_an_id_are_separate_items_tracked_one_by_one(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
