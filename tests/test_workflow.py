@@ -389,9 +389,9 @@ def test_rows_without_an_id_are_separate_items_tracked_one_by_one(tmp_path):
 
 
 def test_a_file_that_is_no_export_does_not_make_a_client_clean(tmp_path):
-    assert _month(tmp_path, "oct", {"Bolt Ltd": {"1": (UNIQUE, 5)}}, "October 2026")[0] == 0
-    folder = tmp_path / "nov"
-    folder.mkdir()
+    """Beside another client's good export (alone, nothing would be published at all)."""
+    assert _month(tmp_path, "oct", {"Bolt Ltd": {"1": (UNIQUE, 5)}, "Acme Ltd": {"2": (UNIQUE, 6)}}, "October 2026")[0] == 0
+    folder = _exports(tmp_path / "nov", {"Acme Ltd": {"2": (UNIQUE, 6)}})
     (folder / "Bolt Ltd - failed items.csv").write_text("Your session has expired. Please log in.\n", encoding="utf-8")
     code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")
     assert code == 1 and "Bolt Ltd - failed items.csv" in err
