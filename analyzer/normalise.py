@@ -156,9 +156,12 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
-    named = typed["client"].unique() if "client" in roles else ()
-    merged = len(named) > 1
-    client = str(named[0]) if len(named) == 1 else client  # one client's own file with a client column
+    named = [str(n) for n in typed["client"].unique()] if "client" in roles and not options.client else []
+    # Dext exports one client at a time: a client column is a practice's merged export, unless it
+    # names only the client the file or sheet is named after (a client's own file, a column added).
+    merged = bool(named or ("client" in roles and not options.client)) and not (
+        len(named) == 1 and name_key(named[0]) == name_key(client))
+    client = named[0] if len(named) == 1 else client
     info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client, merged)
     return original, typed, skips, info
 
@@ -334,9 +337,13 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
         "source_file": _constant_text(path, n),
         "sheet": _constant_text(sheet.sheet_name or "", n),
         "source_row": rows["source_row"].astype("int64").reset_index(drop=True),
-        "client": client_names(column("client"), path, sheet.sheet_name, sheet_count, options),
+        "client": None,  # below: its note needs the rows
         "error": _kept(text[roles["error"]], keep),
     }
+    typed["client"], note = client_names(column("client"), path, sheet.sheet_name, sheet_count, options,
+                                         roles.get("client", ""), typed["source_row"])
+    if note:
+        notes.append(note)
     for role in TEXT_FIELDS:
         typed[role] = column(role)
     dayfirst = options.dayfirst
@@ -359,8 +366,8 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
     if unparsed:
         notes.append(f"{unparsed} date(s) could not be read and are shown as written")
-    for role, field in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
-        note = _unread_amounts(roles.get(role), column(role), typed[field], typed["source_row"])
+    for role, name in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
+        note = _unread_amounts(roles.get(role), column(role), typed[name], typed["source_row"])
         if note:
             notes.append(note)
     typed = pd.DataFrame({name: _positional(values) for name, values in typed.items()}, index=pd.RangeIndex(n),
@@ -466,19 +473,38 @@ def fallback_client(path: str, sheet_name: str | None, sheet_count: int, options
     return {k.casefold(): v for k, v in options.client_aliases.items()}.get(name.casefold(), name)
 
 
-def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_count: int, options: Options) -> pd.Series:
-    """Client column, else sheet name, else file name without export noise, else folder name."""
+NOT_STATED = "Client not stated"
+
+
+def name_key(name: str) -> str:
+    """What makes two spellings of a client one client: Unicode form (Café typed on a Mac or
+    on Windows), letter case and spacing do not."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_count: int, options: Options,
+                 header: str = "", rows: pd.Series | None = None) -> tuple[pd.Series, str]:
+    """Client column, else sheet name, else file name without export noise, else folder name;
+    and a note when rows of a practice-wide export (a client column naming other clients) have
+    no client: those are put under NOT_STATED, not passed off as a client named after the file."""
     fallback = fallback_client(path, sheet_name, sheet_count, options)
     names = values if not options.client else _empty_text(len(values))
     empty = (names == "").to_numpy(dtype=bool)
+    note = ""
     if empty.any():  # else the column itself, not a copy
+        named = [str(n) for n in pd.unique(names[~empty])] if not empty.all() else []
+        if len(named) > 1 or (named and name_key(named[0]) != name_key(fallback)):
+            where = f"row {int(rows.iat[int(np.flatnonzero(empty)[0])])}" if rows is not None else "a row"
+            note = (f"column {header!r}: {int(empty.sum())} row(s) name no client (first: {where}); they are"
+                    f" shown under {NOT_STATED!r}: fill in the client")
+            fallback = NOT_STATED
         names = with_text(names, empty, fallback)
     if not passes(names, _plain_ascii).all():
         names = change_text(names, lambda text: text.map(tidy_client_name))
     if options.client_aliases:
         aliases = {k.casefold(): v for k, v in options.client_aliases.items()}
         names = change_text(names, lambda text: text.map(lambda n: aliases.get(n.casefold(), n)))
-    return names
+    return names, note
 
 
 def _is_file_like(sheet_name: str, path: str) -> bool:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import difflib
 import math
-import unicodedata
 
 import numpy as np
 import pandas as pd
 
 from analyzer.catalog import Catalog
 from analyzer.errors import UnknownClient  # noqa: F401  (raised here; defined where the CLI can name it cheaply)
-from analyzer.normalise import Batch
+from analyzer.normalise import Batch, name_key  # noqa: F401  (name_key: one rule for both stages)
 from analyzer.report_model import CLEAN, CLEARED, EXPORT_MISSING, FAILING, ClearedItem, Tracking
 from analyzer.tracking import RowTracking
 
@@ -80,12 +79,6 @@ def export_kinds(states: dict[str, str], covered: set[str], merged_rows: set[str
         else:
             kinds[client] = last_export.get(client, "")
     return kinds
-
-
-def name_key(name: str) -> str:
-    """What makes two spellings of a client one client: Unicode form (Café typed on a Mac or
-    on Windows), letter case and spacing do not."""
-    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
 def canonical_names(this_run: set[str], known: set[str], expected: tuple[str, ...],

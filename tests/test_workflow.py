@@ -647,3 +647,50 @@ def test_set_aside_counts_name_only_what_there_is(dismissed, snoozed, words):
 
     macro = environment().get_template("_macros.html").module.set_aside_counts
     assert str(macro(dismissed, snoozed)).strip() == words
+
+
+MERGED_HEADER = "Client,Item ID,Date,Supplier,Total Amount,Currency,Error\n"
+
+
+def _merged(folder: Path, rows: list[tuple[str, str]]) -> Path:
+    """A practice's hand-merged export: a client column, one row per (client, item id)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "".join(f'{client},{item},15/10/2026,S,5.00,GBP,"{UNIQUE}"\n' for client, item in rows)
+    (folder / "Practice merged Oct 2026.csv").write_text(MERGED_HEADER + body, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("november, states", [
+    ([], {"Pear Ltd": "cleared", "Quince Ltd": "cleared"}),                   # header only: nothing failing
+    ([("Pear Ltd", "P1")], {"Pear Ltd": "failing", "Quince Ltd": "cleared"}),  # one client left in it
+])
+def test_a_merged_export_holding_one_client_or_none_is_still_the_practice_export(tmp_path, november, states):
+    """A client column is a practice's merged export (Dext exports one client at a time), whatever
+    it holds this month: never a client named after the file, never 'export missing' for the rest."""
+    _merged(tmp_path / "oct", [("Pear Ltd", "P1"), ("Quince Ltd", "Q1")])
+    assert _run("report", str(tmp_path / "oct"), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    _merged(tmp_path / "nov", november)
+    code, _, err = _run("report", str(tmp_path / "nov"), "--out", str(tmp_path / "out"), "--period", "November 2026")
+    assert code == 0, err
+    assert {name: c["state"] for name, c in _manifest(tmp_path).items()} == states
+
+
+def test_a_clients_own_file_with_a_client_column_naming_it_is_its_own(tmp_path):
+    """Not a merged export: the other clients' files not coming are still missing exports."""
+    _exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": {"2": (UNIQUE, 6)}})
+    assert _run("report", str(tmp_path / "oct"), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    folder = tmp_path / "nov"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(MERGED_HEADER + f'ACME LTD,1,15/10/2026,S,5.00,GBP,"{UNIQUE}"\n',
+                                                        encoding="utf-8")
+    assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")[0] == 0
+    assert {name: c["state"] for name, c in _manifest(tmp_path).items()} == {"Acme Ltd": "failing",
+                                                                              "Bolt Ltd": "export_missing"}
+
+
+def test_a_merged_row_naming_no_client_is_put_under_client_not_stated_with_a_note(tmp_path):
+    folder = _merged(tmp_path / "in", [("Pear Ltd", "P1"), ("", "X9"), ("Quince Ltd", "Q1")])
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    assert set(_manifest(tmp_path)) == {"Pear Ltd", "Quince Ltd", "Client not stated"}  # no "Practice merged"
+    assert "column 'Client': 1 row(s) name no client (first: row 3)" in err and "fill in the client" in err
