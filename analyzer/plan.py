@@ -131,7 +131,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
     counts = first_of < 0
     if set_aside is not None:
         counts &= ~set_aside
-    first = counts[findings["row"].to_numpy()]
+    first = counts[findings["row"].to_numpy()] | _new_in_repeats(findings, first_of, counts)
     counted = findings if first.all() else findings[first]  # no copy when no item repeats
     risk = at_risk(fields, classified, catalog)
     currencies = _currencies(risk)
@@ -203,6 +203,24 @@ def _variants(exploded: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog) ->
             chosen[passes] = number
         variant[mine] = chosen
     return variant
+
+
+def _new_in_repeats(findings: pd.DataFrame, first_of: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Findings of a repeated item's later rows that its counted row does not have (the same
+    item in a client's file and in the merged export, each with a different error): they join
+    their own fix group, so no error of an item is lost; the item itself still counts once."""
+    rows = findings["row"].to_numpy()
+    repeat = first_of[rows] >= 0
+    if not repeat.any():
+        return np.zeros(len(rows), dtype=bool)
+    anchor = np.where(repeat, first_of[rows], rows)
+    category, value = (findings[c].cat.codes.to_numpy().astype(np.int64) for c in ("category", "value"))
+    width = int(value.max(initial=0)) + 1
+    keys = (anchor * (int(category.max(initial=0)) + 1) + category) * width + value
+    candidates = repeat & counts[anchor]  # a repeat of a counted item (not dismissed or snoozed)
+    new = candidates & ~np.isin(keys, keys[counts[rows]])
+    new[new] = ~pd.Series(keys[new]).duplicated().to_numpy()  # two repeats with one new error: once
+    return new
 
 
 def duplicate_rows(fields: pd.DataFrame, client_codes: np.ndarray | None = None) -> np.ndarray:

@@ -694,3 +694,23 @@ def test_a_merged_row_naming_no_client_is_put_under_client_not_stated_with_a_not
     assert code == 0, err
     assert set(_manifest(tmp_path)) == {"Pear Ltd", "Quince Ltd", "Client not stated"}  # no "Practice merged"
     assert "column 'Client': 1 row(s) name no client (first: row 3)" in err and "fill in the client" in err
+
+
+@pytest.mark.parametrize("second, fixes", [
+    (ARCHIVED, {"Give the item an invoice number that is not already in Xero": 1,
+                "Choose an active category (the account code is archived in Xero)": 1}),
+    (UNIQUE, {"Give the item an invoice number that is not already in Xero": 1}),
+])
+def test_an_item_repeated_with_another_error_keeps_both_errors_in_the_plan(tmp_path, second, fixes):
+    """The same item in a client's file and in the merged export, each with its own error: the
+    second error is a fix to make too; the item still counts once, and its value once."""
+    folder = _exports(tmp_path / "in", {"Acme Ltd": {"1": (UNIQUE, 5)}})
+    (folder / "Practice merged.csv").write_text(
+        f'Client,Item ID,Date,Supplier,Total Amount,Currency,Error\nAcme Ltd,1,15/09/2026,S,5.00,GBP,"{second}"\n'
+        f'Bolt Ltd,2,15/09/2026,S,6.00,GBP,"{UNIQUE}"\n', encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    actions = [r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx", "Actions") if r["Fix"]]
+    assert {r["Fix"]: r["Items"] for r in actions} == fixes
+    acme = _manifest(tmp_path)["Acme Ltd"]
+    assert acme["items"] == 1 and acme["value"] == {"GBP": 5}
