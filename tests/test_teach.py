@@ -59,6 +59,9 @@ def test_a_taught_message_and_its_whole_template_are_recognised(tmp_path, databa
 @pytest.mark.parametrize("argv, words", [
     (["teach", UNKNOWN, "contact_archivd"], "closest first: contact_archived"),
     (["teach", "", "contact_archived"], "give the error message"),
+    # patterns decide before taught errors: teaching what they claim would say "Taught" and do nothing
+    (["teach", "The TaxType code 'INPUT2' cannot be used with account code '310'.", "contact_archived"],
+     "already recognises this message as Tax rate cannot be used with the category [tax_type_invalid_for_account]"),
 ])
 def test_teaching_mistakes_are_usage_errors(tmp_path, argv, words):
     code, _, err = _run(*argv, "--db", tmp_path / "h.sqlite")

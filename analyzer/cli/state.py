@@ -54,9 +54,23 @@ def _teach(args, stdout, stderr) -> int:
         stdout.write("Forgotten.\n" if done else "Nothing was taught for that message.\n")
         return EXIT_OK
     category = _category_named(args.category, catalog)
+    _not_recognised_already(message, catalog)
     template = taught.teach(db, message, category, catalog, dt.datetime.now().replace(microsecond=0), "teach command")
     stdout.write(f"Taught: messages like {template!r} are {catalog.category(category).title} [{category}].\n")
     return EXIT_OK
+
+
+def _not_recognised_already(message: str, catalog) -> None:
+    """Teaching a message the catalog's patterns claim would do nothing (patterns decide before
+    taught errors): a usage error saying what it is read as, not 'Taught'."""
+    from analyzer.classify import SecondStage, classify_cell
+
+    findings = classify_cell(message, catalog, second=SecondStage(similarity=False))
+    if findings and all(f.match == "pattern" for f in findings):
+        read_as = ", ".join(f"{catalog.category(f.category).title} [{f.category}]" for f in findings)
+        raise UsageError(f"publish-failures teach: the catalog already recognises this message as {read_as};"
+                         " nothing taught (teaching is for messages it does not recognise; to read it otherwise,"
+                         " add a catalog file with --catalog)")
 
 
 def _category_named(name: str, catalog) -> str:
