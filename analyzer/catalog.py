@@ -117,6 +117,8 @@ class Catalog:
     masks: tuple[Mask, ...]
     noise: tuple[re.Pattern[str], ...]
     sources: tuple[str, ...] = field(default=())
+    # Said once per run: a practice's file replacing a category of an earlier file (by its id).
+    notes: tuple[str, ...] = field(default=())
 
     def category(self, category_id: str) -> Category:
         return self._by_id()[category_id]
@@ -175,6 +177,8 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
     categories: dict[str, Category] = {}
     masks: list[Mask] = []
     noise: list[re.Pattern[str]] = []
+    origins: dict[str, str] = {}  # category id -> the file it comes from
+    notes: list[str] = []
     for index, (source, doc) in enumerate(documents):
         check_document(source, doc)
         for raw in doc.get("fix", []):
@@ -184,9 +188,12 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
         for raw in doc.get("category", []):
             category = _build_category(source, raw, deferred=index < trusted)
             if category.id in categories:
+                notes.append(f"{source}: category {category.id!r} replaces the one of {origins[category.id]}"
+                             f" ({categories[category.id].title!r}); give it another id to add a category instead")
                 categories[category.id] = category
             else:
                 new[category.id] = category
+            origins[category.id] = source
         categories = {**new, **categories} if index else {**categories, **new}
         masks.extend(_build_mask(source, raw) for raw in doc.get("mask", []))
         noise.extend(_compile(source, "noise", p) for p in doc.get("noise", {}).get("patterns", []))
@@ -196,8 +203,9 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
         masks=tuple(masks),
         noise=tuple(noise),
         sources=tuple(source for source, _ in documents),
+        notes=tuple(notes),
     )
-    _check_references(catalog)
+    _check_references(catalog, origins)
     return catalog
 
 
@@ -330,16 +338,20 @@ def _require(source: str, where: str, raw: dict, keys: tuple[str, ...]) -> None:
         raise CatalogError(f"{source}: {where}: missing {', '.join(missing)}")
 
 
-def _check_references(catalog: Catalog) -> None:
+def _check_references(catalog: Catalog, origins: dict[str, str]) -> None:
     ids = [c.id for c in catalog.categories]
     for category in catalog.categories:
         if category.fix not in catalog.fixes:
-            raise CatalogError(f"category {category.id!r}: fix {category.fix!r} is not defined")
+            raise CatalogError(f"{origins.get(category.id, 'catalog')}: category {category.id!r}: fix {category.fix!r}"
+                               " is not defined; define it in a [[fix]] table or use a fix of the built-in catalog")
     if MANUAL_REVIEW not in catalog.fixes:
         raise CatalogError(f"the catalog must define the fix {MANUAL_REVIEW!r} for unclassified errors")
     if UNCLASSIFIED in ids:
         raise CatalogError(f"{UNCLASSIFIED!r} is built in; it cannot be a catalog category")
     for fix in catalog.fixes.values():
         users = [c for c in catalog.categories if c.fix == fix.id]
-        if fix.group_by and any(fix.group_by not in c.extracts for c in users):
-            raise CatalogError(f"fix {fix.id!r}: group_by {fix.group_by!r} is not extracted by all its categories")
+        lacking = [c for c in users if fix.group_by and fix.group_by not in c.extracts]
+        if lacking:
+            raise CatalogError(f"{origins.get(lacking[0].id, 'catalog')}: category {lacking[0].id!r} uses fix {fix.id!r},"
+                               f" which groups by {fix.group_by!r}: extract it (extracts = [\"{fix.group_by}\"]) or"
+                               " choose another fix")

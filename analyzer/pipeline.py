@@ -80,7 +80,7 @@ def analyse(paths: list[str], options: Options = Options(), limits: Limits = Lim
     batch = normalise_inputs(inputs, options)
     classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
-    return Analysis(inputs, batch, classified, catalog, failures, (*found.notes, *learned))
+    return Analysis(inputs, batch, classified, catalog, failures, (*catalog.notes, *found.notes, *learned))
 
 
 def _what_the_practice_taught(database: Path | None, outputs: Path | None, catalog: Catalog,

@@ -297,3 +297,33 @@ def test_history_of_a_misspelt_client_names_the_closest(tmp_path):
 def test_a_period_that_is_no_month_is_one_line_with_the_tools_name(tmp_path):
     code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--period", "2026-11-01")
     assert code == 2 and err.startswith("publish-failures: --period '2026-11-01': not a month")
+
+
+CATEGORY = ("[[category]]\nid = '{id}'\ntitle = 'Frobnicator overflow'\ncause = 'c'\nfix = '{fix}'\n"
+            "patterns = ['frobnicator overflow']\nexamples = ['frobnicator overflow']\n")
+
+
+def test_a_practice_category_naming_an_undefined_fix_names_its_file(tmp_path):
+    extra = tmp_path / "practice.toml"
+    extra.write_text(CATEGORY.format(id="frobnicator", fix="no-such-fix"), encoding="utf-8")
+    code, _, err = run("explain", "x", "--catalog", str(extra))
+    assert code == 2 and f"{extra}: category 'frobnicator': fix 'no-such-fix' is not defined" in err
+
+
+def test_a_practice_category_replacing_a_built_in_one_is_said(tmp_path):
+    """Replacing by id is how a practice changes a built-in category; done by accident (a copied
+    id) it silently changed what 'account code archived' means, so it is said each run."""
+    extra = tmp_path / "practice.toml"
+    extra.write_text(CATEGORY.format(id="account_archived", fix="manual-review"), encoding="utf-8")
+    code, out, err = run("explain", "frobnicator overflow", "--catalog", str(extra))
+    assert code == 0 and "Frobnicator overflow" in out
+    assert f"note: {extra}: category 'account_archived' replaces the one of catalog.toml" in err
+    code, _, err = run("explain", "frobnicator overflow", "--catalog", str(extra.with_name("none.toml")))
+    assert code == 2 and "replaces" not in err
+
+
+def test_a_practice_category_lacking_what_its_fix_groups_by_names_its_file(tmp_path):
+    extra = tmp_path / "practice.toml"
+    extra.write_text(CATEGORY.format(id="frobnicator", fix="refresh-categories"), encoding="utf-8")
+    code, _, err = run("rules", "--catalog", str(extra))
+    assert code == 2 and f"{extra}: category 'frobnicator' uses fix 'refresh-categories', which groups by" in err

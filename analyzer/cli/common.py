@@ -114,3 +114,13 @@ def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
         raise UsageError('publish-failures explain: the message is empty; pass the error text in quotes,'
                          ' or - to read it from standard input')
     return given
+
+
+def _load_catalog(paths, stderr: TextIO):
+    """The built-in catalog with the practice's files; what they replace said once on stderr."""
+    from analyzer.catalog import load_catalog
+
+    catalog = load_catalog(tuple(paths))
+    for note in catalog.notes:
+        print(f"publish-failures: note: {note}", file=stderr)
+    return catalog

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from analyzer.catalog import load_catalog
 from analyzer.errors import MissingExtra, StoreLocationError
 from analyzer.store import StoreError as HistoryError
-from analyzer.cli.common import EXIT_OK, _message
+from analyzer.cli.common import EXIT_OK, _load_catalog, _message
 from analyzer.cli.state import _default_database
 
 
@@ -32,7 +31,7 @@ def _how_decided(finding, catalog) -> str:
 
 def _explain(args, stdout, stderr) -> int:
     message = _message(args.message, args.stdin, stderr)
-    catalog = load_catalog(tuple(args.catalog))
+    catalog = _load_catalog(args.catalog, stderr)
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
@@ -92,7 +91,7 @@ def _explain(args, stdout, stderr) -> int:
 
 
 def _rules(args, stdout, stderr) -> int:
-    catalog = load_catalog(tuple(args.catalog))
+    catalog = _load_catalog(args.catalog, stderr)
     from analyzer.write import write_rules_table
 
     write_rules_table(catalog, args.format, stdout)

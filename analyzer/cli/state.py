@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from analyzer.catalog import load_catalog
 from analyzer.config import find_config, load_config
 from analyzer.store import Store
-from analyzer.cli.common import EXIT_OK, UsageError, _message
+from analyzer.cli.common import EXIT_OK, UsageError, _load_catalog, _message
 
 
 
@@ -37,7 +36,7 @@ def _teach(args, stdout, stderr) -> int:
     from analyzer import taught
 
     db = _database(args)
-    catalog = load_catalog(tuple(args.catalog))
+    catalog = _load_catalog(args.catalog, stderr)
     if args.list:
         table = taught.listing(db)
         if table.empty:
