@@ -206,7 +206,7 @@ def _staging(out: Path) -> Staging:
     try:
         return Staging(out)
     except OSError as exc:
-        raise OutputError(f"{out}: cannot write the reports here ({exc.strerror}); choose another --out folder"
+        raise OutputError(f"{out}: cannot write the reports here ({exc.strerror}); choose another output folder (--out, or output in the config)"
                           " or check its permissions") from None
 
 

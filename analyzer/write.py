@@ -248,11 +248,11 @@ def output_lock(folder: Path, timeout: float):
         if not os.access(folder, os.W_OK):
             raise PermissionError(13, "Permission denied", str(folder))
     except FileExistsError:
-        raise OutputError(f"{folder}: is a file, not a folder; choose another --out folder") from None
+        raise OutputError(f"{folder}: is a file, not a folder; choose another output folder (--out, or output in the config)") from None
     except NotADirectoryError:
-        raise OutputError(f"{folder}: a part of this path is a file, not a folder; choose another --out folder") from None
+        raise OutputError(f"{folder}: a part of this path is a file, not a folder; choose another output folder (--out, or output in the config)") from None
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot write the reports here ({exc.strerror}); choose another --out folder"
+        raise OutputError(f"{folder}: cannot write the reports here ({exc.strerror}); choose another output folder (--out, or output in the config)"
                           " or check its permissions") from None
     lock = FileLock(str(folder / ".publish-failures.lock"))
     try:
@@ -260,7 +260,7 @@ def output_lock(folder: Path, timeout: float):
     except Timeout:
         raise FolderBusy(
             f"{folder}: another publish-failures run is writing here; waited {timeout:g}s."
-            " Try again when it has finished, or choose another --out folder"
+            " Try again when it has finished, or choose another output folder (--out, or output in the config)"
         ) from None
     try:
         recover(folder)

@@ -174,6 +174,22 @@ def test_a_formula_cell_without_a_saved_value_is_said(tmp_path):
     assert code == 0 and "1 formula cell(s) have no saved value" in err
 
 
+def test_a_formula_without_a_saved_value_is_said_of_its_own_sheet_only(tmp_path):
+    import openpyxl
+
+    from analyzer.read import read_export
+
+    book = openpyxl.Workbook()
+    for title, error in (("Alpha Ltd", '=CONCAT("Account code ","455 has been archived")'), ("Beta Ltd", "Invoice # must be unique.")):
+        sheet = book.create_sheet(title)
+        sheet.append(["Item ID", "Supplier", "Error"])
+        sheet.append(["1", "A", error])
+    del book["Sheet"]
+    book.save(tmp_path / "two.xlsx")
+    notes = {s.sheet_name: [n for n in s.notes if "formula" in n] for s in read_export(tmp_path / "two.xlsx").sheets}
+    assert len(notes["Alpha Ltd"]) == 1 and notes["Beta Ltd"] == []
+
+
 def _corpus():
     import importlib.util
 

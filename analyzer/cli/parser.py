@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                     " report, and record the run history. Exit codes: 0 ok; 1 some inputs failed (the rest"
                     " are still reported); 2 configuration or usage error; 3 unrecognised errors found"
                     " (with --fail-on-unclassified); 4 another run is writing to the same folder;"
-                    " 7 the Dask scheduler could not be reached or was lost. With several --config (or a"
+                    " 5 the reports could not be written; 6 the history database could not be used;"
+                    " 7 the Dask scheduler could not be reached or was lost; 130/143 stopped. With several --config (or a"
                     " folder of configs) each practice runs on its own and the worst exit code is returned.",
     )
     run.add_argument("--config", type=Path, action="append", default=None, metavar="FILE|DIR",

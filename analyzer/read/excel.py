@@ -17,7 +17,8 @@ from analyzer.read.sniff import _find_header, _unique_headers
 
 
 def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None = None) -> tuple[Sheet, ...]:
-    notes = [*notes, *_check_workbook_archive(path, limits)]
+    per_sheet = _check_workbook_archive(path, limits)
+    notes = [*notes, *per_sheet.pop("", [])]  # a note no sheet name places is every sheet's
     from python_calamine import CalamineWorkbook  # imported here: CSV-only runs never pay for it
 
     try:
@@ -28,7 +29,7 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
                 if only is not None and name.casefold() != only.casefold():
                     continue
                 grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                sheet = _read_sheet(name, grid, limits, tuple(notes))
+                sheet = _read_sheet(name, grid, limits, (*notes, *per_sheet.get(name, ())))
                 if sheet is not None:
                     sheets.append(sheet)
             return tuple(sheets)

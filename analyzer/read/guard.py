@@ -28,8 +28,9 @@ _SHEET_FOLDERS = ("xl/worksheets/", "xl/dialogsheets/", "xl/chartsheets/", "xl/m
 _ENTITY_ATTACK = "workbook contains XML entity declarations (a known attack: the file may be malicious); refusing it"
 
 
-def _check_workbook_archive(path: Path, limits: Limits) -> list[str]:
-    """Refuse zip bombs, entity tricks and sheets too big to hold before calamine parses anything.
+def _check_workbook_archive(path: Path, limits: Limits) -> dict[str, list[str]]:
+    """Refuse zip bombs, entity tricks and sheets too big to hold before calamine parses anything;
+    return notes per sheet name ("": the whole workbook's).
 
     Sizes are measured, not trusted: every part is inflated once, in bounded chunks, and stops
     the moment it grows past what its header declared or past the limits."""
@@ -45,14 +46,17 @@ def _check_workbook_archive(path: Path, limits: Limits) -> list[str]:
                     _parse_structure(archive, by_name[name])
             sheets = _sheet_parts(archive, by_name)
         with path.open("rb") as handle:
-            total = uncached = 0
+            total = 0
+            uncached: dict[str, int] = {}  # per sheet name
             for member in members:
-                size, formulas = _verify_member(handle, member, limits, total, member.filename.lower() in sheets)
-                total, uncached = total + size, uncached + formulas
-        if uncached:
-            return [f"{uncached:,} formula cell(s) have no saved value (the workbook was made by a program and never"
-                    " opened and saved in Excel), so their text is missing; open it in Excel, save it, and run again"]
-        return []
+                part = member.filename.lower()
+                size, formulas = _verify_member(handle, member, limits, total, part in sheets)
+                total += size
+                if formulas:
+                    uncached[sheets.get(part, "")] = uncached.get(sheets.get(part, ""), 0) + formulas
+        return {sheet: [f"{count:,} formula cell(s) have no saved value (the workbook was made by a program and never"
+                        " opened and saved in Excel), so their text is missing; open it in Excel, save it, and run again"]
+                for sheet, count in uncached.items()}
     except zipfile.BadZipFile:
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again") from None
     except (zipfile.LargeZipFile, EOFError, zlib.error, struct.error, ValueError, OverflowError, NotImplementedError):
@@ -107,23 +111,25 @@ _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 _UNCACHED_FORMULA = re.compile(rb"(?:</f>|<f\b[^<>]*/>)(?:<v\s*/>|<v></v>)?</c>")
 
 
-def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> set[str]:
-    """The parts the Excel reader will parse as sheets, wherever they are stored: the targets of
-    the relationships that workbook.xml's sheets name, and any part a relationship calls a
+def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> dict[str, str]:
+    """The parts the Excel reader will parse as sheets, wherever they are stored, with the sheet
+    name workbook.xml gives each ("" for a part only a relationship calls a sheet): the targets
+    of the relationships that workbook.xml's sheets name, and any part a relationship calls a
     sheet. A sheet stored at the zip's root or in `xl/data/` is still a sheet, so the sheet
     checks look at exactly the parts the reader will."""
     import defusedxml.ElementTree as SafeET
 
     rels = by_name.get("xl/_rels/workbook.xml.rels")
     if rels is None:
-        return set()
+        return {}
 
     def parse(member):
         return SafeET.fromstring(archive.read(member), forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
-    named = {value for element in parse(by_name["xl/workbook.xml"]).iter() if element.tag.endswith("sheet")
+    named = {value: element.get("name", "") for element in parse(by_name["xl/workbook.xml"]).iter()
+             if element.tag.endswith("sheet")
              for key, value in element.attrib.items() if key.endswith("}id") or key == "id"}
-    parts = set()
+    parts: dict[str, str] = {}
     for element in parse(rels).iter():
         target, kind = element.get("Target"), element.get("Type", "")
         if not target or element.get("TargetMode", "").lower() == "external":
@@ -131,7 +137,8 @@ def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) 
         if element.get("Id") in named or kind.lower().endswith("sheet"):
             target = target.replace("\\", "/")
             joined = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
-            parts.add(posixpath.normpath(joined).lower())
+            part = posixpath.normpath(joined).lower()
+            parts[part] = parts.get(part) or named.get(element.get("Id"), "")
     return parts
 
 

@@ -73,7 +73,7 @@ def _is_blank(head: bytes) -> bool:
 def _markup_message(head: bytes) -> str:
     start = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if start.startswith((b"<!doctype html", b"<html", b"<table", b"<head", b"<body")):
-        return "is a web page (HTML), not a CSV; open it in Excel and save it as .xlsx or .csv"
+        return "is a web page (HTML), not a CSV or Excel export; open it in Excel and save it as .xlsx or .csv"
     if start.startswith(b"<?xml"):
         if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
             return "is an Excel 2003 XML spreadsheet; open it in Excel and save it as .xlsx or .csv"
