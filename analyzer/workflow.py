@@ -88,8 +88,8 @@ def canonical_names(this_run: set[str], known: set[str], expected: tuple[str, ..
     rename old names too, so a client renamed in the config keeps its history and tracking."""
     by_alias = {name_key(k): v for k, v in aliases.items()}
     preferred: dict[str, str] = {}
-    for name in sorted(this_run, key=lambda n: (n.casefold(), n)):
-        preferred.setdefault(name_key(name), name)
+    for name in sorted(this_run, key=_untidiness):  # of this run's spellings, the tidiest
+        preferred.setdefault(name_key(name), " ".join(name.split()))
     for name in sorted(known, key=lambda n: (n.casefold(), n)):
         preferred[name_key(name)] = name
     for name in expected:
@@ -99,6 +99,13 @@ def canonical_names(this_run: set[str], known: set[str], expected: tuple[str, ..
         target = by_alias.get(name_key(name), name)
         mapping[name] = preferred.get(name_key(target), target)
     return mapping
+
+
+def _untidiness(name: str) -> tuple:
+    """Sorts the spellings of one client tidiest first: 'Acme Plumbing Ltd' (a file name) before
+    'ACME PLUMBING LTD' (a sheet name typed in capitals) or 'acme  plumbing ltd'."""
+    one_case = name.isupper() or name.islower()
+    return one_case, " ".join(name.split()) != name, name.casefold(), name
 
 
 def check_wanted(wanted: tuple[str, ...], known: set[str]) -> set[str]:

@@ -402,3 +402,13 @@ def test_clients_table_names_states_in_words(with_states):
     rows = {line.split("  ")[0]: line for line in out.getvalue().splitlines()[1:]}
     assert "export missing" in rows["Bolt Ltd"] and "export_missing" not in out.getvalue()
     assert "cleared" in rows["Acme Ltd"] and "clean" in rows["Cole Ltd"]
+
+
+def test_history_of_a_client_named_by_an_alias_in_the_config(recorded, tmp_path):
+    if "://" in str(recorded):
+        pytest.skip("the config names a database file")
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'database = "{Path(recorded).as_posix()}"\n[clients]\n"Bolt Ltd" = {{ aliases = ["Bolt Limited"] }}\n',
+                      encoding="utf-8")
+    assert _history("--config", str(config), "--client", "bolt limited").splitlines()[1:] == [
+        "", "Bolt Ltd", "  September 2026   1 item"]

@@ -714,3 +714,16 @@ def test_an_item_repeated_with_another_error_keeps_both_errors_in_the_plan(tmp_p
     assert {r["Fix"]: r["Items"] for r in actions} == fixes
     acme = _manifest(tmp_path)["Acme Ltd"]
     assert acme["items"] == 1 and acme["value"] == {"GBP": 5}
+
+
+@pytest.mark.parametrize("this_run, known, expected, want", [
+    ({"ACME PLUMBING LTD", "Acme Plumbing Ltd"}, set(), (), "Acme Plumbing Ltd"),  # the tidiest spelling
+    ({"acme plumbing ltd", "ACME PLUMBING LTD"}, set(), (), "ACME PLUMBING LTD"),  # one case either way: sorted
+    ({"ACME  Plumbing Ltd"}, set(), (), "ACME Plumbing Ltd"),                       # spaces made single
+    ({"Acme Plumbing Ltd"}, {"ACME PLUMBING LTD"}, (), "ACME PLUMBING LTD"),       # the history's name stays
+    ({"Acme Plumbing Ltd"}, {"ACME PLUMBING LTD"}, ("Acme plumbing Ltd",), "Acme plumbing Ltd"),  # the config's wins
+])
+def test_a_client_spelled_several_ways_is_shown_by_one_name(this_run, known, expected, want):
+    from analyzer.workflow import canonical_names
+
+    assert set(canonical_names(this_run, known, expected, {}).values()) == {want}

@@ -26,6 +26,16 @@ def _database(args) -> Store:
     return _store(find_config(args.config, Path.cwd()), args.db)
 
 
+def _aliased(args) -> str:
+    """--client as the practice names the client: a spelling the config lists as an alias is its
+    client's name."""
+    if not args.client:
+        return ""
+    config = find_config(args.config, Path.cwd())
+    aliases = load_config(config).client_aliases if config else {}
+    return aliases.get(args.client.casefold(), args.client)
+
+
 def _store(config: Path | None, location: str | None = None) -> Store:
     settings = load_config(config) if config else None
     default = settings.database() if settings else Path("reports") / "history.sqlite"
@@ -119,9 +129,10 @@ def _history(args, stdout, stderr) -> int:
 
     from analyzer.history import states as history_states
 
-    counts, recurring = history_summary(db, args.client)
-    client_states = history_states(db, args.client)
-    recorded = history_items(db, args.client) if args.items else None
+    client = _aliased(args)
+    counts, recurring = history_summary(db, client)
+    client_states = history_states(db, client)
+    recorded = history_items(db, client) if args.items else None
     if args.json:
         data = {"runs": _records(counts), "states": _records(client_states), "recurring": _records(recurring)}
         if recorded is not None:
@@ -130,12 +141,12 @@ def _history(args, stdout, stderr) -> int:
         stdout.write("\n")
         return EXIT_OK
     if counts.empty and client_states.empty:
-        if args.client:  # a misspelt name is a usage error naming the closest, as for report --client
+        if client:  # a misspelt name is a usage error naming the closest, as for report --client
             from analyzer.history import known_clients
             from analyzer.workflow import check_wanted
 
-            check_wanted((args.client,), known_clients(db))
-        stdout.write(f"No runs recorded{' for ' + args.client if args.client else ''} in {db}.\n")
+            check_wanted((client,), known_clients(db))
+        stdout.write(f"No runs recorded{' for ' + client if client else ''} in {db}.\n")
         return EXIT_OK
     stdout.write(f"Failed items per client per run ({db})\n")
     labels = dict(zip(client_states["slug"], client_states["period"])) | dict(zip(counts["slug"], counts["period"]))
