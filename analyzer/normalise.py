@@ -32,8 +32,9 @@ _KEY_FIELDS = {"client", "item_id", "invoice_number", "supplier", "currency", "t
 _TOTAL_LABEL = re.compile(
     r"(?i)\s*(?:(?:(?:grand\s+|sub\s*)?totals?|sums?|count)\s*:?\s*\d*|\d+\s+(?:items?|rows?|receipts?))\s*:?\s*")
 # A cell of a sums row that has no label: an amount or a count, as a spreadsheet's =SUM() leaves
-# it, or the currency code beside it.
-_SUM_CELL = re.compile(r"[(\-+]?\s*(?:[£$€¥]\s*)?[(\-+]?\d[\d,.' \u00a0]*\)?(?:\s*[A-Za-z]{3})?|[A-Z]{3}")
+# it; beside it, at most a currency code.
+_SUM_CELL = re.compile(r"[(\-+]?\s*(?:[£$€¥]\s*)?[(\-+]?\d[\d,.' \u00a0]*\)?(?:\s*[A-Za-z]{3})?")
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
     r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
@@ -261,12 +262,14 @@ def _sums_only(stripped: dict[str, pd.Series], roles: dict[str, str]) -> np.ndar
     label, such as `,,,150.00,` under the items it sums. Counted as an item it would double the
     value at risk."""
     only = np.ones(len(next(iter(stripped.values()))), dtype=bool)
+    summed = np.zeros(len(only), dtype=bool)  # a sum or a label somewhere, not a currency code alone
     if "item_id" in roles:
         only &= (stripped[roles["item_id"]] == "").to_numpy(dtype=bool)
     for column in stripped.values():
-        only &= ((column == "") | column.str.fullmatch(_SUM_CELL) | column.str.fullmatch(_TOTAL_LABEL)
-                 ).fillna(False).to_numpy(dtype=bool)
-    return only
+        sums = (column.str.fullmatch(_SUM_CELL) | column.str.fullmatch(_TOTAL_LABEL)).fillna(False).to_numpy(dtype=bool)
+        summed |= sums
+        only &= sums | (column == "").to_numpy(dtype=bool) | column.str.fullmatch(_CURRENCY_CODE).fillna(False).to_numpy(dtype=bool)
+    return only & summed
 
 
 def _blank_or_header_like(error: pd.Series, header: str) -> np.ndarray:

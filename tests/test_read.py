@@ -305,6 +305,7 @@ def test_a_totals_row_without_the_word_total_is_skipped(tmp_path, row):
     "3,,,150.00,,",             # an item id: an item with no error text, not a sum
     ",31-Aug-2026,C,150.00,,",  # a supplier and a date: an item
     ",,,150.00,,see note",      # an error cell
+    ",,,,GBP,",                 # a currency code alone sums nothing: an item with no error text
 ])
 def test_a_row_with_more_than_amounts_is_kept(tmp_path, row):
     data = (HEADER + "\n1,31-Aug-2026,A,100.00,GBP,x\n" + row + "\n").encode()
