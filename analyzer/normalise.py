@@ -429,8 +429,10 @@ def _unread_amounts(header: str | None, written: pd.Series, parsed: pd.Series, s
     out of the value at risk, never guessed from their digits); "" when it read them all."""
     if header is None:
         return ""
-    unread = (parsed.isna().to_numpy() & (written != "").to_numpy(dtype=bool)
-              & ~written.str.strip().str.lower().isin(_NO_AMOUNT).to_numpy(dtype=bool))
+    unread = parsed.isna().to_numpy() & (written != "").to_numpy(dtype=bool)
+    if unread.any():  # only those cells looked at: a column is usually all amounts
+        at = np.flatnonzero(unread)
+        unread[at] = ~written.iloc[at].astype("str").str.strip().str.lower().isin(_NO_AMOUNT).to_numpy(dtype=bool)
     if not unread.any():
         return ""
     first = int(np.flatnonzero(unread)[0])
@@ -628,13 +630,26 @@ def _plain_numbers(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
                              dtype="float64")
         filled = np.asarray(filled, dtype=bool)
         # Arrow also reads "inf", "nan" and "1e3"; people do not mean those
-        if np.isfinite(numbers[filled]).all() and not pc.any(pc.match_substring(array, "e", ignore_case=True)).as_py():
+        if np.isfinite(numbers[filled]).all() and not _any_letter_e(array):
             return filled, numbers
     except pa.ArrowInvalid:
         pass
     plain = pc.fill_null(pc.match_substring_regex(array, _PLAIN_NUMBER), False)
     only = pc.if_else(plain, pc.utf8_trim_whitespace(array), pa.scalar(None, array.type))
     return np.asarray(plain, dtype=bool), np.asarray(pc.cast(only, pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
+
+
+def _any_letter_e(array: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether the text's bytes hold an e or E anywhere (an exponent): one search of each data
+    buffer, several times faster than Arrow's per-cell substring match; bytes outside the
+    array's slice can only send it to the careful path."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        data = chunk.buffers()[2]
+        raw = data.to_pybytes() if data is not None else b""  # a copy, then memchr: faster than a regex
+        if b"e" in raw or b"E" in raw:
+            return True
+    return False
 
 
 def parse_amount(value: object, decimal_comma: bool = False) -> float:
