@@ -129,3 +129,31 @@ def test_reports_mark_a_similar_match_as_probable(tmp_path):
     assert "Probably: similar wording" in html and "tracking option" in html
     rows = list(openpyxl.load_workbook(tmp_path / "out" / "Acme Ltd.xlsx")["Items"].iter_rows(values_only=True))
     assert dict(zip(rows[0], rows[1]))["Match"] == "similar"
+
+
+def test_the_packaged_phrasebook_index_is_current_and_the_same_as_building_it():
+    """Runs read the phrasebook ready-made (analyzer/phrasebook-index.json); it must be what
+    building it gives. Stale: run `.venv/bin/python tools/make_phrasebook.py --index`."""
+    from analyzer.catalog import load_default_catalog
+    from analyzer.classify import normalised
+    from analyzer.similar import _build_phrasebook, _packaged_index, load_phrasebook
+
+    assert _packaged_index() is not None, "stale phrasebook index: run tools/make_phrasebook.py --index"
+    catalog = load_default_catalog()
+    built = _build_phrasebook(catalog, lambda text: normalised(text, catalog),
+                              frozenset(c.id for c in catalog.categories if c.seed))
+    read = load_phrasebook(catalog, lambda text: normalised(text, catalog))
+    assert (read.texts, read.labels, read.things, read.calibration, read.seed) == \
+        (built.texts, built.labels, built.things, built.calibration, built.seed)
+
+
+def test_a_practice_catalog_builds_its_own_phrasebook(tmp_path):
+    from analyzer.catalog import load_catalog
+    from analyzer.classify import phrasebook_of
+
+    extra = tmp_path / "practice.toml"
+    extra.write_text("[[category]]\nid = 'frobnicator'\ntitle = 'Frobnicator overflow'\ncause = 'c'\n"
+                     "fix = 'manual-review'\npatterns = ['frobnicator overflow']\nexamples = ['Frobnicator overflow']\n",
+                     encoding="utf-8")
+    book = phrasebook_of(load_catalog([extra]))
+    assert "frobnicator overflow" in book.texts and "frobnicator" in book.labels

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ def test_wheel_installs_and_runs(tmp_path):
     )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = dist.glob("analyzer-*.whl")
+    with zipfile.ZipFile(wheel) as packed:  # the data files runs read, the ready-made phrasebook among them
+        assert {"analyzer/catalog.toml", "analyzer/phrasebook.toml", "analyzer/phrasebook-index.json"} <= set(packed.namelist())
     env_dir = tmp_path / "env"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"

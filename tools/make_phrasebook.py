@@ -10,7 +10,12 @@ and margins. Only the entries the catalog's patterns miss count, as only those r
 The setting kept gives the most right answers less wrong ones with no "none" entry put into one of
 the seed's 19 categories; among equals, the strictest.
 
-    .venv/bin/python tools/make_phrasebook.py
+Then it writes analyzer/phrasebook-index.json: the phrasebook as classification builds it for the
+built-in catalog (wordings normalised, their thing words found), so a run reads it instead of
+building it. The index names what it was made from; after any change to catalog.toml, run this
+again (`--index` alone rewrites just the index; tests/test_similar.py fails while it is stale).
+
+    .venv/bin/python tools/make_phrasebook.py [--index]
 """
 
 from __future__ import annotations
@@ -36,6 +41,25 @@ GRID = {"threshold": (55, 60, 65, 70, 75, 80), "margin": (0, 5, 10), "negative_m
 
 
 def main() -> None:
+    if "--index" not in sys.argv[1:]:
+        write_phrasebook()
+    write_index()
+
+
+def write_index() -> None:
+    import json
+
+    from analyzer.similar import INDEX, _build_phrasebook, _raw_phrasebook, index_of
+
+    _raw_phrasebook.cache_clear()  # the phrasebook just written, not the one read before
+    catalog = load_default_catalog()
+    book = _build_phrasebook(catalog, lambda text: normalised(text, catalog),
+                             frozenset(c.id for c in catalog.categories if c.seed))
+    INDEX.write_text(json.dumps(index_of(book), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{INDEX.name}: {len(book.texts)} wordings")
+
+
+def write_phrasebook() -> None:
     split = halves()
     entries = split["phrasebook half"]
     rows = entries + split["held-out half"]
