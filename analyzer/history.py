@@ -301,6 +301,25 @@ def last_workbooks(store: Store | Path, period: str, months: int = 3) -> dict[st
     return {client: paths[-months:] for client, paths in books.items()}
 
 
+def unedited_marks(store: Store | Path) -> set[tuple[str, int]]:
+    """(file name, modification time in ns) of every workbook as its run wrote it: a workbook
+    still so was not edited since, and holds no tracking the store lacks (a run writes what the
+    store holds). Its newer file time must not make it win over a bookkeeper's real edit in
+    another month's workbook (a re-run of an older month rewrites that month's workbook)."""
+    store = as_store(store)
+    if not store.exists():
+        return set()
+    with store.transaction() as db:
+        rows = db.rows("SELECT c.workbook, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
+                       " WHERE r.practice = ? AND c.workbook != ''", (db.practice,))
+    marks = set()
+    for workbook, line in rows:
+        written = json.loads(line).get("workbook_ns")
+        if written:
+            marks.add((Path(workbook).name, int(written)))
+    return marks
+
+
 def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Path]], list[Path]]:
     """The recorded workbooks where they are now. The history keeps each workbook's full path;
     when the practice's folder was moved or copied, a workbook is looked for first where it sits

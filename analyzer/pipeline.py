@@ -24,7 +24,7 @@ from analyzer.config import Period
 from analyzer.cells import change_text
 from analyzer.errors import NothingRead, OutputError
 from analyzer.history import (
-    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients,
+    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients, unedited_marks,
 )
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
@@ -237,7 +237,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
-    harvest = kept.harvest(books, run_date, replaced)
+    harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set())
     if store:
         kept.save(store, harvest.records)
     records = kept.load(store) if store else harvest.records
@@ -287,7 +287,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         record(store, RunRecord(
             period.slug, period.label, run_date, __version__, str(settings.out.resolve()),
             _history_items(analysis, keys, errors),
-            tuple((line.client, line.state, _workbook(settings.out, line), line.to_json())
+            tuple((line.client, line.state, _workbook(settings.out, line),
+                   {**line.to_json(), "workbook_ns": _written_ns(staging.folder, line)})
                   for line in overview.clients if line.client in this_run),
             tuple(sorted(only)),
         ))
@@ -333,6 +334,12 @@ def _nothing_failing(client: str) -> ClientPlan:
 def _previous_items(seen, client: str) -> int | None:
     history = seen.clients.get(client) if seen else None
     return history.previous_items if history else None
+
+
+def _written_ns(folder: Path, line: ClientLine) -> int:
+    """The client workbook's file time as this run wrote it (publishing moves it, keeping it)."""
+    path = folder / line.xlsx_file if line.xlsx_file else None
+    return path.stat().st_mtime_ns if path is not None and path.is_file() else 0
 
 
 def _workbook(out: Path, line: ClientLine) -> str:

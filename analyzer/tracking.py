@@ -63,16 +63,22 @@ def empty_records() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="str") for c in ("client", "item_key", *COLUMNS)})
 
 
-def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset()) -> Harvest:
+def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset(),
+            unedited: set[tuple[str, int]] = frozenset()) -> Harvest:
     """Read the tracking columns of each client's workbooks (oldest saved first, so the newest
-    edit of an item wins). A workbook this run will replace (in `replaced`) that is open in
-    Excel or unreadable is copied aside first; an earlier month's is only read."""
+    edit of an item wins). A workbook still as its run wrote it (its name and file time in
+    `unedited`) holds nothing the store lacks and is passed over: rewritten by a re-run of an
+    older month, its file time would otherwise beat a real edit. A workbook this run will replace
+    (in `replaced`) that is open in Excel or unreadable is copied aside first; an earlier month's
+    is only read."""
     frames, messages = [], []
     replaced = {p.resolve() for p in replaced}
     for client, paths in workbooks.items():
         present = sorted({p.resolve() for p in paths if p.is_file()}, key=lambda p: p.stat().st_mtime)
         for path in present:
             open_in_excel = (path.parent / f"~${path.name}").exists()
+            if (path.name, path.stat().st_mtime_ns) in unedited and not open_in_excel:
+                continue
             records, problem, notes = read_tracking(path, client)
             messages.extend(notes)
             if (problem or open_in_excel) and path in replaced:

@@ -727,3 +727,27 @@ def test_a_client_spelled_several_ways_is_shown_by_one_name(this_run, known, exp
     from analyzer.workflow import canonical_names
 
     assert set(canonical_names(this_run, known, expected, {}).values()) == {want}
+
+
+@pytest.mark.parametrize("edited, rerun, then", [
+    ("2026-10", "2026-09", "2026-11"),  # a late export: September run again after October's work
+    ("2026-11", "2026-10", "2026-12"),
+])
+def test_rerunning_an_older_month_keeps_the_work_typed_into_a_newer_workbook(tmp_path, edited, rerun, then):
+    """The re-run rewrites the older month's workbook: a newer file, but no one's edit. The work in
+    the newer month's workbook must carry to the next month."""
+    exports = _exports(tmp_path / "in", {"Delta Ltd": {"1": (UNIQUE, 10), "2": (UNIQUE, 20)}})
+    history = tmp_path / "out" / "history.sqlite"
+
+    def month(period):
+        code, _, err = _run("report", str(exports), "--out", str(tmp_path / "out" / period), "--history", str(history),
+                            "--period", period)
+        assert code == 0, err
+
+    for period in sorted({"2026-09", "2026-10", edited}):
+        month(period)
+    _edit(tmp_path / "out" / edited / "Delta Ltd.xlsx", {"1": {"Status": "In progress", "Assigned to": "Ann", "Note": "n"}})
+    month(rerun)
+    month(then)
+    item = next(r for r in _rows(tmp_path / "out" / then / "Delta Ltd.xlsx") if str(r["Item ID"]) == "1")
+    assert (item["Status"], item["Assigned to"], item["Note"]) == ("In progress", "Ann", "n")
