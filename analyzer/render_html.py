@@ -60,6 +60,7 @@ def render_index_html(overview: Overview, templates: Path | None) -> str:
 
 
 def _render(templates: Path | None, name: str, **context) -> str:
+    _range_steps[0] = 0
     with _template_problems(templates, name):
         return environment(_key(templates)).get_template(name).render(**context)
 
@@ -75,6 +76,7 @@ def _render_bytes(templates: Path | None, name: str, **context) -> bytes:
     one string first holds every piece Jinja yields, the string and then its encoding at once:
     for a client of 30,000 items 130 MB, where this holds the encoded page and one batch."""
     out = io.BytesIO()
+    _range_steps[0] = 0
     with _template_problems(templates, name):
         pieces = environment(_key(templates)).get_template(name).generate(**context)
     while True:
@@ -106,7 +108,7 @@ def check_templates(templates: Path) -> None:
     for path in sorted(Path(templates).glob("*.html")):
         try:
             env.get_template(path.name)
-        except TemplateError as exc:
+        except (TemplateError, MemoryError, RecursionError) as exc:  # compiling folds constants: 'x' * 2e9
             raise TemplateProblem(_describe(exc, templates, path.name)) from None
 
 
@@ -120,8 +122,14 @@ def _describe(exc: Exception, templates: Path | None, name: str) -> str:
     kind = "breaks the template sandbox" if isinstance(exc, SecurityError) else "fails"
     folder = f"{templates}/" if templates else ""
     return (f"template {folder}{Path(str(where)).name}{f' line {line}' if line else ''} {kind}:"
-            f" {type(exc).__name__ + ': ' if not isinstance(exc, TemplateError) else ''}"
-            f"{' '.join(str(exc).split())[:300]}; fix the template or remove it to use the built-in one")
+            f" {_what_failed(exc)}; fix the template or remove it to use the built-in one")
+
+
+def _what_failed(exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:300]
+    if isinstance(exc, TemplateError):
+        return detail
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 def _shell(page: ClientReport | Overview) -> dict:
@@ -162,7 +170,7 @@ def environment(templates: str = "") -> Environment:
     sandbox checks every attribute a template reads, which was a third of the HTML's cost."""
     loaders: list[BaseLoader] = []
     if templates:
-        loaders.append(FileSystemLoader(templates))
+        loaders.append(_FolderOnlyLoader(templates))
     loaders.append(_default_loader())
     kind = ImmutableSandboxedEnvironment if templates else Environment
     env = kind(
@@ -179,7 +187,38 @@ def environment(templates: str = "") -> Environment:
     )
     env.filters.update(date=date_text, money=money_text, plural=plural,
                        date_range=date_range, humanise=humanise)
+    if templates:
+        env.globals["range"] = _counted_range
     return env
+
+
+# Steps a practice's template may take with range() in one page: Jinja's sandbox caps one
+# range at 100,000, but two nested loops of it run for hours and a scheduled run never ends.
+RANGE_STEPS = 5_000_000
+_range_steps = [0]
+
+
+def _counted_range(*args):
+    steps = range(*args)
+    _range_steps[0] += len(steps)
+    if _range_steps[0] > RANGE_STEPS:
+        raise SecurityError(f"its loops over range() take more than {RANGE_STEPS:,} steps in one page")
+    return steps
+
+
+class _FolderOnlyLoader(FileSystemLoader):
+    """A practice's templates folder, and nothing outside it: a file there that is a link to one
+    elsewhere (`logo.svg -> ~/.ssh/id_rsa`) is refused, so no file of the machine can be pasted
+    into reports that go to clients. Jinja refuses `..` and absolute names itself."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        folder = Path(self.searchpath[0]).resolve()
+        target = Path(filename).resolve()
+        if not target.is_relative_to(folder):
+            raise TemplateError(f"{template} leads outside the templates folder (to {target}); copy the file"
+                                " into the folder instead of linking it")
+        return source, filename, uptodate
 
 
 def _default_loader() -> BaseLoader:

@@ -480,3 +480,51 @@ def test_a_lock_date_is_shown_one_way_unless_it_could_be_read_two(written, shown
     from analyzer.report_model import readable_date
 
     assert readable_date(written) == shown
+
+
+def test_a_template_linking_a_file_outside_its_folder_is_refused(busy, tmp_path):
+    """A link in a practice's templates folder could paste any file of the machine into the pages
+    sent to clients."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-TOKEN", encoding="utf-8")
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "logo.svg").symlink_to(secret)
+    (folder / "_notes.html").write_text('{% include "logo.svg" %}', encoding="utf-8")
+    with pytest.raises(TemplateProblem, match="logo.svg leads outside the templates folder"):
+        render_client_html(busy, folder)
+    linked = tmp_path / "linked"  # a folder of its own: templates are compiled once per folder
+    linked.mkdir()
+    (linked / "_notes.html").symlink_to(secret)
+    with pytest.raises(TemplateProblem, match="_notes.html leads outside the templates folder"):
+        render_client_html(busy, linked)
+
+
+def test_loops_that_would_run_for_hours_stop_with_one_line(busy, tmp_path):
+    (tmp_path / "_notes.html").write_text(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", encoding="utf-8")
+    with pytest.raises(TemplateProblem, match="more than 5,000,000 steps"):
+        client_html_bytes(busy, tmp_path)
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "_notes.html").write_text("{% for i in range(3000000) %}{% endfor %}ok", encoding="utf-8")
+    for _ in range(3):  # the count starts again with each page: 3 pages of 3,000,000 steps are fine
+        assert "ok" in render_client_html(busy, small)
+
+
+def test_a_template_too_big_to_compile_is_one_line(tmp_path, monkeypatch):
+    """Compiling folds constants: {{ 'x' * 2000000000 }} runs out of memory before rendering."""
+    from analyzer import render_html
+
+    (tmp_path / "_notes.html").write_text("{{ 1 }}", encoding="utf-8")
+
+    def out_of_memory(self, name, *args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(render_html.ImmutableSandboxedEnvironment, "get_template", out_of_memory)
+    render_html.environment.cache_clear()
+    try:
+        with pytest.raises(TemplateProblem, match=r"_notes.html fails: MemoryError; fix the template"):
+            render_html.check_templates(tmp_path)
+    finally:
+        render_html.environment.cache_clear()
