@@ -65,7 +65,7 @@ class Period:
             found = _NAMED_MONTH.fullmatch(cleaned)
             if found and found.group(1) in _MONTH_NAMES:
                 year, month = int(found.group(2)), _MONTH_NAMES[found.group(1)]
-        if year is None or not 1 <= month <= 12 or year < 1:
+        if year is None or not 1 <= month <= 12 or not 1990 <= year <= 2200:  # 0001-01 is a typo, not a month end
             raise PeriodError(f"{text.strip()!r} is not a month; write it as {PERIOD_FORMS}")
         return cls.month(year, month)
 
@@ -189,6 +189,10 @@ def parse_config(raw: dict, path: Path) -> Config:
         return str(text) if Path(text).is_absolute() else str(base / text)
 
     inputs = _strings(raw.get("inputs", []), "inputs", fail)
+    # A misspelt {Period} would be a folder of that name, each month's reports replacing the last.
+    unknown = sorted(set(re.findall(r"\{[^{}]*\}", str(raw.get("output", "")))) - {"{period}", "{date}"})
+    if unknown:
+        raise fail("output", f"{unknown[0]} is no placeholder; use {{period}} (2026-10) or {{date}} (the run's date)")
     formats = tuple(f.lower() for f in _strings(raw.get("formats", ["html", "xlsx"]), "formats", fail))
     if not formats or set(formats) - {"html", "xlsx"}:
         raise fail("formats", 'use ["html"], ["xlsx"] or ["html", "xlsx"]')

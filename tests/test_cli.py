@@ -327,3 +327,8 @@ def test_a_practice_category_lacking_what_its_fix_groups_by_names_its_file(tmp_p
     extra.write_text(CATEGORY.format(id="frobnicator", fix="refresh-categories"), encoding="utf-8")
     code, _, err = run("rules", "--catalog", str(extra))
     assert code == 2 and f"{extra}: category 'frobnicator' uses fix 'refresh-categories', which groups by" in err
+
+
+def test_a_blank_client_name_is_a_usage_error(tmp_path):
+    code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--as-client", " ")
+    assert code == 2 and "the client's name is blank" in err and not (tmp_path / "out").exists()

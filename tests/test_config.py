@@ -56,6 +56,8 @@ def test_example_config_parses():
         ("lock_timeout = true", "lock_timeout: must be a number"),
         ("inputs = [", "not valid TOML"),
         ("templates = 'no-such-folder'", "templates: no such folder"),
+        ("output = 'reports/{Period}'", "output: {Period} is no placeholder; use {period}"),  # else one literal folder
+        ("output = 'reports/{month}'", "output: {month} is no placeholder"),
     ],
 )
 def test_broken_config_is_one_line_and_exit_2(tmp_path, text, where):
@@ -144,7 +146,7 @@ def test_text_that_is_not_a_month_is_an_error(text):
     assert "2026-10" in str(raised.value) and "October 2026" in str(raised.value)
 
 
-@pytest.mark.parametrize("period", ["sometime", "Q3 2026", "2026-13"])
+@pytest.mark.parametrize("period", ["sometime", "Q3 2026", "2026-13", "0001-01", "9999-12"])
 def test_config_period_that_is_not_a_month(tmp_path, period):
     path = tmp_path / "analyzer.toml"
     path.write_text(f'inputs = ["x.csv"]\nperiod = "{period}"\n', encoding="utf-8")

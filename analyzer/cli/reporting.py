@@ -35,7 +35,10 @@ def options_from(args: argparse.Namespace) -> Options:
         if role.strip() not in ROLES:
             raise UsageError(f"--column {item!r}: unknown role {role!r}; roles are {', '.join(ROLES)}")
         columns[role.strip()] = header.strip().strip('"')
-    return Options(columns=columns, client=args.force_client, dayfirst=args.dayfirst)
+    client = " ".join(args.force_client.split())
+    if args.force_client and not client:
+        raise UsageError("--as-client/--client: the client's name is blank; give the name in quotes")
+    return Options(columns=columns, client=client, dayfirst=args.dayfirst)
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
