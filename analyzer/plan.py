@@ -133,7 +133,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
         counts &= ~set_aside
     first = counts[findings["row"].to_numpy()] | _new_in_repeats(findings, first_of, counts)
     counted = findings if first.all() else findings[first]  # no copy when no item repeats
-    risk = at_risk(fields, classified, catalog)
+    risk = _amounts_from_repeats(at_risk(fields, classified, catalog), fields, first_of)
     currencies = _currencies(risk)
     groups = _group_stats(counted, fields, catalog, currencies, risk.amount)
     templates = _templates(counted)
@@ -361,6 +361,26 @@ def at_risk(fields: pd.DataFrame, classified: Classified, catalog: Catalog) -> R
     distinct = sorted(set(names))
     remap = np.array([distinct.index(n) for n in names] or [0], dtype=np.int64)
     return Risk(amount, remap[codes] if len(codes) else codes.astype(np.int64), distinct)
+
+
+def _amounts_from_repeats(risk: Risk, fields: pd.DataFrame, first_of: np.ndarray) -> Risk:
+    """An item counted by its first row takes its amount from a later row of it when the first
+    has none written (blank or unreadable): the same item in two exports, one of them without
+    its amount, is still worth that amount, whichever file came first."""
+    later = np.flatnonzero(first_of >= 0)
+    if not len(later):
+        return risk
+    written = fields["amount"].to_numpy(dtype="float64")
+    anchors = first_of[later]
+    usable = np.isnan(written[anchors]) & ~np.isnan(risk.amount[later])
+    later, anchors = later[usable], anchors[usable]
+    once = ~pd.Series(anchors).duplicated().to_numpy()  # the first later row with an amount
+    later, anchors = later[once], anchors[once]
+    if not len(later):
+        return risk
+    amount, currency = risk.amount.copy(), risk.currency.copy()
+    amount[anchors], currency[anchors] = amount[later], currency[later]
+    return Risk(amount, currency, risk.currencies)
 
 
 def _currencies(risk: Risk) -> tuple[np.ndarray, list[str]]:

@@ -751,3 +751,20 @@ def test_rerunning_an_older_month_keeps_the_work_typed_into_a_newer_workbook(tmp
     month(then)
     item = next(r for r in _rows(tmp_path / "out" / then / "Delta Ltd.xlsx") if str(r["Item ID"]) == "1")
     assert (item["Status"], item["Assigned to"], item["Note"]) == ("In progress", "Ann", "n")
+
+
+@pytest.mark.parametrize("amounts", [("", "45.00"), ("45.00", ""), ("10 x 4.50", "45.00")])
+def test_an_item_repeated_takes_its_value_from_the_row_that_has_one(tmp_path, amounts):
+    """Whichever row came first: the same value in the manifest, the index and the workbook."""
+    first, second = amounts
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Rep Ltd.csv").write_text(
+        f"Item ID,Date,Supplier,Total,Currency,Error\n103,02/10/2026,Bar,{first},GBP,{UNIQUE}\n"
+        f"103,02/10/2026,Bar,{second},GBP,Organisation is not subscribed to currency USD\n", encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--no-history")
+    assert code == 0, err
+    rep = _manifest(tmp_path)["Rep Ltd"]
+    assert rep["items"] == 1 and rep["value"] == {"GBP": 45}
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "out" / "Rep Ltd.xlsx")["Summary"].iter_rows(values_only=True) if r[0]}
+    assert "45" in str(summary.get("Value at risk"))
