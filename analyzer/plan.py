@@ -329,10 +329,10 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, d
 
 @dataclass(frozen=True)
 class Risk:
-    """Per row: the amount at risk and its currency (a code into `currencies`, which are
-    sorted). The export's base-currency total (`Total (GBP)`) where the row has one, else its
-    own amount and currency; no amount (NaN) for an item whose transaction is already in Xero
-    (only its image failed)."""
+    """Per row: the amount at risk (its size: a credit note's -100 is 100) and its currency (a
+    code into `currencies`, which are sorted). The export's base-currency total (`Total (GBP)`)
+    where the row has one, else its own amount and currency; no amount (NaN) for an item whose
+    transaction is already in Xero (only its image failed)."""
 
     amount: np.ndarray
     currency: np.ndarray
@@ -360,7 +360,9 @@ def at_risk(fields: pd.DataFrame, classified: Classified, catalog: Catalog) -> R
     # Codes into the sorted distinct currencies (two spellings of one code merge).
     distinct = sorted(set(names))
     remap = np.array([distinct.index(n) for n in names] or [0], dtype=np.int64)
-    return Risk(amount, remap[codes] if len(codes) else codes.astype(np.int64), distinct)
+    # A failed credit note is value not in Xero as much as an invoice is: by its size, or an
+    # invoice and a credit note of 100 would read as nothing at risk.
+    return Risk(np.abs(amount), remap[codes] if len(codes) else codes.astype(np.int64), distinct)
 
 
 def _amounts_from_repeats(risk: Risk, fields: pd.DataFrame, first_of: np.ndarray) -> Risk:

@@ -768,3 +768,19 @@ def test_an_item_repeated_takes_its_value_from_the_row_that_has_one(tmp_path, am
     assert rep["items"] == 1 and rep["value"] == {"GBP": 45}
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "out" / "Rep Ltd.xlsx")["Summary"].iter_rows(values_only=True) if r[0]}
     assert "45" in str(summary.get("Value at risk"))
+
+
+def test_a_failed_credit_note_adds_to_the_value_at_risk(tmp_path):
+    """An invoice of 100 and a credit note of -100 failing: 200 not in Xero, not nothing."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Credit Ltd.csv").write_text(
+        f"Item ID,Type,Date,Supplier,Total,Currency,Error\n1,Invoice,02/10/2026,Bar,100.00,GBP,{UNIQUE}\n"
+        f"2,Credit note,02/10/2026,Bar,(100.00),GBP,{UNIQUE}\n", encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--no-history")
+    assert code == 0, err
+    assert _manifest(tmp_path)["Credit Ltd"]["value"] == {"GBP": 200}
+    actions = [r for r in _rows(tmp_path / "out" / "Credit Ltd.xlsx", "Actions") if r["Fix"]]
+    assert [r["Value GBP"] for r in actions] == [200]
+    amounts = sorted(r["Amount"] for r in _rows(tmp_path / "out" / "Credit Ltd.xlsx"))
+    assert amounts == [-100, 100]  # each item shows its own amount, sign and all
