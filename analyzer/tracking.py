@@ -112,9 +112,12 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
     if "status" not in columns or not (key_column or id_column):
         return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote", []
     rows = sheet.rows
-    keys = _text(rows[key_column]) if key_column else ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "")
+    by_id = ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "") if id_column else ""
+    # A row a bookkeeper added by hand has an Item ID but no key: the id is its key, as the tool makes it.
+    keys = _text(rows[key_column]).where(_text(rows[key_column]) != "", by_id) if key_column else by_id
     status_text = _text(rows[columns["status"]])
     tracked = (keys != "") & ~status_text.str.startswith(REPEAT_PREFIX)
+    lost = _work_without_a_key(path, rows, columns, keys, status_text)
     updated = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
     frame = pd.DataFrame({
         "client": client,
@@ -130,7 +133,22 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
     kept = tracked.to_numpy(dtype=bool)
     notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[kept], status_text[kept],
                         rows[columns["snooze until"]][kept] if "snooze until" in columns else None, frame[kept])
-    return frame[kept].reset_index(drop=True), "", notes
+    return frame[kept].reset_index(drop=True), "", [*lost, *notes]
+
+
+def _work_without_a_key(path: Path, rows: pd.DataFrame, columns: dict, keys: pd.Series, status: pd.Series) -> list[str]:
+    """One line for rows holding a bookkeeper's work (a status other than to do, someone
+    assigned, a note) but neither Item key nor Item ID: no item to carry it to."""
+    typed = status.map(lambda s: (normal_status(s) or s.strip()) not in ("", TO_DO))
+    for name in ("assigned to", "note"):
+        if name in columns:
+            typed |= _text(rows[columns[name]]) != ""
+    lost = ((keys == "") & typed).to_numpy(dtype=bool)
+    if not lost.any():
+        return []
+    first = int(rows["source_row"].to_numpy()[lost][0])
+    return [f"{path}: Items row {first}{f' and {int(lost.sum()) - 1} more' if lost.sum() > 1 else ''}: work typed"
+            " on a row with no Item key or Item ID is not carried over; type the item's Item ID in the row"]
 
 
 def _odd_values(path: Path, sheet_rows, typed_status: pd.Series, typed_snooze, frame: pd.DataFrame) -> list[str]:

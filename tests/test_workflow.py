@@ -784,3 +784,20 @@ def test_a_failed_credit_note_adds_to_the_value_at_risk(tmp_path):
     assert [r["Value GBP"] for r in actions] == [200]
     amounts = sorted(r["Amount"] for r in _rows(tmp_path / "out" / "Credit Ltd.xlsx"))
     assert amounts == [-100, 100]  # each item shows its own amount, sign and all
+
+
+def test_a_row_added_by_hand_to_the_items_sheet_is_carried_by_its_item_id(tmp_path):
+    _month(tmp_path, "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "October 2026")
+    book = openpyxl.load_workbook(tmp_path / "out" / "Acme Ltd.xlsx")
+    sheet = book["Items"]
+    header = [c.value for c in sheet[1]]
+    for item, status, who in (("2", "Waiting on client", "Kim"), ("", "In progress", "Lee")):  # the second: no id
+        row = [None] * len(header)
+        row[header.index("Status")], row[header.index("Assigned to")], row[header.index("Item ID")] = status, who, item
+        sheet.append(row)
+    book.save(tmp_path / "out" / "Acme Ltd.xlsx")
+    code, err = _month(tmp_path, "nov", {"Acme Ltd": {"1": (UNIQUE, 5), "2": (UNIQUE, 6)}}, "November 2026")
+    assert code == 0, err
+    two = next(r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx") if str(r["Item ID"]) == "2")
+    assert (two["Status"], two["Assigned to"]) == ("Waiting on client", "Kim")
+    assert "Items row 4: work typed on a row with no Item key or Item ID is not carried over" in err
