@@ -366,9 +366,12 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     typed["currency"] = currencies(column("currency"), column("total"), base)
     if options.client_currencies:
         typed["currency"] = _configured_currency(typed["currency"], typed["client"], options.client_currencies)
-    unparsed = int(((typed["date"].isna()) & (column("date") != "")).sum())
-    if unparsed:
-        notes.append(f"{unparsed} date(s) could not be read and are shown as written")
+    unparsed = (typed["date"].isna().to_numpy() & (column("date") != "").to_numpy(dtype=bool))
+    if unparsed.any():
+        first = int(np.flatnonzero(unparsed)[0])
+        notes.append(f"column {roles['date']!r}: {int(unparsed.sum())} date(s) could not be read (row"
+                     f" {int(typed['source_row'].iat[first])}: {str(column('date').iat[first])[:40]!r}); they are"
+                     " shown as written")
     for role, name in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
         note = _unread_amounts(roles.get(role), column(role), typed[name], typed["source_row"])
         if note:

@@ -322,3 +322,10 @@ def test_amounts_written_by_hand_are_named_in_a_note_and_left_out(tmp_path):
     notes = [n for t in batch.tables for n in t.notes if "amount" in n]
     assert notes == ["column 'Total': 2 amount(s) could not be read (row 2: '10 x 4.50'); they are left out of the"
                      " value at risk: write them as numbers"]  # n/a says there is none: not counted
+
+
+def test_dates_that_cannot_be_read_are_named_by_column_and_first_row(tmp_path):
+    data = (HEADER + "\n1,31-Aug-2026,A,1.00,GBP,x\n2,31/02/2026,B,2.00,GBP,y\n3,someday,C,3.00,GBP,z\n").encode()
+    batch = _batch(_write(tmp_path, "c.csv", data))
+    notes = [n for t in batch.tables for n in t.notes if "date(s)" in n]
+    assert notes == ["column 'Date': 2 date(s) could not be read (row 3: '31/02/2026'); they are shown as written"]

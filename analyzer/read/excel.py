@@ -24,6 +24,9 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         try:
+            if only is not None and only.casefold() not in (n.casefold() for n in workbook.sheet_names):
+                raise ReadError(f"has no sheet named {only!r} (its sheets: {', '.join(workbook.sheet_names)[:200]});"
+                                f" name the sheet {only} again")
             sheets = []
             for name in workbook.sheet_names:
                 if only is not None and name.casefold() != only.casefold():

@@ -165,6 +165,8 @@ class _Formats:
         if code not in self._currency:
             shown = code if _CURRENCY.match(code) else ""
             number_format = f'"{shown}" {MONEY_FORMAT}' if shown else MONEY_FORMAT
+            if not code:  # no one stated the currency: said in words, as the HTML does, not a bare number
+                number_format = f'{MONEY_FORMAT} "(currency not stated)"'
             self._currency[code] = self.book.add_format({"valign": "top", "num_format": number_format})
         return self._currency[code]
 
