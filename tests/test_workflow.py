@@ -753,17 +753,21 @@ def test_rerunning_an_older_month_keeps_the_work_typed_into_a_newer_workbook(tmp
     assert (item["Status"], item["Assigned to"], item["Note"]) == ("In progress", "Ann", "n")
 
 
+def _one_file_month(tmp_path: Path, name: str, text: str) -> None:
+    """October's report (no history) of one export file holding `text`."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--no-history")
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("amounts", [("", "45.00"), ("45.00", ""), ("10 x 4.50", "45.00")])
 def test_an_item_repeated_takes_its_value_from_the_row_that_has_one(tmp_path, amounts):
     """Whichever row came first: the same value in the manifest, the index and the workbook."""
     first, second = amounts
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "Rep Ltd.csv").write_text(
-        f"Item ID,Date,Supplier,Total,Currency,Error\n103,02/10/2026,Bar,{first},GBP,{UNIQUE}\n"
-        f"103,02/10/2026,Bar,{second},GBP,Organisation is not subscribed to currency USD\n", encoding="utf-8")
-    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--no-history")
-    assert code == 0, err
+    _one_file_month(tmp_path, "Rep Ltd.csv", f"Item ID,Date,Supplier,Total,Currency,Error\n103,02/10/2026,Bar,{first},GBP,"
+                    f"{UNIQUE}\n103,02/10/2026,Bar,{second},GBP,Organisation is not subscribed to currency USD\n")
     rep = _manifest(tmp_path)["Rep Ltd"]
     assert rep["items"] == 1 and rep["value"] == {"GBP": 45}
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "out" / "Rep Ltd.xlsx")["Summary"].iter_rows(values_only=True) if r[0]}
@@ -772,13 +776,8 @@ def test_an_item_repeated_takes_its_value_from_the_row_that_has_one(tmp_path, am
 
 def test_a_failed_credit_note_adds_to_the_value_at_risk(tmp_path):
     """An invoice of 100 and a credit note of -100 failing: 200 not in Xero, not nothing."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "Credit Ltd.csv").write_text(
-        f"Item ID,Type,Date,Supplier,Total,Currency,Error\n1,Invoice,02/10/2026,Bar,100.00,GBP,{UNIQUE}\n"
-        f"2,Credit note,02/10/2026,Bar,(100.00),GBP,{UNIQUE}\n", encoding="utf-8")
-    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--no-history")
-    assert code == 0, err
+    _one_file_month(tmp_path, "Credit Ltd.csv", f"Item ID,Type,Date,Supplier,Total,Currency,Error\n1,Invoice,02/10/2026,"
+                    f"Bar,100.00,GBP,{UNIQUE}\n2,Credit note,02/10/2026,Bar,(100.00),GBP,{UNIQUE}\n")
     assert _manifest(tmp_path)["Credit Ltd"]["value"] == {"GBP": 200}
     actions = [r for r in _rows(tmp_path / "out" / "Credit Ltd.xlsx", "Actions") if r["Fix"]]
     assert [r["Value GBP"] for r in actions] == [200]
