@@ -51,3 +51,13 @@ class NothingRead(Exception):
     """Every input of a report run failed to read (a mistyped folder, a share not mounted): the
     run publishes nothing, so last run's good reports are not replaced by an all-missing one
     (exit 1)."""
+
+
+class StoppedAfterPublishing(BaseException):
+    """Ctrl-C or SIGTERM arrived while the reports were being put in place: the move finished
+    first (a half-moved folder would mix two runs), so the run is complete and recorded; the
+    command then stops with the signal's exit code (130 or 143)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

@@ -233,6 +233,16 @@ def rename_clients(store: Store | Path, renames: dict[str, str]) -> None:
                 db.execute(f"UPDATE {table} SET client = ? WHERE practice = ? AND client = ?", (new, db.practice, old))
 
 
+def run_outputs(store: Store | Path) -> set[Path]:
+    """The output folders the practice's recorded runs wrote to."""
+    store = as_store(store)
+    if not store.exists():
+        return set()
+    with store.transaction() as db:
+        rows = db.rows("SELECT DISTINCT output FROM runs WHERE practice = ? AND output != ''", (db.practice,))
+    return {Path(r[0]) for r in rows}
+
+
 def known_clients(store: Store | Path) -> set[str]:
     """Every client the practice's history has seen, in any run, but those it has retired."""
     store = as_store(store)

@@ -24,7 +24,8 @@ from analyzer.config import Period
 from analyzer.cells import change_text
 from analyzer.errors import NothingRead, OutputError
 from analyzer.history import (
-    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients, unedited_marks,
+    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients, run_outputs,
+    unedited_marks,
 )
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
@@ -38,7 +39,7 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, covered_clients,
                                export_kinds, merged_clients)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import Staging, output_lock, write_json
+from analyzer.write import Staging, finish_left_publication, output_lock, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")
@@ -218,6 +219,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # again on the same inputs the same day gives identical reports.
     report_date = dt.datetime.combine(run_date.date(), dt.time())
     store = settings.history
+    finished = _finish_elsewhere(store, settings.out) if store else []
     known = known_clients(store) if store else set()
     covered, merged = covered_clients(analysis.batch)
     names = canonical_names(_run_clients(analysis) | covered, known, settings.expected, settings.aliases)
@@ -283,6 +285,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                               (*_lost_workbooks(lost), *harvest.messages))
     write_json(staging.folder / "manifest.json", manifest)
     written.append("manifest.json")
+    staging.check_targets(written)
     if store:  # recorded before the reports are put in place: a failure here publishes nothing
         record(store, RunRecord(
             period.slug, period.label, run_date, __version__, str(settings.out.resolve()),
@@ -294,7 +297,17 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         ))
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
-                     (*_lost_workbooks(lost), *harvest.messages, *copies))
+                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies))
+
+
+def _finish_elsewhere(store, out: Path) -> list[str]:
+    """A run stopped while moving its reports into place (SIGKILL, power cut) is finished by the
+    next run into the same folder; with a folder per month that next run writes elsewhere, so the
+    practice's other recorded folders are finished here too. A line for each."""
+    here = out.resolve()
+    return [f"{folder}: finished putting in place the reports of a run stopped while moving them"
+            for folder in sorted(run_outputs(store)) if folder.resolve() != here and folder.is_dir()
+            and finish_left_publication(folder)]
 
 
 def _run_clients(analysis: Analysis) -> set[str]:

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from analyzer.catalog import Catalog
-from analyzer.errors import FolderBusy, OutputError
+from analyzer.errors import FolderBusy, OutputError, StoppedAfterPublishing
 from analyzer.write_csv import csv_chunks
 
 
@@ -308,20 +309,65 @@ class Staging:
                 copy = keep_copy(target, dt.datetime.now())
                 kept.append(f"{target}: not a report this tool wrote, and a report of that name replaces it;"
                             f" kept a copy as {copy.name}")
-        blocked = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if hasattr(signal, "pthread_sigmask") else None
-        try:
-            write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names}))
-            _move_all(self.out, self.folder, names)
-            (self.out / JOURNAL).unlink()
-            shutil.rmtree(self.folder, ignore_errors=True)
-        except OSError as exc:
-            raise OutputError(f"{exc.filename or self.out}: cannot put the new reports in place ({exc.strerror});"
-                              " the next run in this folder finishes the job") from None
-        finally:
-            if previous is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        with _signals_deferred() as caught:
+            try:
+                write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names}))
+                _move_all(self.out, self.folder, names)
+                (self.out / JOURNAL).unlink()
+                shutil.rmtree(self.folder, ignore_errors=True)
+            except OSError as exc:
+                raise OutputError(f"{exc.filename or self.out}: cannot put the new reports in place ({exc.strerror});"
+                                  " the next run in this folder finishes the job") from None
+        if caught:
+            raise StoppedAfterPublishing(caught[0])
         return kept
+
+    def check_targets(self, names: list[str]) -> None:
+        """Before anything is recorded: each report's place in the output folder can take it (a
+        folder of that name cannot be replaced by a file, and would stop the move half done)."""
+        for name in names:
+            target = self.out / name
+            if target.is_dir() and not target.is_symlink():
+                raise OutputError(f"{target}: a folder is where this report goes; move or rename it and run again"
+                                  " (nothing of this run was recorded or published)")
+
+
+@contextmanager
+def _signals_deferred():
+    """Ctrl-C and SIGTERM wait until the block is done, then the caught ones are listed. Python
+    runs signal handlers in the main thread whichever thread the signal reached, so a handler
+    that only notes the signal holds it off; masking the signal in the main thread alone does
+    not (Arrow's and the workers' threads still take it)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def note(signum, frame):
+        caught.append(signum)
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def finish_left_publication(folder: Path) -> bool:
+    """Finish moving the reports of a run stopped mid-move in another output folder (the last
+    run's, when each month has its own): unless a run is writing there now. Whether it did."""
+    if not (folder / JOURNAL).is_file():
+        return False
+    lock = FileLock(str(folder / ".publish-failures.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    try:
+        recover(folder)
+        return True
+    finally:
+        lock.release()
 
 
 def keep_copy(path: Path, now: dt.datetime) -> Path:

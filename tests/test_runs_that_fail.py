@@ -5,6 +5,8 @@ shows the previous complete run (its reports and a history that agrees with them
 from __future__ import annotations
 
 import errno
+import json
+import os
 import hashlib
 import io
 import signal
@@ -205,3 +207,52 @@ def test_a_new_report_is_written_in_place_and_never_left_half_written(tmp_path):
     with pytest.raises(TypeError):  # the write fails after the file was made
         write_new(other, None)
     assert not other.exists()
+
+
+def test_sigterm_while_the_reports_are_moved_waits_for_the_move(tmp_path, month_one, monkeypatch):
+    """Arrow's and the workers' threads take signals too, so masking them in the main thread did
+    not hold the move: a SIGTERM mid-move left a folder of two runs."""
+    from analyzer import write
+
+    real_move = write._move_all
+
+    def move_then_stopped(out, staging, names):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the move
+        real_move(out, staging, names)
+
+    monkeypatch.setattr(write, "_move_all", move_then_stopped)
+    code, err = _run("report", _exports(tmp_path / "nov", 4, 2), "--out", month_one, "--period", "November 2026")
+    assert code == 143 and "the move was finished first" in err and "nothing of this run was published" not in err
+    manifest = json.loads((month_one / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["period"] == "November 2026" and len(manifest["clients"]) == 4
+    assert not list(month_one.glob(".publish-failures-*"))
+
+
+def test_a_folder_where_a_report_goes_stops_the_run_before_anything_is_recorded(tmp_path, month_one):
+    (month_one / "Client Aab Ltd.html").unlink()
+    (month_one / "Client Aab Ltd.html").mkdir()
+    before = _snapshot(month_one)
+    code, err = _run("report", _exports(tmp_path / "nov", 3, 2), "--out", month_one, "--period", "November 2026")
+    assert code == 5 and "Client Aab Ltd.html: a folder is where this report goes; move or rename it" in err
+    assert _snapshot(month_one) == before
+    with sqlite3.connect(month_one / "history.sqlite") as db:  # nothing recorded either
+        assert [r[0] for r in db.execute("SELECT period FROM runs")] == ["2026-10"]
+
+
+def test_a_move_left_half_done_in_last_months_folder_is_finished_by_this_months_run(tmp_path):
+    """With a folder per month the next run writes elsewhere: it finishes the left move there."""
+    from analyzer.write import JOURNAL
+
+    history = tmp_path / "history.sqlite"
+    october = tmp_path / "2026-10"
+    assert _run("report", _exports(tmp_path / "oct", 2, 2), "--out", october, "--history", history,
+                "--period", "October 2026")[0] == 0
+    staging = october / ".publish-failures-staging-test"
+    staging.mkdir()
+    (staging / "index.html").write_text("<p>the stopped run's index</p>", encoding="utf-8")
+    (october / JOURNAL).write_text(json.dumps({"staging": staging.name, "files": ["index.html"]}), encoding="utf-8")
+    code, err = _run("report", _exports(tmp_path / "nov", 2, 2), "--out", tmp_path / "2026-11", "--history", history,
+                     "--period", "November 2026")
+    assert code == 0, err
+    assert (october / "index.html").read_text(encoding="utf-8") == "<p>the stopped run's index</p>"
+    assert f"{october.resolve()}: finished putting in place the reports of a run stopped while moving them" in err

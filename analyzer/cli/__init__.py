@@ -22,6 +22,7 @@ from typing import TextIO
 from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _FAILURES, _KNOWN_FAILURES, Terminated,
                                  UsageError, UnreadableInput)
 from analyzer.cli.parser import build_parser
+from analyzer.errors import StoppedAfterPublishing
 
 __all__ = ["main", "build_parser", "UsageError", "UnreadableInput"]
 
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except Terminated:
         print("publish-failures: stopped (SIGTERM); nothing of this run was published", file=stderr)
         return EXIT_TERMINATED
+    except StoppedAfterPublishing as stop:
+        name = "SIGTERM" if stop.signum == signal.SIGTERM else "interrupted"
+        print(f"publish-failures: stopped ({name}) as its reports were being put in place: the move was finished"
+              " first, so this run's reports are complete and recorded", file=stderr)
+        return EXIT_TERMINATED if stop.signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 @contextlib.contextmanager
