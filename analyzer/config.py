@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 import itertools
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -186,7 +187,11 @@ def parse_config(raw: dict, path: Path) -> Config:
     base = path.parent
 
     def local(text: str) -> str:
-        return str(text) if Path(text).is_absolute() else str(base / text)
+        text = os.path.expanduser(str(text))  # ~/reports: the home folder, as a shell would read it
+        return text if Path(text).is_absolute() else str(base / text)
+
+    if "output" in raw and isinstance(raw["output"], str) and not raw["output"].strip():
+        raise fail("output", "is empty; name the folder the reports go to, such as \"reports/{period}\"")
 
     inputs = _strings(raw.get("inputs", []), "inputs", fail)
     # A misspelt {Period} would be a folder of that name, each month's reports replacing the last.

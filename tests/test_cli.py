@@ -332,3 +332,11 @@ def test_a_practice_category_lacking_what_its_fix_groups_by_names_its_file(tmp_p
 def test_a_blank_client_name_is_a_usage_error(tmp_path):
     code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--as-client", " ")
     assert code == 2 and "the client's name is blank" in err and not (tmp_path / "out").exists()
+
+
+def test_a_closed_reader_of_standard_error_does_not_fail_a_good_run(tmp_path):
+    """A scheduler piping messages to a reader that went away: the run's exit code, not 141."""
+    result = _pipeline(f"sleep 0.2 | true; ANALYZER report sample_exports --out '{tmp_path / 'out'}' --no-history"
+                       " 2>&1 >/dev/null | true", unbuffered=False)
+    assert result.stdout.strip().splitlines()[-1] == "exit=0", result.stderr
+    assert (tmp_path / "out" / "index.html").is_file()

@@ -58,6 +58,7 @@ def test_example_config_parses():
         ("templates = 'no-such-folder'", "templates: no such folder"),
         ("output = 'reports/{Period}'", "output: {Period} is no placeholder; use {period}"),  # else one literal folder
         ("output = 'reports/{month}'", "output: {month} is no placeholder"),
+        ("output = ''", "output: is empty"),  # else the config's own folder
     ],
 )
 def test_broken_config_is_one_line_and_exit_2(tmp_path, text, where):
@@ -192,3 +193,12 @@ def test_a_log_file_under_a_file_is_one_line(tmp_path):
     err = io.StringIO()
     assert main(["run", "--config", str(path)], stdout=io.StringIO(), stderr=err) == 2
     assert "log_file: cannot write the log here" in err.getvalue() and len(err.getvalue().splitlines()) == 1
+
+
+def test_a_path_from_the_home_folder_is_read_as_a_shell_would(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = tmp_path / "analyzer.toml"
+    path.write_text('inputs = ["~/exports"]\noutput = "~/reports/{period}"\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.inputs == (str(tmp_path / "home" / "exports"),)
+    assert config.output == str(tmp_path / "home" / "reports" / "{period}")

@@ -30,7 +30,7 @@ __all__ = ["main", "build_parser", "UsageError", "UnreadableInput"]
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
          stdin: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    stderr = _Forgiving(stderr or sys.stderr)
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -61,6 +61,43 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         print(f"publish-failures: stopped ({name}) as its reports were being put in place: the move was finished"
               " first, so this run's reports are complete and recorded", file=stderr)
         return EXIT_TERMINATED if stop.signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+class _Forgiving:
+    """Standard error that a closed reader cannot fail (`run ... 2>&1 >/dev/null | true`): the
+    messages are lost, the run's work and exit code are not (it exited 141 after a good run)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            self._gone()
+
+    def _gone(self) -> None:
+        """The real standard error pointed at the null device, so that the interpreter's last
+        flush at exit has nowhere to fail either (it would make the exit code 120)."""
+        real = sys.__stderr__
+        if real is None or self.stream is not real:
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, real.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the stream's own
+        return getattr(self.stream, name)
 
 
 @contextlib.contextmanager

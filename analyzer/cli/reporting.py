@@ -192,6 +192,10 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
         from analyzer.overview import states_line
 
         log.info("%s", states_line(result.overview.clients))
+        if unrecognised and (args.fail_on_unclassified or config.fail_on_unclassified):  # said even when quiet
+            log.warning("%d row(s) hold errors the catalog does not recognise, so the run exits 3"
+                        " (fail_on_unclassified); their templates are in the Unrecognised section of the reports in %s",
+                        unrecognised, out)
     if not args.quiet:  # the last line: where to look
         where = f"open {out / 'index.html'}" if "html" in config.formats else f"reports in {out}{os.sep}"
         print(f"publish-failures: {where}", file=stderr)

@@ -133,6 +133,11 @@ def _history(args, stdout, stderr) -> int:
     counts, recurring = history_summary(db, client)
     client_states = history_states(db, client)
     recorded = history_items(db, client) if args.items else None
+    if client and counts.empty and client_states.empty:  # a misspelt name: a usage error, --json or not
+        from analyzer.history import known_clients
+        from analyzer.workflow import check_wanted
+
+        check_wanted((client,), known_clients(db))
     if args.json:
         data = {"runs": _records(counts), "states": _records(client_states), "recurring": _records(recurring)}
         if recorded is not None:
@@ -141,11 +146,6 @@ def _history(args, stdout, stderr) -> int:
         stdout.write("\n")
         return EXIT_OK
     if counts.empty and client_states.empty:
-        if client:  # a misspelt name is a usage error naming the closest, as for report --client
-            from analyzer.history import known_clients
-            from analyzer.workflow import check_wanted
-
-            check_wanted((client,), known_clients(db))
         stdout.write(f"No runs recorded{' for ' + client if client else ''} in {db}.\n")
         return EXIT_OK
     stdout.write(f"Failed items per client per run ({db})\n")
