@@ -236,12 +236,15 @@ def _driver_errors(backend: str) -> tuple[type[BaseException], ...]:
 # -- SQLite ----------------------------------------------------------------------------------------
 
 
+SQLITE_WAIT_S = 30  # how long a write waits for another program holding the SQLite file
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating or upgrading) the SQLite store at `path`, in autocommit mode: transactions
     are begun and ended explicitly."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        connection = sqlite3.connect(path, timeout=SQLITE_WAIT_S, isolation_level=None)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the practice's history database ({exc})") from None
     except OSError as exc:
@@ -249,6 +252,13 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         connection.execute("PRAGMA foreign_keys = ON")
         migrate(connection, path)
+    except sqlite3.OperationalError as exc:
+        connection.close()
+        if "locked" in str(exc) or "busy" in str(exc):  # a healthy database another program holds: keep it
+            raise StoreError(f"{path}: another program is using the practice's history database and did not let"
+                             f" go within {SQLITE_WAIT_S} s ({exc}); run again when it has finished") from None
+        raise StoreError(f"{path}: cannot use the practice's history database ({exc});"
+                         " move it aside to start a new one") from None
     except sqlite3.DatabaseError as exc:
         connection.close()
         raise StoreError(f"{path}: cannot use the practice's history database ({exc});"

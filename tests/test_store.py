@@ -202,3 +202,22 @@ def test_a_file_shared_by_a_practice_with_no_key_and_one_with_a_key_keeps_each_o
 def test_a_malformed_database_address_is_one_line_without_the_password(tmp_path, location):
     code, _, err = _run("history", "--db", location)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err and "secret" not in err, err
+
+
+def test_a_sqlite_store_another_program_holds_is_not_called_broken(tmp_path, monkeypatch):
+    """'Move it aside to start a new one' would throw a healthy history away."""
+    import sqlite3
+
+    from analyzer import store as stores
+
+    monkeypatch.setattr(stores, "SQLITE_WAIT_S", 0.2)
+    path = tmp_path / "history.sqlite"
+    stores.connect(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(stores.StoreError, match="another program is using") as caught:
+            stores.connect(path)
+        assert "move it aside" not in str(caught.value)
+    finally:
+        holder.close()
