@@ -15,6 +15,7 @@ scheduler is given, so the embedded default never loads it.
 from __future__ import annotations
 
 import atexit
+import logging
 import re
 import shutil
 import tempfile
@@ -56,6 +57,9 @@ class Cluster:
         if not _WELL_FORMED.fullmatch(address.strip()):
             raise ClusterAddressError(f"--scheduler {address!r}: not a scheduler address; give tcp://HOST:PORT"
                                       " (e.g. tcp://10.0.0.5:8786)")
+        # Dask logs its own ERROR lines when the scheduler goes (a reconnect given up); the
+        # ClusterError raised is the one line the practice reads.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -210,7 +214,9 @@ class Cluster:
             raise ClusterError(self._lost(exc)) from None
 
     def _lost(self, exc: BaseException) -> str:
-        return (f"{self.address}: lost the Dask scheduler or its workers mid-run ({_reason(exc)}); nothing of this"
+        # A client Dask closed after giving up on the scheduler fails with its own AttributeError.
+        why = "the connection was closed" if isinstance(exc, (AttributeError, TypeError)) else _reason(exc)
+        return (f"{self.address}: lost the Dask scheduler or its workers mid-run ({why}); nothing of this"
                 " run was published")
 
 

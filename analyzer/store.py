@@ -16,6 +16,7 @@ database (never its password).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sqlite3
 import time
@@ -354,6 +355,9 @@ def _postgres_connect(store: Store):
     import psycopg
 
     try:
+        # psycopg logs a second, internal line when a lost connection ends a pipeline; the
+        # StoreError raised is the one line the practice reads.
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
         connection = psycopg.connect(store.location, autocommit=True, connect_timeout=10,
                                      application_name="publish-failures")
     except psycopg.Error as exc:

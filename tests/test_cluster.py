@@ -266,3 +266,12 @@ def test_a_malformed_scheduler_address_is_a_usage_error_said_at_once(tmp_path, a
     code = main(["report", str(SAMPLES), "--out", str(tmp_path / "out"), "--scheduler", address], stdout=out, stderr=err)
     assert code == 2 and "not a scheduler address" in err.getvalue() and time.monotonic() - started < 5
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_a_client_dask_closed_is_named_in_words_not_its_internal_error():
+    from analyzer.cluster import Cluster
+
+    cluster = Cluster.__new__(Cluster)
+    cluster.address = "tcp://127.0.0.1:8786"
+    line = cluster._lost(AttributeError("'NoneType' object has no attribute 'scatter'"))
+    assert "(the connection was closed)" in line and "NoneType" not in line
