@@ -194,6 +194,9 @@ def parse_config(raw: dict, path: Path) -> Config:
         raise fail("output", "is empty; name the folder the reports go to, such as \"reports/{period}\"")
 
     inputs = _strings(raw.get("inputs", []), "inputs", fail)
+    for key in ("history", "database"):  # one history holds every month: a file per month would forget them
+        if any(mark in str(raw.get(key, "")) for mark in ("{period}", "{date}")):
+            raise fail(key, "holds {period} or {date}; the history is one database for every month: name one file")
     # A misspelt {Period} would be a folder of that name, each month's reports replacing the last.
     unknown = sorted(set(re.findall(r"\{[^{}]*\}", str(raw.get("output", "")))) - {"{period}", "{date}"})
     if unknown:

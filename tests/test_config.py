@@ -59,6 +59,7 @@ def test_example_config_parses():
         ("output = 'reports/{Period}'", "output: {Period} is no placeholder; use {period}"),  # else one literal folder
         ("output = 'reports/{month}'", "output: {month} is no placeholder"),
         ("output = ''", "output: is empty"),  # else the config's own folder
+        ("database = 'db/{period}.sqlite'", "database: holds {period} or {date}; the history is one database"),
     ],
 )
 def test_broken_config_is_one_line_and_exit_2(tmp_path, text, where):

@@ -420,3 +420,12 @@ def test_history_json_of_a_misspelt_client_is_a_usage_error(recorded):
     out, err = io.StringIO(), io.StringIO()
     assert main(["history", "--db", str(recorded), "--json", "--client", "Acme Lt"], stdout=out, stderr=err) == 2
     assert "closest first: Acme Ltd" in err.getvalue() and out.getvalue() == ""
+
+
+def test_a_log_file_per_period(tmp_path):
+    inputs = _exports(tmp_path / "in", {"Acme Ltd": {"1": "Invoice # must be unique."}})
+    config = _config(tmp_path, inputs, "October 2026")
+    config.write_text(config.read_text(encoding="utf-8").replace('period = "October 2026"\n',
+                      'period = "October 2026"\nlog_file = "logs/{period}.log"\n'), encoding="utf-8")
+    assert _run("run", "--config", str(config), "--quiet")[0] == 0
+    assert "period October 2026" in (config.parent / "logs" / "2026-10.log").read_text(encoding="utf-8")
