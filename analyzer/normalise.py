@@ -148,7 +148,8 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
         listed = ", ".join(sheet.header) or "none"
         where = f"sheet {sheet.sheet_name!r}: " if sheet.sheet_name else ""
         raise NormaliseError(
-            f"{where}no error column found (columns: {listed}); name it 'Error' or pass --column error=\"<header>\""
+            f"{where}no error column found (columns: {listed}); name it 'Error', or pass --column error=\"<header>\""
+            " ([columns] error = \"<header>\" in a config)"
         )
     text = {h: _as_text(rows[h]) for h in sheet.header}
     keep, skips = _rows_to_keep(path, sheet, text, roles)

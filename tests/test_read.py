@@ -87,7 +87,8 @@ def test_no_error_column_names_file_and_columns(tmp_path):
     path = _write(tmp_path, "c.csv", b"Item ID,Supplier\n1,A\n")
     batch = normalise_inputs([read_export(path)])
     assert len(batch) == 0
-    assert batch.failures == (f"{path}: no error column found (columns: Item ID, Supplier); name it 'Error' or pass --column error=\"<header>\"",)
+    assert batch.failures == (f"{path}: no error column found (columns: Item ID, Supplier); name it 'Error', or pass"
+                              " --column error=\"<header>\" ([columns] error = \"<header>\" in a config)",)
 
 
 def test_column_override(tmp_path):
