@@ -86,15 +86,8 @@ class _Forgiving:
     def _gone(self) -> None:
         """The real standard error pointed at the null device, so that the interpreter's last
         flush at exit has nowhere to fail either (it would make the exit code 120)."""
-        real = sys.__stderr__
-        if real is None or self.stream is not real:
-            return
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, real.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        if sys.__stderr__ is not None and self.stream is sys.__stderr__:
+            _to_null_device(sys.__stderr__)
 
     def __getattr__(self, name):  # isatty, fileno, encoding...: the stream's own
         return getattr(self.stream, name)
@@ -125,9 +118,14 @@ def _discard_stdout(stdout: TextIO) -> None:
     real = sys.__stdout__
     if real is None or (stdout is not real and sys.stdout is not real):
         return
+    _to_null_device(real)
+
+
+def _to_null_device(stream: TextIO) -> None:
+    """Point one of the process's own standard streams at the null device."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, real.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass
