@@ -93,6 +93,11 @@ class Period:
         return start.replace(day=calendar.monthrange(start.year, start.month)[1])
 
 
+def _placed(text: str, period: Period, today: dt.date) -> str:
+    """A configured path with its placeholders filled: {period} (2026-10), {date} (the run's)."""
+    return text.replace("{period}", period.slug).replace("{date}", today.isoformat())
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path | None = None
@@ -122,7 +127,10 @@ class Config:
         return Period.parse(self.period) if self.period.strip() else Period.previous_month(today)
 
     def output_dir(self, period: Period, today: dt.date) -> Path:
-        return Path(self.output.replace("{period}", period.slug).replace("{date}", today.isoformat()))
+        return Path(_placed(self.output, period, today))
+
+    def log_path(self, period: Period, today: dt.date) -> str:
+        return _placed(self.log_file, period, today)
 
     def history_path(self) -> Path:
         """The configured database file, else beside the reports: in the deepest folder of the

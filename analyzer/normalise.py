@@ -31,9 +31,6 @@ FIELD_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", *TEXT_
 _KEY_FIELDS = {"client", "item_id", "invoice_number", "supplier", "currency", "total", "date", "due_date", "link", "status"}
 _TOTAL_LABEL = re.compile(
     r"(?i)\s*(?:(?:(?:grand\s+|sub\s*)?totals?|sums?|count)\s*:?\s*\d*|\d+\s+(?:items?|rows?|receipts?))\s*:?\s*")
-# A cell of a sums row that has no label: an amount or a count, as a spreadsheet's =SUM() leaves
-# it; beside it, at most a currency code.
-_SUM_CELL = re.compile(r"[(\-+]?\s*(?:[£$€¥]\s*)?[(\-+]?\d[\d,.' \u00a0]*\)?(?:\s*[A-Za-z]{3})?")
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
 _GENERIC_SHEET = re.compile(
@@ -158,11 +155,11 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
-    named = [str(n) for n in typed["client"].unique()] if "client" in roles and not options.client else []
+    has_column = "client" in roles and not options.client
+    named = [str(n) for n in typed["client"].unique()] if has_column else []
     # Dext exports one client at a time: a client column is a practice's merged export, unless it
     # names only the client the file or sheet is named after (a client's own file, a column added).
-    merged = bool(named or ("client" in roles and not options.client)) and not (
-        len(named) == 1 and name_key(named[0]) == name_key(client))
+    merged = has_column and not (len(named) == 1 and name_key(named[0]) == name_key(client))
     client = named[0] if len(named) == 1 else client
     info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client, merged)
     return original, typed, skips, info
@@ -267,7 +264,9 @@ def _sums_only(stripped: dict[str, pd.Series], roles: dict[str, str]) -> np.ndar
     if "item_id" in roles:
         only &= (stripped[roles["item_id"]] == "").to_numpy(dtype=bool)
     for column in stripped.values():
-        sums = (column.str.fullmatch(_SUM_CELL) | column.str.fullmatch(_TOTAL_LABEL)).fillna(False).to_numpy(dtype=bool)
+        # An amount (_AMOUNT, as parse_amount reads one: =SUM() leaves one) or a label; beside them
+        # at most a currency code.
+        sums = (column.str.match(_AMOUNT) | column.str.fullmatch(_TOTAL_LABEL)).fillna(False).to_numpy(dtype=bool)
         summed |= sums
         only &= sums | (column == "").to_numpy(dtype=bool) | column.str.fullmatch(_CURRENCY_CODE).fillna(False).to_numpy(dtype=bool)
     return only & summed
@@ -367,16 +366,15 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     typed["currency"] = currencies(column("currency"), column("total"), base)
     if options.client_currencies:
         typed["currency"] = _configured_currency(typed["currency"], typed["client"], options.client_currencies)
-    unparsed = (typed["date"].isna().to_numpy() & (column("date") != "").to_numpy(dtype=bool))
-    if unparsed.any():
-        first = int(np.flatnonzero(unparsed)[0])
-        notes.append(f"column {roles['date']!r}: {int(unparsed.sum())} date(s) could not be read (row"
-                     f" {int(typed['source_row'].iat[first])}: {str(column('date').iat[first])[:40]!r}); they are"
-                     " shown as written")
+    if "date" in roles:
+        unread = typed["date"].isna().to_numpy() & (column("date") != "").to_numpy(dtype=bool)
+        notes.extend(_unread_note(roles["date"], unread, column("date"), typed["source_row"], "date(s)",
+                                  "they are shown as written"))
     for role, name in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
-        note = _unread_amounts(roles.get(role), column(role), typed[name], typed["source_row"])
-        if note:
-            notes.append(note)
+        if role in roles:
+            notes.extend(_unread_note(roles[role], _unread_amounts(column(role), typed[name]), column(role),
+                                      typed["source_row"], "amount(s)",
+                                      "they are left out of the value at risk: write them as numbers"))
     typed = pd.DataFrame({name: _positional(values) for name, values in typed.items()}, index=pd.RangeIndex(n),
                          copy=False)
     typed.attrs["notes"] = notes
@@ -428,20 +426,24 @@ def _maybe_padded(values: pd.Series) -> np.ndarray | None:
     return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
 
 
-def _unread_amounts(header: str | None, written: pd.Series, parsed: pd.Series, source_rows: pd.Series) -> str:
-    """A note naming the column, how many amounts it could not read and the first of them (left
-    out of the value at risk, never guessed from their digits); "" when it read them all."""
-    if header is None:
-        return ""
+def _unread_amounts(written: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Cells holding text that is no amount (left out of the value at risk, never guessed from
+    their digits); a cell saying there is none ("n/a") is not among them."""
     unread = parsed.isna().to_numpy() & (written != "").to_numpy(dtype=bool)
     if unread.any():  # only those cells looked at: a column is usually all amounts
         at = np.flatnonzero(unread)
         unread[at] = ~written.iloc[at].astype("str").str.strip().str.lower().isin(_NO_AMOUNT).to_numpy(dtype=bool)
+    return unread
+
+
+def _unread_note(header: str, unread: np.ndarray, written: pd.Series, source_rows: pd.Series, what: str,
+                 then: str) -> list[str]:
+    """A note naming the column, how many cells it could not read and the first of them."""
     if not unread.any():
-        return ""
+        return []
     first = int(np.flatnonzero(unread)[0])
-    return (f"column {header!r}: {int(unread.sum())} amount(s) could not be read (row {int(source_rows.iat[first])}:"
-            f" {str(written.iat[first])[:40]!r}); they are left out of the value at risk: write them as numbers")
+    return [f"column {header!r}: {int(unread.sum())} {what} could not be read (row {int(source_rows.iat[first])}:"
+            f" {str(written.iat[first])[:40]!r}); {then}"]
 
 
 # Cells that say there is no amount: not worth a note.

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from analyzer.catalog import WHO, Catalog
 from analyzer.report_model import (
-    CLEAN, CLEARED, EXPORT_MISSING, FAILING, STATE_LABELS, STATUS_LABELS, ClientReport, Money, Source,
+    CLEAN, CLEARED, EXPORT_MISSING, FAILING, STATE_LABELS, STATE_WORDS, STATUS_LABELS, ClientReport, Money, Source,
 )
 
 # What needs attention first: blocked, items to fix, manual entry, export missing, then good news.
@@ -141,8 +141,7 @@ def missing_line(client: str, period: str, previous_items: int | None = None, ex
 def states_line(lines: tuple[ClientLine, ...] | list[ClientLine], named: int = 5) -> str:
     """The practice in one line, for the terminal and a scheduled job's log: how many clients in
     each state, naming those whose export is missing (someone has to ask for it)."""
-    words = {FAILING: "failing", CLEARED: "cleared", CLEAN: "clean", EXPORT_MISSING: "export missing"}
-    counts = [f"{n} {word}" for state, word in words.items() if (n := sum(line.state == state for line in lines))]
+    counts = [f"{n} {word}" for state, word in STATE_WORDS.items() if (n := sum(line.state == state for line in lines))]
     missing = sorted((line.client for line in lines if line.state == EXPORT_MISSING), key=str.casefold)
     names = ", ".join(missing[:named]) + (f" and {len(missing) - named} more" if len(missing) > named else "")
     return f"{len(lines)} client(s): {', '.join(counts) or 'none'}" + (f" (export missing: {names})" if missing else "")

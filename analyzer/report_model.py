@@ -39,6 +39,8 @@ STATE_LABELS = {
     FAILING: "Failing", CLEAN: "Clean: nothing failed", CLEARED: "Cleared: nothing failing now",
     EXPORT_MISSING: "Export missing",
 }
+# The states in a word or two, for lines of text (the terminal, a job's log, `history`).
+STATE_WORDS = {FAILING: "failing", CLEARED: "cleared", CLEAN: "clean", EXPORT_MISSING: "export missing"}
 DUPLICATE_WARNING = (
     "Void or delete the item in Xero BEFORE you clear its publishing data in Dext, or publishing"
     " again will create a duplicate."

@@ -255,7 +255,7 @@ def output_lock(folder: Path, timeout: float):
     except OSError as exc:
         raise OutputError(f"{folder}: cannot write the reports here ({exc.strerror}); choose another output folder (--out, or output in the config)"
                           " or check its permissions") from None
-    lock = FileLock(str(folder / ".publish-failures.lock"))
+    lock = FileLock(str(folder / LOCK))
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
@@ -274,6 +274,7 @@ def output_lock(folder: Path, timeout: float):
 # Staging: a run's reports appear together or not at all
 
 STAGING_PREFIX = ".publish-failures-staging-"
+LOCK = ".publish-failures.lock"  # one run at a time per output folder
 JOURNAL = ".publish-failures-publishing.json"
 
 
@@ -358,7 +359,7 @@ def finish_left_publication(folder: Path) -> bool:
     run's, when each month has its own): unless a run is writing there now. Whether it did."""
     if not (folder / JOURNAL).is_file():
         return False
-    lock = FileLock(str(folder / ".publish-failures.lock"))
+    lock = FileLock(str(folder / LOCK))
     try:
         lock.acquire(timeout=0)
     except Timeout:

@@ -163,8 +163,7 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
     store = None if args.no_history else Store(config.database(), config.practice_key)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
-    log_file = config.log_file.replace("{period}", period.slug).replace("{date}", now.date().isoformat())  # as output
-    with _logging(stderr, log_file, args.quiet) as log, \
+    with _logging(stderr, config.log_path(period, now.date()), args.quiet) as log, \
             _cluster(args.scheduler or config.scheduler, shared) as cluster:
         log.info("run %s: period %s, %d input path(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,

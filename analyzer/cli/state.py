@@ -116,6 +116,8 @@ def _clients(args, stdout, stderr) -> int:
     # Failing: in Dext then; to fix: as the index counted them (dismissed and snoozed items left out).
     stdout.write(f"{'Client'.ljust(width)}  Last period     State            Failing  To fix  Retired\n")
     for row in table.itertuples(index=False):
+        from analyzer.report_model import STATE_WORDS
+
         state = STATE_WORDS.get(row.last_state, row.last_state)
         stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {state:<15}  {row.items:>7}"
                      f"  {row.to_fix:>6}  {'yes' if row.retired else ''}".rstrip() + "\n")
@@ -192,10 +194,6 @@ def _categories(text) -> str:
     return _text(text).replace("+", ", ")
 
 
-# Why a run recorded no failing items of a client (a failing run needs no word: it has items).
-STATE_WORDS = {"clean": "clean", "cleared": "cleared", "export_missing": "export missing"}
-
-
 def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client_states) -> None:
     """Per client a block: its name, then each period, its number of items (0 for a run that
     recorded none of the client's items) and, where the run says, why none (clean, cleared,
@@ -205,11 +203,15 @@ def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client
     for client in client_states["client"]:
         per_client.setdefault(client, {})
     per_client = dict(sorted(per_client.items()))
-    state_of = dict(zip(zip(client_states["client"], client_states["slug"]), client_states["state"]))
+    from analyzer.report_model import FAILING, STATE_WORDS
+
+    # Why a run recorded no failing items of a client (a failing run needs no word: it has items).
+    state_of = {key: STATE_WORDS.get(state, "") for key, state in
+                zip(zip(client_states["client"], client_states["slug"]), client_states["state"]) if state != FAILING}
     keys = [(client, slug) for client in per_client for slug in slugs]
     numbers = [str(int(per_client[client].get(slug, 0))) for client, slug in keys]
     width = max(len(n) for n in numbers)
-    cells = [(labels[key[1]], f"{n.rjust(width)} {'item' if n == '1' else 'items'}", STATE_WORDS.get(state_of.get(key), ""))
+    cells = [(labels[key[1]], f"{n.rjust(width)} {'item' if n == '1' else 'items'}", state_of.get(key, ""))
              for key, n in zip(keys, numbers)]
     lines = dict(zip(keys, _aligned(cells)))
     items_of: dict[tuple[str, str], list[str]] = {}
