@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from analyzer.config import DEFAULT_NAME, PERIOD_FORMS, ConfigError, Period, PeriodError, find_config, load_config
 from analyzer.columns import ROLES
+from analyzer.pages import use_small_pages
 from analyzer.store import Store
 from analyzer.cli.common import EXIT_INPUT, EXIT_OK, EXIT_UNCLASSIFIED, UsageError, _is_terminal, _known_failure
 from analyzer.cli.state import _database, _default_database
@@ -60,6 +61,7 @@ def _classify(args, stdout, stderr) -> int:
     from analyzer.pipeline import analyse, classified_table
     from analyzer.write import write_table
 
+    use_small_pages()
     database = _database(args) if args.db else _default_database(args.config)
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database,
                        hashed=False)  # the hashes are for the report's manifest
@@ -100,6 +102,7 @@ def _period(text: str) -> Period | None:
 def _report(args, stdout, stderr) -> int:
     from analyzer.pipeline import analyse, run_report
 
+    use_small_pages()
     settings = report_settings_from(args)
     with _cluster(args.scheduler) as cluster:
         analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
@@ -132,6 +135,7 @@ def _cluster(address: str, shared=None):
 
 
 def _run(args, stdout, stderr) -> int:
+    use_small_pages()
     given = args.config or []
     if len(given) <= 1 and not (given and given[0].is_dir()):
         return _run_practice(args, given[0] if given else None, stderr)
