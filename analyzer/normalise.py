@@ -539,8 +539,11 @@ def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
     parts = distinct.str.extract(_SLASH_DATE).dropna().astype(int)
     if parts.empty:
         return True, ""
-    day_first_only = bool((parts[0] > 12).any())
-    month_first_only = bool((parts[1] > 12).any())
+    # Evidence is a date that reads one way only: 31/10 day first, 10/31 month first. 32/13 reads
+    # neither way (left to the unreadable-dates note), so it says nothing about the order.
+    first, second = parts[0], parts[1]
+    day_first_only = bool(((first > 12) & (first <= 31) & second.between(1, 12)).any())
+    month_first_only = bool(((second > 12) & (second <= 31) & first.between(1, 12)).any())
     if month_first_only and not day_first_only:
         return False, "dates read month first (a date like 10/31 appears)"
     if day_first_only and month_first_only:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.normalise import _blank_or_header_like, _stripped, parse_amount, parse_amounts, parse_dates
+from analyzer.normalise import _blank_or_header_like, _stripped, infer_dayfirst, parse_amount, parse_amounts, parse_dates
 
 
 def arrow_text(values: list[str]) -> pd.Series:
@@ -131,3 +131,19 @@ def test_blank_or_header_like_error_cells(cell, candidate):
     assert _blank_or_header_like(arrow_text([cell, "real error"]), "Error").tolist() == [candidate, False]
     assert _blank_or_header_like(pd.Series([cell, "real error"], dtype=object), "Error").tolist() == [candidate, False]
     assert _blank_or_header_like(repeated_text([cell, "real error"]), "Error").tolist() == [candidate, False]
+
+
+@pytest.mark.parametrize("dates, dayfirst, note", [
+    (["31/10/2026", "01/10/2026"], True, ""),
+    (["10/31/2026", "10/01/2026"], False, "dates read month first"),
+    (["31/10/2026", "10/31/2026"], True, "dates mix day-first and month-first"),
+    (["01/10/2026", "02/10/2026"], True, "every date is ambiguous"),
+    # A date that reads neither way is no evidence of the order (it gets the unreadable-dates note).
+    (["31/10/2026", "32/13/2026"], True, ""),
+    (["10/31/2026", "32/13/2026"], False, "dates read month first"),
+    (["10/31/2026", "45/06/2026"], False, "dates read month first"),
+    (["01/10/2026", "32/13/2026"], True, "every date is ambiguous"),
+])
+def test_order_of_day_and_month(dates, dayfirst, note):
+    found, said = infer_dayfirst(pd.Series(dates, dtype="str"))
+    assert found is dayfirst and said.startswith(note) and bool(said) == bool(note), said
