@@ -103,8 +103,7 @@ def _what_the_practice_taught(database: Path | None, outputs: Path | None, catal
             learned = learn_from_workbooks(database, list(dict.fromkeys(books)), catalog, now or dt.datetime.now())
         return learned, taught(database)
     except sqlite3.Error as exc:
-        raise StoreError(f"{database}: the practice's history database failed ({exc}); nothing of this run was"
-                         " recorded or published") from None
+        raise StoreError(f"{database}: the practice's history database failed ({exc})") from None
 
 
 def classified_table(analysis: Analysis) -> pd.DataFrame:
@@ -181,8 +180,7 @@ def run_report(analysis: Analysis, settings: ReportSettings, run_date: dt.dateti
             raise OutputError(f"{exc.filename or settings.out}: cannot write the reports ({exc.strerror or exc});"
                               " nothing of this run was published") from None
         except sqlite3.Error as exc:
-            raise StoreError(f"{settings.history}: the practice's history database failed ({exc}); nothing of this"
-                             " run was recorded or published") from None
+            raise StoreError(f"{settings.history}: the practice's history database failed ({exc})") from None
         finally:
             staging.discard()
 

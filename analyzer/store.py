@@ -123,8 +123,7 @@ class Store:
         try:
             connection = self._held or self._connect()
         except errors as exc:
-            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)}); nothing of this"
-                             " run was recorded or published") from None
+            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)})") from None
         try:
             connection.execute("BEGIN IMMEDIATE" if write and self.backend == "sqlite" else "BEGIN")
             try:
@@ -134,8 +133,7 @@ class Store:
                 raise
             connection.execute("COMMIT")
         except errors as exc:
-            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)}); nothing of this"
-                             " run was recorded or published") from None
+            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)})") from None
         finally:
             if connection is not self._held:
                 _quietly(connection.close)
@@ -165,12 +163,10 @@ class Store:
                                          (_RUN_LOCK, self.practice)).fetchone()[0]:
                 if time.monotonic() >= deadline:
                     raise StoreBusy(f"{self}: another run of the practice {self.practice!r} is using the database and"
-                                    f" did not finish within {timeout:g} s (lock_timeout); nothing of this run was"
-                                    " published")
+                                    f" did not finish within {timeout:g} s (lock_timeout)")
                 time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
         except _driver_errors(self.backend) as exc:
-            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)}); nothing of this"
-                             " run was recorded or published") from None
+            raise StoreError(f"{self}: the practice's history database failed ({_one_line(exc)})") from None
 
 
 def as_store(location: "Store | str | os.PathLike | None", practice: str = "") -> Store | None:
@@ -362,7 +358,7 @@ def _postgres_connect(store: Store):
                                      application_name="publish-failures")
     except psycopg.Error as exc:
         raise StoreError(f"{store}: cannot connect to the practice's database ({_one_line(exc)}); check the URL"
-                         " and that the server is running; nothing of this run was published") from None
+                         " and that the server is running") from None
     try:
         _postgres_migrate(connection, store)
     except psycopg.Error as exc:

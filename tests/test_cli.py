@@ -340,3 +340,27 @@ def test_a_closed_reader_of_standard_error_does_not_fail_a_good_run(tmp_path):
                        " 2>&1 >/dev/null | true", unbuffered=False)
     assert result.stdout.strip().splitlines()[-1] == "exit=0", result.stderr
     assert (tmp_path / "out" / "index.html").is_file()
+
+
+HARBOUR = SAMPLES / "Harbour View Dental Ltd - failed items Oct 2026.csv"
+
+
+@pytest.mark.parametrize("command, undone", [
+    (["classify", str(HARBOUR), "--db", "{db}", "-o", "{tmp}/out.csv"], "; nothing was written"),
+    (["report", str(HARBOUR), "--history", "{db}", "--out", "{tmp}/out"], "; nothing of this run was recorded or published"),
+    (["teach", "The widget flange jammed", "account_archived", "--db", "{db}"], "; nothing was taught or forgotten"),
+    (["teach", "--list", "--db", "{db}"], ""),
+    (["history", "--db", "{db}"], ""),
+    (["clients", "--retire", "Acme Ltd", "--db", "{db}"], "; no client was retired or restored"),
+    (["clients", "--db", "{db}"], ""),
+])
+def test_a_broken_database_says_what_the_command_left_undone(tmp_path, command, undone):
+    """The store's message says what failed; each command says in its own words what it did not do
+    (history only reads: it adds nothing, and a run's "nothing of this run was published" would be wrong)."""
+    db = tmp_path / "history.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    code, _, err = run(*(part.replace("{db}", str(db)).replace("{tmp}", str(tmp_path)) for part in command))
+    (line,) = err.strip().splitlines()
+    assert code == 6 and str(db) in line and "move it aside to start a new one" in line, err
+    assert line.endswith("move it aside to start a new one" + undone), line
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out").exists()

@@ -19,10 +19,10 @@ import sys
 import threading
 from typing import TextIO
 
-from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _FAILURES, _KNOWN_FAILURES, Terminated,
-                                 UsageError, UnreadableInput)
+from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _FAILURES, _KNOWN_FAILURES, HistoryError,
+                                 Terminated, UsageError, UnreadableInput)
 from analyzer.cli.parser import build_parser
-from analyzer.errors import StoppedAfterPublishing
+from analyzer.errors import StoppedAfterPublishing, StoreBusy
 
 __all__ = ["main", "build_parser", "UsageError", "UnreadableInput"]
 
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
          stdin: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = _Forgiving(stderr or sys.stderr)
+    args = None
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         return EXIT_PIPE
     except _KNOWN_FAILURES as exc:
         prefix, code = next((p, c) for kind, p, c in _FAILURES if isinstance(exc, kind))
-        print(f"{prefix}{exc}", file=stderr)
+        print(f"{prefix}{exc}{_undone(exc, args)}", file=stderr)
         return code
     except KeyboardInterrupt:
         print("publish-failures: interrupted; nothing of this run was published", file=stderr)
@@ -61,6 +62,15 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         print(f"publish-failures: stopped ({name}) as its reports were being put in place: the move was finished"
               " first, so this run's reports are complete and recorded", file=stderr)
         return EXIT_TERMINATED if stop.signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def _undone(exc: Exception, args) -> str:
+    """What a failure of the practice's database left undone, in the command's own words (a run:
+    nothing recorded or published; teach: nothing taught; history: nothing to add)."""
+    if not isinstance(exc, (HistoryError, StoreBusy)) or args is None:
+        return ""
+    undone = args.consequence(args) if hasattr(args, "consequence") else ""
+    return f"; {undone}" if undone else ""
 
 
 class _Forgiving:

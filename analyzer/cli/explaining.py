@@ -39,9 +39,7 @@ def _explain(args, stdout, stderr) -> int:
         known = taught(_default_database(None))
     except (HistoryError, StoreLocationError, MissingExtra) as exc:
         # A message is explained without the practice's database too (a shared server may be down).
-        # The store's words are a run's ("nothing of this run was published"): explain publishes nothing.
-        why = str(exc).split("; nothing of this run was", 1)[0]
-        print(f"publish-failures: note: the errors this practice taught could not be read ({why}); explained"
+        print(f"publish-failures: note: the errors this practice taught could not be read ({exc}); explained"
               " with the catalog alone", file=stderr)
         known = {}
     findings = classify_cell(message, catalog, None, SecondStage(known))

@@ -13,6 +13,10 @@ from analyzer.cli.state import _clients, _history, _teach
 
 
 
+def _run_undone(args) -> str:
+    return "nothing of this run was recorded or published"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="publish-failures",
@@ -35,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--raw", action="store_true",
                           help="write cells exactly as read, for programs: without it, a CSV cell that a spreadsheet"
                                " would run as a formula (= + - @ tab CR) starts with ' (JSON Lines are always raw)")
-    classify.set_defaults(handler=_classify)
+    classify.set_defaults(handler=_classify, consequence=lambda args: "nothing was written")
 
     report = commands.add_parser(
         "report", help="write per-client action reports (HTML and Excel), an index and an overview",
@@ -44,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_input_options(report, force_flag="--as-client")
     _add_report_options(report)
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_report, consequence=_run_undone)
 
     run = commands.add_parser(
         "run", help="the whole month-end job from a config file, with no prompts (for schedulers)",
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-unclassified", action="store_true",
                      help="exit 3 when any error was not recognised, so a job can alert someone")
     run.add_argument("--no-history", action="store_true", help="do not read or record run history")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, consequence=_run_undone)
 
     history = commands.add_parser(
         "history", help="items per client over past runs, and the items that keep coming back",
@@ -93,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(teach, "whose database to use")
     teach.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                        help="an extra catalog file (may repeat)")
-    teach.set_defaults(handler=_teach)
+    teach.set_defaults(handler=_teach,
+                       consequence=lambda args: "" if args.list else "nothing was taught or forgotten")
 
     clients = commands.add_parser(
         "clients", help="the practice's clients from the history: last period, state, retired",
@@ -106,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("--restore", default="", metavar="NAME", help="bring a retired client back")
     _store_options(clients, "whose history to use")
     clients.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    clients.set_defaults(handler=_clients)
+    clients.set_defaults(handler=_clients, consequence=lambda args: "no client was retired or restored"
+                         if args.retire or args.restore else "")
 
     explain = commands.add_parser(
         "explain", help="explain one pasted error message",
