@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.read import read_export
+from analyzer.read.guard import UNSAVED_FORMULAS
 from analyzer.store import Store, as_store
 from analyzer.write import keep_copy
 
@@ -79,8 +80,11 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
             open_in_excel = (path.parent / f"~${path.name}").exists()
             if (path.name, path.stat().st_mtime_ns) in unedited and not open_in_excel:
                 continue
-            records, problem, notes = read_tracking(path, client)
+            records, problem, notes, formulas = read_tracking(path, client)
             messages.extend(notes)
+            if formulas:  # the work in those cells would be lost with the workbook: keep it aside
+                kept = f"; kept a copy with the formulas as {keep_copy(path, now).name}" if path in replaced else ""
+                messages.append(f"{path}: Items sheet: {formulas}{kept}")
             if (problem or open_in_excel) and path in replaced:
                 kept = keep_copy(path, now)
                 why = "is open in Excel (a ~$ lock file is beside it); unsaved changes are not in the saved file" \
@@ -97,20 +101,23 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
     return Harvest(records, tuple(messages))
 
 
-def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str]]:
-    """The Items sheet's tracking of one workbook (or None and why it cannot be read), and a
-    line for each value typed there that could not be understood."""
+def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str], str]:
+    """The Items sheet's tracking of one workbook (or None and why it cannot be read), a line
+    for each value typed there that could not be understood, and the reader's note when formula
+    cells there have no saved value (read blank: =TODAY()+7 typed in Snooze until by a script)."""
     workbook = read_export(path, sheet="Items")
     if not workbook.ok:
-        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})", []
+        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})", [], ""
     sheet = next((s for s in workbook.sheets if (s.sheet_name or "").casefold() == "items"), None)
     if sheet is None:
-        return None, "has no Items sheet, so it is not a report workbook this tool wrote", []
+        return None, "has no Items sheet, so it is not a report workbook this tool wrote", [], ""
+    formulas = next((note for note in sheet.notes if UNSAVED_FORMULAS in note), "")
     columns = {str(h).strip().casefold(): h for h in sheet.header}
     key_column = columns.get(KEY_COLUMN.casefold())
     id_column = columns.get("item id")
     if "status" not in columns or not (key_column or id_column):
-        return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote", []
+        return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote", \
+            [], ""
     rows = sheet.rows
     by_id = ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "") if id_column else ""
     # A row a bookkeeper added by hand has an Item ID but no key: the id is its key, as the tool makes it.
@@ -133,7 +140,7 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
     kept = tracked.to_numpy(dtype=bool)
     notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[kept], status_text[kept],
                         rows[columns["snooze until"]][kept] if "snooze until" in columns else None, frame[kept])
-    return frame[kept].reset_index(drop=True), "", [*lost, *notes]
+    return frame[kept].reset_index(drop=True), "", [*lost, *notes], formulas
 
 
 def _work_without_a_key(path: Path, rows: pd.DataFrame, columns: dict, keys: pd.Series, status: pd.Series) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Iterator
 from analyzer.read.common import Limits, ReadError, _reason
 
 
+UNSAVED_FORMULAS = "formula cell(s) have no saved value"  # the words of the note a sheet gets for them
 _STRUCTURE = ("[content_types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels")
 _MAX_STRUCTURE_BYTES = 16 * 1024**2
 _MAX_PARTS = 10_000
@@ -54,8 +55,8 @@ def _check_workbook_archive(path: Path, limits: Limits) -> dict[str, list[str]]:
                 total += size
                 if formulas:
                     uncached[sheets.get(part, "")] = uncached.get(sheets.get(part, ""), 0) + formulas
-        return {sheet: [f"{count:,} formula cell(s) have no saved value (the workbook was made by a program and never"
-                        " opened and saved in Excel), so their text is missing; open it in Excel, save it, and run again"]
+        return {sheet: [f"{count:,} {UNSAVED_FORMULAS} (the workbook was made by a program and never opened and saved"
+                        " in Excel), so their text is missing; open it in Excel, save it, and run again"]
                 for sheet, count in uncached.items()}
     except zipfile.BadZipFile:
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again") from None
