@@ -52,10 +52,10 @@ class Cluster:
         try:
             from distributed import Client
         except ImportError:
-            raise MissingExtra(f"--scheduler {address}: the cluster engine is not installed;"
+            raise MissingExtra(f"{address}: the cluster engine is not installed;"
                                " pip install '.[cluster]'") from None
         if not _WELL_FORMED.fullmatch(address.strip()):
-            raise ClusterAddressError(f"--scheduler {address!r}: not a scheduler address; give tcp://HOST:PORT"
+            raise ClusterAddressError(f"{address!r}: not a scheduler address; give tcp://HOST:PORT"
                                       " (e.g. tcp://10.0.0.5:8786)")
         # Dask logs its own ERROR lines when the scheduler goes (a reconnect given up); the
         # ClusterError raised is the one line the practice reads.

@@ -364,3 +364,26 @@ def test_a_broken_database_says_what_the_command_left_undone(tmp_path, command, 
     assert code == 6 and str(db) in line and "move it aside to start a new one" in line, err
     assert line.endswith("move it aside to start a new one" + undone), line
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("setting, command, said", [
+    ('database = "mysql://x@y/z"', ["run"], "{config}: database mysql://x@y/z: not a database this tool can use"),
+    ('database = "mysql://x@y/z"', ["history"], "{config}: database mysql://x@y/z: not a database this tool can use"),
+    ('database = "mysql://x@y/z"', ["teach", "--list"], "{config}: database mysql://x@y/z: not a database"),
+    ('scheduler = "not an address"', ["run"], "{config}: scheduler 'not an address': not a scheduler address"),
+])
+def test_a_setting_of_the_config_that_cannot_be_used_names_the_file_and_key(tmp_path, setting, command, said):
+    pytest.importorskip("distributed")
+    config = tmp_path / "practice.toml"
+    config.write_text(f'inputs = ["{SAMPLES.as_posix()}"]\noutput = "{(tmp_path / "out").as_posix()}"\n{setting}\n',
+                      encoding="utf-8")
+    code, _, err = run(*command, "--config", str(config))
+    (line,) = err.strip().splitlines()
+    assert code == 2 and line.startswith(f"publish-failures: {said.format(config=config)}"), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_given_on_the_command_line_is_named_as_the_option(tmp_path):
+    pytest.importorskip("distributed")
+    code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--scheduler", "nope")
+    assert code == 2 and err.startswith("publish-failures: --scheduler 'nope': not a scheduler address")

@@ -17,7 +17,8 @@ from analyzer.columns import ROLES
 from analyzer.pages import use_small_pages
 from analyzer.store import Store
 from analyzer.cli.common import EXIT_INPUT, EXIT_OK, EXIT_UNCLASSIFIED, UsageError, _is_terminal, _known_failure
-from analyzer.cli.state import _database, _default_database
+from analyzer.cli.state import _database, _default_database, configured_store
+from analyzer.errors import ClusterAddressError, ClusterError, MissingExtra
 
 if TYPE_CHECKING:
     from analyzer.normalise import Options
@@ -120,15 +121,20 @@ def _report(args, stdout, stderr) -> int:
 
 
 @contextlib.contextmanager
-def _cluster(address: str, shared=None):
+def _cluster(address: str, shared=None, given_by: str = "--scheduler"):
     """The Dask cluster to run on (analyzer.cluster, imported only when one is asked for), or
-    None for the local pool."""
+    None for the local pool. An address that cannot be used is named with where it was given
+    (`--scheduler`, or the config file and its key)."""
     if shared is not None or not address:
         yield shared
         return
     from analyzer.cluster import Cluster
 
-    with Cluster.connect(address) as cluster:
+    try:
+        cluster = Cluster.connect(address)
+    except (ClusterAddressError, ClusterError, MissingExtra) as exc:
+        raise type(exc)(f"{given_by} {exc}") from None
+    with cluster:
         yield cluster
 
 
@@ -164,11 +170,12 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
 
         check_templates(config.templates)
     now = dt.datetime.now().replace(microsecond=0)
-    store = None if args.no_history else Store(config.database(), config.practice_key)
+    store = None if args.no_history else configured_store(config)
     period = config.period_for(now.date())
     out = config.output_dir(period, now.date())
     with _logging(stderr, config.log_path(period, now.date()), args.quiet) as log, \
-            _cluster(args.scheduler or config.scheduler, shared) as cluster:
+            _cluster(args.scheduler or config.scheduler, shared,
+                     "--scheduler" if args.scheduler else f"{path}: scheduler") as cluster:
         log.info("run %s: period %s, %d input path(s), reports to %s", path, period.label, len(config.inputs), out)
         analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from analyzer.config import find_config, load_config
+from analyzer.config import Config, find_config, load_config
+from analyzer.errors import MissingExtra, StoreLocationError
 from analyzer.store import Store
 from analyzer.cli.common import EXIT_OK, UsageError, _load_catalog, _message
 
@@ -38,8 +39,17 @@ def _aliased(args) -> str:
 
 def _store(config: Path | None, location: str | None = None) -> Store:
     settings = load_config(config) if config else None
-    default = settings.database() if settings else Path("reports") / "history.sqlite"
-    return Store(location or default, settings.practice_key if settings else "")
+    if settings is not None and not location:
+        return configured_store(settings)
+    return Store(location or Path("reports") / "history.sqlite", settings.practice_key if settings else "")
+
+
+def configured_store(settings: Config) -> Store:
+    """The config's database; a location it cannot use is named with the config file and key."""
+    try:
+        return Store(settings.database(), settings.practice_key)
+    except (StoreLocationError, MissingExtra) as exc:
+        raise type(exc)(f"{settings.source}: database {exc}") from None
 
 
 def _teach(args, stdout, stderr) -> int:
