@@ -129,3 +129,16 @@ def test_unhashed_read_is_the_same_read_without_the_hash(path: Path):
     assert hashed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert unhashed.sha256 == ""
     assert [s.rows.equals(u.rows) for s, u in zip(hashed.sheets, unhashed.sheets)] == [True] * len(hashed.sheets)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=200), st.sampled_from([1, 3, 64, 1 << 20]))
+def test_quotes_are_counted_as_bytes_count_them(data, end, block):
+    buffer = bytearray(data)
+    end = min(end, len(buffer))
+    original = read_pieces_module._COUNT_BLOCK
+    read_pieces_module._COUNT_BLOCK = block  # not monkeypatch: hypothesis runs many examples per fixture
+    try:
+        assert read_pieces_module._quotes(buffer, end) == buffer.count(b'"', 0, end)
+    finally:
+        read_pieces_module._COUNT_BLOCK = original
