@@ -109,3 +109,57 @@ def test_masks_and_noise_apply_as_one_sub_after_another(first, second, extra):
         masked = mask.pattern.sub(mask.replace, masked)
     assert mask_text(message, catalog) == masked.strip(" .!")
     assert _in_turn(message, _substitutions(catalog, "noise")) == noisy
+
+
+def _every_pattern_and_text():
+    from analyzer.catalog import load_default_catalog as load
+
+    catalog = load()
+    texts = [t for c in catalog.categories for t in (*c.examples, *c.near_misses)]
+    texts += ["", "£", "Account code '4ü0' £12.50 – é", "x" * 300]
+    return [p.compiled() for c in catalog.categories for p in c.patterns], texts  # the built-in one defers them
+
+
+PATTERNS, TEXTS = _every_pattern_and_text()
+
+
+def test_re2_asked_directly_finds_what_the_wrappers_finditer_finds():
+    """classify asks RE2 through the wrapper's compiled object (the wrapper's finditer cost most
+    of classify's time); every catalog pattern over every example and near-miss gives the same
+    spans and groups either way."""
+    from analyzer.classify import _Text, _fast_matching, _matches_by_wrapper, _matches_in_re2
+
+    assert _fast_matching()
+    for pattern in PATTERNS:
+        for text in TEXTS:
+            wrapped = _Text(text)
+            assert list(_matches_in_re2(pattern, wrapped)) == list(_matches_by_wrapper(pattern, wrapped)), \
+                (pattern.pattern, text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(PATTERNS), st.text(alphabet=st.sampled_from("ac0 '£é–\n\"x:-1/"), max_size=40))
+def test_re2_asked_directly_agrees_on_any_text(pattern, text):
+    from analyzer.classify import _Text, _matches_by_wrapper, _matches_in_re2
+
+    wrapped = _Text(text)
+    assert list(_matches_in_re2(pattern, wrapped)) == list(_matches_by_wrapper(pattern, wrapped))
+
+
+def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch):
+    import analyzer.classify as classify
+
+    def no_compiled_object(compiled, text):
+        raise AttributeError("'_Regexp' object has no attribute '_regexp'")
+        yield
+
+    monkeypatch.setattr(classify, "_matches_in_re2", no_compiled_object)
+    classify._fast_matching.cache_clear()
+    try:
+        assert not classify._fast_matching()
+        catalog = load_default_catalog()
+        example = catalog.category("account_archived").examples[0]
+        assert classify_cell(example, catalog)[0].category == "account_archived"
+    finally:
+        monkeypatch.undo()
+        classify._fast_matching.cache_clear()
