@@ -82,14 +82,14 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
                 continue
             records, problem, notes, formulas = read_tracking(path, client)
             messages.extend(notes)
-            if formulas:  # the work in those cells would be lost with the workbook: keep it aside
-                kept = f"; kept a copy with the formulas as {keep_copy(path, now).name}" if path in replaced else ""
-                messages.append(f"{path}: Items sheet: {formulas}{kept}")
-            if (problem or open_in_excel) and path in replaced:
-                kept = keep_copy(path, now)
+            # What this run cannot read of a workbook it replaces would be lost with it: one copy aside.
+            kept = keep_copy(path, now).name if path in replaced and (problem or open_in_excel or formulas) else ""
+            if formulas:
+                messages.append(f"{path}: Items sheet: {formulas}" + (f"; kept a copy with them as {kept}" if kept else ""))
+            if (problem or open_in_excel) and kept:
                 why = "is open in Excel (a ~$ lock file is beside it); unsaved changes are not in the saved file" \
                     if open_in_excel and not problem else problem
-                messages.append(f"{path}: {why}; kept a copy as {kept.name}")
+                messages.append(f"{path}: {why}; kept a copy as {kept}")
             elif problem:
                 messages.append(f"{path}: {problem}; its tracking was not read (the file is left as it is)")
             elif open_in_excel:

@@ -802,18 +802,22 @@ def test_a_row_added_by_hand_to_the_items_sheet_is_carried_by_its_item_id(tmp_pa
     assert "Items row 4: work typed on a row with no Item key or Item ID is not carried over" in err
 
 
-def test_a_formula_typed_into_a_tracking_column_without_a_saved_value_is_said(tmp_path):
+@pytest.mark.parametrize("open_in_excel", [False, True])
+def test_a_formula_typed_into_a_tracking_column_without_a_saved_value_is_said(tmp_path, open_in_excel):
     """A workbook edited by a script (openpyxl saves no formula results): the formula's cell is
-    read blank, and the run says which workbook to open and save in Excel."""
+    read blank, and the run says which workbook to open and save in Excel, keeping one copy with
+    the formulas (one, also when the workbook is open in Excel too)."""
     month = {"Acme Ltd": {"1001": (UNIQUE, 5), "1002": (UNIQUE, 6)}}
     assert _month(tmp_path, "oct", month, "October 2026")[0] == 0
     _edit(tmp_path / "out" / "Acme Ltd.xlsx", {"1001": {"Status": "In progress", "Note": '=CONCAT("Asked ", "Priya")'}})
+    if open_in_excel:
+        (tmp_path / "out" / "~$Acme Ltd.xlsx").write_bytes(b"lock")
     code, err = _month(tmp_path, "oct", month, "November 2026")
     assert code == 0
     (line,) = [line for line in err.splitlines() if "no saved value" in line]
     assert "Acme Ltd.xlsx: Items sheet: 1 formula cell(s) have no saved value" in line and "save it" in line
     (kept,) = (tmp_path / "out").glob("Acme Ltd (kept *).xlsx")
-    assert f"kept a copy with the formulas as {kept.name}" in line
+    assert f"kept a copy with them as {kept.name}" in line
     assert {str(r["Item ID"]): r["Note"] for r in _rows(kept)}["1001"] == '=CONCAT("Asked ", "Priya")'
     items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx")}
     assert items["1001"]["Status"] == "In progress"
