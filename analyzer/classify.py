@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from typing import TYPE_CHECKING
@@ -25,6 +25,8 @@ from analyzer.catalog import MANUAL_REVIEW, UNCLASSIFIED, Catalog, Deferred
 from analyzer.keywords import CONFIDENCE as KEY_WORDS_CONFIDENCE
 from analyzer.keywords import read_key_words
 from analyzer.similar import Phrasebook, load_phrasebook
+from analyzer.spelling import CONFIDENCE as SPELLING_CONFIDENCE
+from analyzer.spelling import Speller
 
 if TYPE_CHECKING:  # numpy and pandas load with the first table, not for one pasted message (`explain`)
     import numpy as np
@@ -58,6 +60,7 @@ class Finding:
     confidence: float = 1.0  # 0-1: a pattern or a taught template is certain
     suggestion: str = ""  # for an unclassified message: the category it looks most like
     cue: str = ""  # for a match by key words: the catalog's cue that fitted
+    read_as: str = ""  # a pattern's match after reading typing slips: what was read ("read 'acount' as 'account'")
 
     def value(self, name: str) -> str:
         return dict(self.values).get(name, "")
@@ -230,16 +233,34 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
     if taught and taught in catalog.ids:
         return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
     if second.similarity:
-        reading = read_key_words(template, catalog.categories)
-        if reading.category and not phrasebook_of(catalog).vetoes(template.lower(), reading.category):
-            return [Finding(reading.category, catalog.category(reading.category).fix, (), "", "similar",
-                            KEY_WORDS_CONFIDENCE, cue=reading.cue)]
-        verdict = phrasebook_of(catalog).judge(template.lower())
-        if verdict.category:
-            return [Finding(verdict.category, catalog.category(verdict.category).fix, (), "", "similar",
-                            verdict.confidence)]
-        return [Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", verdict.confidence, verdict.suggestion)]
+        return _second_stage(message, template, catalog)
     return [_unclassified(template)]
+
+
+def _second_stage(message: str, template: str, catalog: Catalog) -> list[Finding]:
+    """A message no pattern claims and nobody taught: read its typing slips, and the patterns
+    decide again; else its key words, then the phrasebook. The key words must read the same with
+    the slips read as typed: a slipped blocker word (`Cusotmer invoice does not exist`) must
+    block as `Customer invoice` does, and a misread word must not make a cue fit."""
+    spelled = speller_of(catalog).read(message)
+    if spelled.slips:
+        matches = _scan(spelled.text, catalog)
+        if matches:
+            return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=spelled.said)
+                    for _, finding in sorted(matches, key=lambda m: m[0])]
+    words = read_key_words(template, catalog.categories)
+    if spelled.slips and words.category:
+        read = mask_text(_strip_noise(spelled.text, catalog), catalog)
+        if read_key_words(read, catalog.categories).category != words.category:
+            words = read_key_words("", catalog.categories)  # the two readings disagree: no verdict
+    if words.category and not phrasebook_of(catalog).vetoes(template.lower(), words.category):
+        return [Finding(words.category, catalog.category(words.category).fix, (), "", "similar",
+                        KEY_WORDS_CONFIDENCE, cue=words.cue)]
+    verdict = phrasebook_of(catalog).judge(template.lower())
+    if verdict.category:
+        return [Finding(verdict.category, catalog.category(verdict.category).fix, (), "", "similar",
+                        verdict.confidence)]
+    return [Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", verdict.confidence, verdict.suggestion)]
 
 
 def template_key(template: str) -> str:
@@ -256,6 +277,17 @@ def phrasebook_of(catalog: Catalog) -> Phrasebook:
     if entry is None or entry[0] is not catalog:
         entry = (catalog, load_phrasebook(catalog, lambda text: normalised(text, catalog)))
         _PHRASEBOOKS[id(catalog)] = entry
+    return entry[1]
+
+
+_SPELLERS: dict[int, tuple[Catalog, Speller]] = {}
+
+
+def speller_of(catalog: Catalog) -> Speller:
+    """The speller whose vocabulary is the phrasebook's distinct wordings, built once per catalog."""
+    entry = _SPELLERS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        entry = _SPELLERS[id(catalog)] = (catalog, Speller(sorted(set(phrasebook_of(catalog).texts))))
     return entry[1]
 
 

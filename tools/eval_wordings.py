@@ -80,7 +80,7 @@ def measure(rows: list[dict], second: SecondStage) -> tuple[dict[str, Counter], 
         else:
             counts["exact"] += finding.category == label
             counts["seed level"] += level(finding.category) == level(label)
-            stage = "key words" if finding.cue else finding.match
+            stage = "key words" if finding.cue else "spelling" if finding.read_as else finding.match
             counts[f"by {stage}"] += finding.category == label
         counts["violations"] += finding.category in seed and level(label) != finding.category
         if finding.category != label and not (label == "none" and finding.category not in seed):
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"  +similar exact {b['exact']:>3} ({b['exact'] / n:.0%})"
                   f"  seed level {b['seed level']:>3} ({b['seed level'] / n:.0%})"
                   f"  into a seed category wrongly {b['violations']}"
-                  f"  (right by key words {b['by key words']}, by phrasebook {b['by similar']})")
+                  f"  (right by key words {b['by key words']}, by spelling {b['by spelling']}, by phrasebook {b['by similar']})")
         total = sum(both[k]["rows"] for k in KINDS)
         print(f"  all exact {sum(both[k]['exact'] for k in KINDS) / total:.1%}")
         if args.misses and name == "phrasebook half":

@@ -17,6 +17,9 @@ def _how_decided(finding, catalog) -> str:
         return "the catalog's patterns (certain)"
     if finding.match == "taught":
         return "this practice: someone taught it this message's pattern (certain)"
+    if finding.match == "similar" and finding.read_as:
+        return (f"the catalog's patterns, after reading typing slips ({finding.read_as}): probably right; check the"
+                " cause matches")
     if finding.match == "similar" and finding.cue:
         return (f"the message's key words ({finding.cue}): probably right; check the cause matches")
     if finding.match == "similar":
