@@ -44,8 +44,9 @@ def _slipped(text: str):
 
 
 def test_examples_with_one_slip_are_recognised_and_never_put_elsewhere():
-    """The catalog's examples, one word slipped: measured 55.6% recognised before the speller
-    (random slips), 90% after; a slip must never move an example into another category."""
+    """The catalog's examples, one word slipped: 66.3% of these 2,736 variants were recognised
+    before the speller (9 in a wrong category), 94.2% after; a slip must never move an example
+    into another category."""
     recognised = wrong = total = 0
     for category in CATALOG.categories:
         for example in category.examples:
@@ -54,7 +55,7 @@ def test_examples_with_one_slip_are_recognised_and_never_put_elsewhere():
                 total += 1
                 recognised += category.id in found
                 wrong += bool(found - {category.id, "unclassified"}) and category.id not in found
-    assert total > 1000 and wrong == 0 and recognised / total >= 0.85, (recognised, wrong, total)
+    assert total > 2000 and wrong == 0 and recognised / total >= 0.92, (recognised, wrong, total)
 
 
 def test_a_slipped_near_miss_is_never_put_into_its_category_nor_one_it_was_not_in():
