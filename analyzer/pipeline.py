@@ -228,7 +228,10 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     keys = item_keys(fields)
     present = _run_clients(analysis)
     covered = {names.get(c, c) for c in covered}
-    roster = {names.get(c, c) for c in known} | set(settings.expected)
+    # The clients expected this period: those seen up to it (a re-run of an older month does not
+    # call a client first seen later "export missing"), and the config's.
+    known_by_then = known_clients(store, period.slug) if store else set()
+    roster = {names.get(c, c) for c in known_by_then} | set(settings.expected)
     only = check_wanted(settings.clients, present | covered | roster) if settings.clients else set()
     _something_read(analysis, settings.out)  # after usage errors, before anything is recorded
     stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
@@ -237,7 +240,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
-    harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set())
+    harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set(),
+                           kept.load(store) if store else None)
     if store:
         kept.save(store, harvest.records)
     records = kept.load(store) if store else harvest.records

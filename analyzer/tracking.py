@@ -65,13 +65,14 @@ def empty_records() -> pd.DataFrame:
 
 
 def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset(),
-            unedited: set[tuple[str, int]] = frozenset()) -> Harvest:
-    """Read the tracking columns of each client's workbooks (oldest saved first, so the newest
-    edit of an item wins). A workbook still as its run wrote it (its name and file time in
-    `unedited`) holds nothing the store lacks and is passed over: rewritten by a re-run of an
-    older month, its file time would otherwise beat a real edit. A workbook this run will replace
-    (in `replaced`) that is open in Excel or unreadable is copied aside first; an earlier month's
-    is only read."""
+            unedited: set[tuple[str, int]] = frozenset(), known: pd.DataFrame | None = None) -> Harvest:
+    """The edits typed into the tracking columns of each client's workbooks since the store
+    (`known`: its records) last heard of them: a value is an edit only where it differs from what
+    the store holds, so a workbook saved later for one note does not bring back every other item
+    as it stood that month; where two workbooks edited one value, the one saved last wins. A
+    workbook still as its run wrote it (its name and file time in `unedited`) is passed over. A
+    workbook this run will replace (in `replaced`) that is open in Excel or unreadable is copied
+    aside first; an earlier month's is only read."""
     frames, messages = [], []
     replaced = {p.resolve() for p in replaced}
     for client, paths in workbooks.items():
@@ -96,9 +97,43 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
                 messages.append(f"{path}: is open in Excel; read as last saved (unsaved changes are not in it)")
             if records is not None:
                 frames.append(records)
-    records = pd.concat(frames, ignore_index=True) if frames else empty_records()
-    records = records.drop_duplicates(["client", "item_key"], keep="last").reset_index(drop=True)
-    return Harvest(records, tuple(messages))
+    return Harvest(_edits(frames, known if known is not None else empty_records()), tuple(messages))
+
+
+FIELDS = ("status", "assigned_to", "note", "snooze_until")
+
+
+def _edits(frames: list[pd.DataFrame], known: pd.DataFrame) -> pd.DataFrame:
+    """Per item with an edit: the store's record (To do and nothing typed when it has none) with
+    each edited field set to its last edit, in the order the workbooks were saved."""
+    if not frames:
+        return empty_records()
+    rows = pd.concat(frames, ignore_index=True)  # oldest saved first
+    keys = ["client", "item_key"]
+    was = rows[keys].merge(known.drop_duplicates(keys), on=keys, how="left")
+    was["status"] = was["status"].fillna(TO_DO).map(lambda s: normal_status(s) or s)
+    was = was.fillna("")
+    edited = {f: (rows[f].astype("str").to_numpy() != was[f].astype("str").to_numpy()) for f in FIELDS}
+    edited["status"] &= ~(rows["repeat"].to_numpy(dtype=bool) & rows["status"].str.startswith(REPEAT_PREFIX).to_numpy())
+    any_edit = np.logical_or.reduce([edited[f] for f in FIELDS])
+    if not any_edit.any():
+        return empty_records()
+    rows, was = rows[any_edit].reset_index(drop=True), was[any_edit].reset_index(drop=True)
+    edited = {f: e[any_edit] for f, e in edited.items()}
+    items = was.drop_duplicates(keys, keep="last").set_index(keys)  # the store's values, per item
+    newest = rows.drop_duplicates(keys, keep="last").set_index(keys)
+    result = items[["error_key", "updated"]].copy()
+    for field in FIELDS:
+        last = rows[edited[field]].drop_duplicates(keys, keep="last").set_index(keys)[field]
+        result[field] = last.reindex(result.index).fillna(items[field])
+    # The error the item had when its status was set (a dismissed item comes back when it changes).
+    status_rows = rows[edited["status"]].drop_duplicates(keys, keep="last").set_index(keys)["error_key"]
+    result["error_key"] = status_rows.reindex(result.index).fillna(
+        items["error_key"].where(items["error_key"] != "", newest["error_key"]))
+    # Saved no earlier than the record it changes: ISO times, compared as text.
+    result["updated"] = [max(a, b) for a, b in zip(newest["updated"].astype("str"), items["updated"].astype("str"))]
+    result["source"] = newest["source"]
+    return result.reset_index()[["client", "item_key", *COLUMNS]]
 
 
 def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str], str]:
@@ -123,8 +158,11 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
     # A row a bookkeeper added by hand has an Item ID but no key: the id is its key, as the tool makes it.
     keys = _text(rows[key_column]).where(_text(rows[key_column]) != "", by_id) if key_column else by_id
     status_text = _text(rows[columns["status"]])
-    tracked = (keys != "") & ~status_text.str.startswith(REPEAT_PREFIX)
-    lost = _work_without_a_key(path, rows, columns, keys, status_text)
+    # A row repeating an item above (`Repeat of row 6`) is the same item: what is typed on it counts
+    # for the item, but its Status label is no status.
+    repeat = status_text.str.startswith(REPEAT_PREFIX)
+    tracked = keys != ""
+    lost = _work_without_a_key(path, rows, columns, keys, status_text.where(~repeat, ""))
     updated = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
     frame = pd.DataFrame({
         "client": client,
@@ -136,10 +174,12 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
         "error_key": _text(rows[columns["error"]]).map(error_key) if "error" in columns else "",
         "updated": updated,
         "source": str(path),
+        "repeat": repeat.to_numpy(dtype=bool),
     })
     kept = tracked.to_numpy(dtype=bool)
-    notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[kept], status_text[kept],
-                        rows[columns["snooze until"]][kept] if "snooze until" in columns else None, frame[kept])
+    said = kept & ~repeat.to_numpy(dtype=bool)
+    notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[said], status_text[said],
+                        rows[columns["snooze until"]][said] if "snooze until" in columns else None, frame[said])
     return frame[kept].reset_index(drop=True), "", [*lost, *notes], formulas
 
 

@@ -821,3 +821,79 @@ def test_a_formula_typed_into_a_tracking_column_without_a_saved_value_is_said(tm
     assert {str(r["Item ID"]): r["Note"] for r in _rows(kept)}["1001"] == '=CONCAT("Asked ", "Priya")'
     items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx")}
     assert items["1001"]["Status"] == "In progress"
+
+
+def test_a_month_old_workbook_saved_later_changes_only_what_was_typed_in_it(tmp_path):
+    """September's workbook opened and saved after October's (a note looked up and added): its
+    other rows, as September left them, must not undo October's work; the one new note counts."""
+    month = {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20), "1003": (LOCK, 30)}}
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", month), "September 2026")
+    assert _run("run", "--config", str(september))[0] == 0
+    sep_book, oct_book = (tmp_path / "out" / p / "Acme Ltd.xlsx" for p in ("2026-09", "2026-10"))
+    _edit(sep_book, {"1001": {"Status": "In progress", "Assigned to": "Tom", "Note": "sep note"}})
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", month), "October 2026")
+    assert _run("run", "--config", str(october))[0] == 0
+    _edit(oct_book, {"1001": {"Status": "Waiting on client", "Assigned to": "Priya", "Note": "oct note"},
+                     "1002": {"Assigned to": "Priya", "Snooze until": dt.datetime(2099, 1, 15)}})
+    _edit(sep_book, {"1003": {"Note": "looked up in September's file"}})  # saved last
+    november = _config(tmp_path, _exports(tmp_path / "in-nov", month), "November 2026")
+    code, _, err = _run("run", "--config", str(november))
+    assert code == 0, err
+    items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "2026-11" / "Acme Ltd.xlsx")}
+    assert (items["1001"]["Status"], items["1001"]["Assigned to"], items["1001"]["Note"]) == \
+        ("Waiting on client", "Priya", "oct note")
+    assert (items["1002"]["Assigned to"], items["1002"]["Snooze until"]) == ("Priya", dt.datetime(2099, 1, 15))
+    assert items["1003"]["Note"] == "looked up in September's file"
+
+
+def test_a_renamed_workbook_put_back_after_the_next_one_was_saved_still_carries_over(tmp_path):
+    month = {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}}
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", month), "October 2026")
+    assert _run("run", "--config", str(october))[0] == 0
+    oct_book = tmp_path / "out" / "2026-10" / "Acme Ltd.xlsx"
+    _edit(oct_book, {"1001": {"Status": "Waiting on client", "Note": "client re-adding the feed"}})
+    aside = oct_book.rename(oct_book.with_name("Acme (renamed).xlsx"))
+    november = _config(tmp_path, _exports(tmp_path / "in-nov", month), "November 2026")
+    code, _, err = _run("run", "--config", str(november))
+    assert code == 0 and "not where they were written" in err, err
+    _edit(tmp_path / "out" / "2026-11" / "Acme Ltd.xlsx", {"1002": {"Assigned to": "Sam"}})  # saved after
+    aside.rename(oct_book)  # put back, as the message asks
+    code, _, err = _run("run", "--config", str(november))
+    assert code == 0, err
+    items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "2026-11" / "Acme Ltd.xlsx")}
+    assert (items["1001"]["Status"], items["1001"]["Note"]) == ("Waiting on client", "client re-adding the feed")
+    assert items["1002"]["Assigned to"] == "Sam"
+
+
+def test_work_typed_on_a_repeat_row_counts_for_its_item(tmp_path):
+    """An item listed twice (its client's file and the merged export): the second line says
+    `Repeat of row N`, and what a bookkeeper types there is the item's."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        HEADER + f'1001,15/09/2026,Supplier 1,10.00,GBP,"{UNIQUE}"\n1001,15/09/2026,Supplier 1,10.00,GBP,"{UNIQUE}"\n',
+        encoding="utf-8")
+    assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    book = tmp_path / "out" / "Acme Ltd.xlsx"
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["Items"]
+    header = [c.value for c in sheet[1]]
+    (repeat,) = [row for row in sheet.iter_rows(min_row=2) if str(row[0].value).startswith("Repeat of row")]
+    repeat[header.index("Assigned to")].value = "Priya"
+    repeat[header.index("Note")].value = "typed on the repeat line"
+    workbook.save(book)
+    assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")[0] == 0
+    first = next(r for r in _rows(book) if not str(r["Status"]).startswith("Repeat of row"))
+    assert (first["Status"], first["Assigned to"], first["Note"]) == ("To do", "Priya", "typed on the repeat line")
+
+
+def test_rerunning_an_older_month_does_not_expect_a_client_first_seen_later(tmp_path):
+    october = {"Acme Ltd": {"1001": (UNIQUE, 5)}}
+    assert _month(tmp_path, "oct", october, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", {**october, "Newco Ltd": {"2001": (UNIQUE, 6)}}, "November 2026")[0] == 0
+    code, err = _month(tmp_path, "oct", october, "October 2026")
+    assert code == 0 and "Newco" not in err, err
+    assert set(_manifest(tmp_path)) == {"Acme Ltd"}
+    code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"), "--json")
+    states = {(s["client"], s["slug"]): s["state"] for s in json.loads(out)["states"]}
+    assert code == 0 and ("Newco Ltd", "2026-10") not in states and states[("Newco Ltd", "2026-11")] == "failing"
