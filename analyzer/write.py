@@ -145,6 +145,16 @@ def write_table(table: pd.DataFrame, target: str, stdout: TextIO, raw: bool = Fa
             stdout.write(str(chunk, "utf-8"))
         return
     path = Path(target)
+    try:
+        _write_table_file(table, path)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"{target}: cannot write the classification ({exc.strerror or exc}); nothing was"
+                          " written") from None
+
+
+def _write_table_file(table: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as temporary:
         if path.suffix.lower() == ".jsonl":
             if table.empty:  # pandas writes one blank line, which is not valid JSON Lines

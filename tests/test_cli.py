@@ -387,3 +387,32 @@ def test_a_scheduler_given_on_the_command_line_is_named_as_the_option(tmp_path):
     pytest.importorskip("distributed")
     code, _, err = run("report", str(SAMPLES), "--out", str(tmp_path / "out"), "--scheduler", "nope")
     assert code == 2 and err.startswith("publish-failures: --scheduler 'nope': not a scheduler address")
+
+
+@pytest.mark.parametrize("name, words", [
+    ("folder", "is a folder; give a file name"),
+    ("classified.xlsx", "not a workbook; name it .csv"),
+])
+def test_classify_output_it_cannot_write_as_asked_is_said_before_reading(tmp_path, name, words):
+    (tmp_path / "folder").mkdir()
+    code, _, err = run("classify", str(SAMPLES), "-o", str(tmp_path / name))
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "classified.xlsx").exists()
+
+
+@pytest.mark.parametrize("data", [
+    "Account code \u2018455\u2019 has been archived".encode("cp1252"),  # Notepad's "ANSI"
+    "Account code '455' has been archived".encode("utf-16"),  # Excel's "Unicode text"
+    "\ufeffAccount code '455' has been archived".encode("utf-8"),
+])
+def test_explain_reads_piped_text_saved_by_windows_tools(data):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["explain", "-"], stdout=out, stderr=err, stdin=io.TextIOWrapper(io.BytesIO(data)))
+    assert code == 0 and "[account_archived]" in out.getvalue() and "account code: 455" in out.getvalue(), err.getvalue()
+
+
+def test_explain_of_an_argument_the_terminal_could_not_decode():
+    """Bytes that are not UTF-8 reach Python's argv as surrogates; printing them crashed."""
+    given = "Account code \x92455\x92 has been archived".encode("latin-1").decode("utf-8", "surrogateescape")
+    code, out, err = run("explain", given)
+    assert code == 0 and "[account_archived]" in out and "Traceback" not in err

@@ -103,8 +103,9 @@ def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
             raise UsageError("publish-failures explain -: there is no standard input; pass the message in quotes")
         if _is_terminal(stdin):
             print("publish-failures: paste the error, then press Ctrl-D (Ctrl-Z then Enter on Windows)", file=stderr)
+        raw = getattr(stdin, "buffer", None)
         try:
-            given = stdin.read()
+            given = _text_of(raw.read()) if raw is not None else stdin.read()
         except UnicodeDecodeError:
             raise UnreadableInput("publish-failures explain -: standard input is not UTF-8 text;"
                                   " save or paste it as UTF-8, or pass the message in quotes") from None
@@ -113,7 +114,20 @@ def _message(given: str, stdin: TextIO | None, stderr: TextIO) -> str:
     elif not given.strip():
         raise UsageError('publish-failures explain: the message is empty; pass the error text in quotes,'
                          ' or - to read it from standard input')
+    elif any("\udc80" <= c <= "\udcff" for c in given):  # bytes the terminal's encoding could not read
+        given = _text_of(given.encode("utf-8", "surrogateescape"))
     return given
+
+
+def _text_of(data: bytes) -> str:
+    """Pasted or piped text in whatever a Windows or Mac tool saved it as: UTF-8 or UTF-16 (by
+    its byte-order mark), else UTF-8, else Windows-1252 (Excel's and Notepad's "ANSI")."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def _load_catalog(paths, stderr: TextIO):

@@ -63,6 +63,7 @@ def _classify(args, stdout, stderr) -> int:
     from analyzer.write import write_table
 
     use_small_pages()
+    _check_output(args.output)
     database = _database(args) if args.db else _default_database(args.config)
     analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), database=database,
                        hashed=False)  # the hashes are for the report's manifest
@@ -71,6 +72,22 @@ def _classify(args, stdout, stderr) -> int:
     write_table(table, target, stdout, raw=args.raw)
     _report_reading(analysis, stderr)
     return EXIT_INPUT if analysis.failures else EXIT_OK
+
+
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+def _check_output(output: str | None) -> None:
+    """classify -o: a file it can write as asked, said before a month is read."""
+    if not output or output == "-":
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"publish-failures classify -o {output}: is a folder; give a file name, such as"
+                         f" {path / 'classified.csv'}")
+    if path.suffix.lower() in _WORKBOOK_SUFFIXES:
+        raise UsageError(f"publish-failures classify -o {output}: classify writes CSV (Excel opens it) or JSON"
+                         " Lines (.jsonl), not a workbook; name it .csv, or use `report` for Excel reports")
 
 
 def report_settings_from(args: argparse.Namespace) -> ReportSettings:
