@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # numpy and pandas load with the first table, not for one pas
     import pandas as pd
 
 NO_ERROR_TEXT = "(no error text in the export)"
+# What spreadsheets and people put in a cell that has no error: no message to look up.
+PLACEHOLDERS = frozenset({"-", "--", "–", "—", "n/a", "na", "#n/a", "none", "null", "nil", "(blank)", "(none)",
+                          "(empty)", "no error", "ok", "published"})
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'",
                          "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
                          "\u00a0": " ", "\u2007": " ", "\u202f": " "})
@@ -42,8 +45,8 @@ _SEPARATORS = re2.compile(r"\s*(?:\r?\n|\r|;|\s\|\s|•)\s*")
 _SEPARATOR_CHARACTERS = "\n\r;|•"  # a cell without any of these has nothing _SEPARATORS splits on
 _JSON_START = re.compile(r"[\[{]")
 _JSON_TEXT_FIELD = re2.compile(r'"(Message|Detail|Title)"\s*:\s*"((?:\\.|[^"\\])*)"')
-# No cell needs more than this to say what went wrong; a longer one is classified on its start,
-# so the work per cell is bounded whatever a file holds.
+# No cell needs more than this to say what went wrong; a longer one is classified on its start
+# and its end, so the work per cell is bounded whatever a file holds.
 MAX_CLASSIFY_CHARS = 20_000
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 
@@ -138,7 +141,10 @@ def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] |
     """Every error in one cell, in order of appearance, each distinct finding once."""
     found: dict[Finding, None] = {}
     cache = {} if cache is None else cache
-    cell = cell[:MAX_CLASSIFY_CHARS]
+    if len(cell) > MAX_CLASSIFY_CHARS:  # its start and its end: a wrapper's log may end in Xero's message
+        cell = f"{cell[:MAX_CLASSIFY_CHARS // 2]}\n{cell[-(MAX_CLASSIFY_CHARS // 2):]}"
+    if " ".join(cell.split()).casefold() in PLACEHOLDERS:
+        return (_unclassified(NO_ERROR_TEXT),)
     for message in split_messages(cell):
         if message not in cache:
             cache[message] = _classify_message(message, catalog, second)

@@ -163,3 +163,15 @@ def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch
     finally:
         monkeypatch.undo()
         classify._fast_matching.cache_clear()
+
+
+@pytest.mark.parametrize("cell", ["-", " N/A ", "#N/A", "None", "null", "—", "OK", "Published", "n/a"])
+def test_a_placeholder_is_no_error_text(cell):
+    (finding,) = classify_cell(cell, load_default_catalog())
+    assert (finding.category, finding.template) == ("unclassified", NO_ERROR_TEXT)
+
+
+def test_a_known_error_at_the_end_of_a_very_long_cell_is_found():
+    """A wrapper's log of 20,000 characters and more, Xero's message last."""
+    cell = "lorem ipsum " * 2000 + "\nAccount code '455' has been archived, or has been deleted."
+    assert "account_archived" in {f.category for f in classify_cell(cell, load_default_catalog())}

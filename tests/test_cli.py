@@ -87,6 +87,10 @@ def test_unreadable_input_exit_1_others_still_processed(tmp_path):
         (["classify", "x.csv", "--column", "colour=Red"], "unknown role"),
         (["report", "x.csv", "--format", "pdf"], "--format 'pdf'"),
         (["classify", "x.csv", "--dayfirst", "--monthfirst"], "not allowed with"),
+        (["classify", "x.csv", "--max-rows", "-5"], "--max-rows: -5 is not above 0"),
+        (["classify", "x.csv", "--max-rows", "0"], "--max-rows: 0 is not above 0"),
+        (["report", "x.csv", "--max-cells", "lots"], "'lots' is not a whole number"),
+        (["report", "x.csv", "--max-file-mb", "-1"], "--max-file-mb: -1 is not a size above 0"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(argv, message):

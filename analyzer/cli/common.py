@@ -52,6 +52,28 @@ class _Version(argparse.Action):
 MOST_WORKERS = 64  # each worker is a process holding a share of the month: more only exhausts memory
 
 
+def _positive_int(text: str) -> int:
+    """A limit: a whole number above 0 (0 or less would refuse, or silently lift, every file)."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not above 0")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """A size limit in MB, above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a size above 0")
+    return value
+
+
 def _worker_count(text: str) -> int:
     """--workers: 0 (choose) up to MOST_WORKERS."""
     try:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from analyzer.columns import ROLES
-from analyzer.cli.common import _Parser, _Version, _worker_count
+from analyzer.cli.common import _Parser, _Version, _positive_float, _positive_int, _worker_count
 from analyzer.cli.explaining import _explain, _rules
 from analyzer.cli.reporting import _classify, _report, _run
 from analyzer.cli.state import _clients, _history, _teach
@@ -147,14 +147,14 @@ def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--cl
                        help="read dates like 05/08/2026 as May 8")
     command.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                          help="an extra catalog file of the practice's own categories and fixes (may repeat)")
-    command.add_argument("--max-file-mb", type=float, default=None, help="largest input file read (default 1024)")
-    command.add_argument("--max-rows", type=int, default=None, help="most data rows read from one table (default 5,000,000)")
-    command.add_argument("--max-cell-chars", type=int, default=None, help="longest cell read (default 1,000,000)")
-    command.add_argument("--max-unzipped-mb", type=float, default=None,
+    command.add_argument("--max-file-mb", type=_positive_float, default=None, help="largest input file read (default 1024)")
+    command.add_argument("--max-rows", type=_positive_int, default=None, help="most data rows read from one table (default 5,000,000)")
+    command.add_argument("--max-cell-chars", type=_positive_int, default=None, help="longest cell read (default 1,000,000)")
+    command.add_argument("--max-unzipped-mb", type=_positive_float, default=None,
                          help="largest size a workbook may unpack to (default 2048)")
-    command.add_argument("--max-cells", type=int, default=None,
+    command.add_argument("--max-cells", type=_positive_int, default=None,
                          help="most cells one sheet may span, blanks included (default 16,000,000)")
-    command.add_argument("--max-columns", type=int, default=None, help="most columns one table may have (default 2,000)")
+    command.add_argument("--max-columns", type=_positive_int, default=None, help="most columns one table may have (default 2,000)")
 
 
 def _add_report_options(command: argparse.ArgumentParser) -> None:
