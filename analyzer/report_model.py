@@ -314,6 +314,22 @@ def _day(value) -> dt.date | None:
     return value if isinstance(value, dt.date) else None
 
 
+DEXT_HOSTS = ("dext.com", "receipt-bank.com", "receiptbank.com")  # Receipt Bank: Dext's former name
+
+
+def _dext_address(link: str) -> bool:
+    """Whether a link is one of Dext's own (the page shows it as "Open in Dext"): a link cell
+    holding any other address (a phishing page pasted into an export) is not offered as Dext's."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(link.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("https", "http") and any(host == h or host.endswith("." + h) for h in DEXT_HOSTS)
+
+
 def _item(row, record, fix_key, also, values, categories, status="", first_seen="", tracking=None) -> Item:
     link = str(record.link)
     return Item(
@@ -327,7 +343,7 @@ def _item(row, record, fix_key, also, values, categories, status="", first_seen=
         category=str(record.category),
         tax=" ".join(t for t in (str(record.tax_name), str(record.tax_code)) if t),
         error=str(record.error),
-        link=link if link.lower().startswith(("https://", "http://")) else "",
+        link=link if _dext_address(link) else "",
         source_file=str(record.source_file),
         source_row=int(record.source_row),
         categories=categories,

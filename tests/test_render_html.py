@@ -528,3 +528,18 @@ def test_a_template_too_big_to_compile_is_one_line(tmp_path, monkeypatch):
             render_html.check_templates(tmp_path)
     finally:
         render_html.environment.cache_clear()
+
+
+@pytest.mark.parametrize("link, offered", [
+    ("https://app.dext.com/receipts/view/59462513", True),
+    ("https://dext.com/x", True),
+    ("http://app.receipt-bank.com/view/1", True),
+    ("https://evil.example/phish", False),
+    ("https://app.dext.com.evil.example/view/1", False),
+    ("https://evil.example/?next=app.dext.com", False),
+    ("javascript:alert(1)", False),
+])
+def test_only_dexts_own_links_are_offered_as_open_in_dext(link, offered):
+    from analyzer.report_model import _dext_address
+
+    assert _dext_address(link) is offered
