@@ -55,7 +55,8 @@ _DATE_FORMATS_DAYFIRST = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 _DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
 _DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
                        "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%B %d, %Y", "%d-%B-%Y")
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})$")
+# 14/10/2026, and as Excel writes a date and time to CSV: 14/10/2026 13:45 (the time is left out).
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)?$")
 _SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 

@@ -97,6 +97,9 @@ DATES = [
     ("6-1-2026", True, dt.datetime(2026, 1, 6)), ("31.12.2026", True, dt.datetime(2026, 12, 31)),
     ("31/02/2026", True, None), ("06/10-2026", True, None), ("2026-10-06", True, dt.datetime(2026, 10, 6)),
     ("06 Oct 2026", True, dt.datetime(2026, 10, 6)), ("06/10/26", True, dt.datetime(2026, 10, 6)), ("", True, None),
+    # As Excel writes a date and time to CSV: the day is read, the time left out.
+    ("14/10/2026 13:45", True, dt.datetime(2026, 10, 14)), ("10/14/2026 1:45 PM", False, dt.datetime(2026, 10, 14)),
+    ("14/10/2026 13:45:09", True, dt.datetime(2026, 10, 14)), ("14/10/2026 noon", True, None),
 ]
 
 
