@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -33,15 +33,23 @@ _TOTAL_LABEL = re.compile(
     r"(?i)\s*(?:(?:(?:grand\s+|sub\s*)?totals?|sums?|count)\s*:?\s*\d*|\d+\s+(?:items?|rows?|receipts?))\s*:?\s*")
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _TOTAL_ROW = re.compile(r"^\s*(?:grand\s+)?(?:sub)?totals?\b\s*:?", re.I)
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# A period as people name tabs and files: Oct 2026, October, Oct26, 2026-10, 10.2026, Q3, FY26.
+_PERIOD = rf"(?:{_MONTH}\.?(?:[\s_\-']*\d{{2,4}})?|q[1-4](?:[\s_\-]*\d{{2,4}})?|fy\d{{2,4}}|\d{{1,4}}(?:[-_.]\d{{1,4}}){{0,2}})"
 _GENERIC_SHEET = re.compile(
-    r"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)$", re.I
+    rf"^(?:sheet|page|tabelle|feuil|hoja)\s*\d*$|^(?:data|export|errors?|items?|report|failed.*|publish.*|dext.*)"
+    rf"(?:\s*\(?\d+\)?)?$|^{_PERIOD}(?:\s+{_PERIOD})?$", re.I
 )
 _FILE_NOISE = re.compile(
-    r"(?:[\s_\-–—]+(?:dext|xero|failed|failures?|publish(?:ing)?|errors?|items?|export(?:ed)?|report|"
-    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|q[1-4]|fy\d{2,4}|\d{1,4}(?:[-_.]\d{1,2}){0,2}))+$",
+    rf"(?:[\s_\-–—]+(?:dext|xero|failed|failures?|publish(?:ing)?|errors?|items?|export(?:ed)?|report|{_PERIOD}))+$",
     re.I,
 )
+# What copying a file adds to its name: "Copy of ...", "... - Copy", "... copy", "... (2)", "... (Oct 2026)".
+_COPY_MARKS = re.compile(rf"^copy of\s+|(?:\s*-?\s*copy(?:\s*\(\d+\))?|\s*\((?:\d+|{_PERIOD}(?:\s+{_PERIOD})?)\))+$", re.I)
+# A period before the name: only with its year or in digits ("May Foods Ltd" is a client).
+_LEADING_PERIOD = re.compile(rf"^(?:(?:{_MONTH}\.?[\s_\-']*\d{{2,4}}|\d{{1,4}}(?:[-_.]\d{{1,4}}){{1,2}}|q[1-4][\s_\-]*\d{{2,4}})"
+                             rf"[\s_\-–—]+)+", re.I)
 _SYMBOL_CURRENCY = {"£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
 # An amount as exports and people write one: a sign or parentheses, a currency symbol or code
 # before or after, digits grouped by commas, dots, spaces or apostrophes, a trailing minus.
@@ -62,6 +70,11 @@ _SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 class NormaliseError(Exception):
     """A table that cannot be understood (no error column); one line naming file and columns."""
+
+
+class NoErrorColumn(NormaliseError):
+    """A table with no column of error text: beside sheets of failed items in the same workbook,
+    a Summary, Cover or Notes sheet, skipped and counted; alone, the file cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -113,16 +126,32 @@ def normalise_inputs(inputs: list[InputFile], options: Options = Options()) -> B
     for input_file in inputs:
         if not input_file.ok:
             continue
+        without_errors: list[tuple[Sheet, NoErrorColumn]] = []
+        read_here = 0
         for sheet in input_file.sheets:
             try:
                 original, typed, skips, info = normalise_sheet(input_file.path, sheet, options, len(input_file.sheets))
+            except NoErrorColumn as exc:
+                without_errors.append((sheet, exc))
+                continue
             except NormaliseError as exc:
                 failures.append(f"{input_file.path}: {exc}")
                 continue
+            read_here += 1
             originals.append(original)
             fields.append(typed)
             skipped.extend(skips)
             tables.append(info)
+        for sheet, exc in without_errors:
+            if read_here:  # a Summary or Cover sheet beside the clients' sheets: its rows counted as skipped
+                skipped.extend(SkippedRow(input_file.path, sheet.sheet_name or "", int(r), "summary-sheet row")
+                               for r in sheet.rows["source_row"].tolist())
+                said = (f"sheet {sheet.sheet_name!r} has no error column, so it lists no failed items: its"
+                        f" {len(sheet.rows)} row(s) were skipped")
+                first = len(tables) - read_here  # its notes go with the workbook's first table, not lost
+                tables[first] = replace(tables[first], notes=(*tables[first].notes, *sheet.notes, said))
+            else:  # what was noted of the sheet says why (its other sheets hidden, say)
+                failures.append(f"{input_file.path}: {exc}" + "".join(f"; {note}" for note in sheet.notes))
     return Batch(
         original=_concat(originals),
         fields=_concat(fields) if fields else _empty_fields(),
@@ -145,7 +174,7 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     if "error" not in roles:
         listed = ", ".join(sheet.header) or "none"
         where = f"sheet {sheet.sheet_name!r}: " if sheet.sheet_name else ""
-        raise NormaliseError(
+        raise NoErrorColumn(
             f"{where}no error column found (columns: {listed}); name it 'Error', or pass --column error=\"<header>\""
             " ([columns] error = \"<header>\" in a config)"
         )
@@ -526,8 +555,10 @@ def _is_file_like(sheet_name: str, path: str) -> bool:
 def client_from_path(path: str) -> str:
     """`Acme Plumbing Ltd - failed items Oct 2026.csv` -> `Acme Plumbing Ltd`."""
     parts = re.split(r"[\\/]", path)
-    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", parts[-1])
-    name = _FILE_NOISE.sub("", stem.replace("_", " ")).strip(" -–—_.")
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", parts[-1]).replace("_", " ")
+    for _ in range(3):  # "Copy of X - failed items Oct 2026 (1)": marks and noise, peeled in turn
+        stem = _LEADING_PERIOD.sub("", _FILE_NOISE.sub("", _COPY_MARKS.sub("", stem.strip()))).strip(" -–—_.")
+    name = stem
     if re.search(r"[A-Za-z]", name) and not re.fullmatch(r"(?i)(dext|xero|failed|export|errors?|items?)", name):
         return " ".join(name.split())
     folder = parts[-2] if len(parts) > 1 and parts[-2] not in ("", ".", "..") else "Unnamed client"

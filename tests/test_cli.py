@@ -420,3 +420,43 @@ def test_explain_of_an_argument_the_terminal_could_not_decode():
     given = "Account code \x92455\x92 has been archived".encode("latin-1").decode("utf-8", "surrogateescape")
     code, out, err = run("explain", given)
     assert code == 0 and "[account_archived]" in out and "Traceback" not in err
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        if name in hidden:
+            sheet.sheet_state = "hidden"
+    book.save(path)
+    return path
+
+
+ITEMS = [["Item ID", "Supplier", "Error"], ["1", "Acme Supplies", "Invoice # must be unique."]]
+
+
+def test_a_summary_sheet_and_a_hidden_sheet_beside_the_clients_sheets(tmp_path):
+    """A Summary sheet (no error column) is no failure of the workbook: its rows are skipped and
+    counted; a hidden sheet (an old client, set aside) is not read, and both are said."""
+    book = _workbook(tmp_path / "Practice Oct 2026.xlsx", {
+        "Summary": [["Client", "Items"], ["Acme Ltd", 1], ["Old Ltd", 1]],
+        "Acme Ltd": ITEMS,
+        "Old Ltd": ITEMS,
+    }, hidden=("Old Ltd",))
+    code, out, err = run("classify", str(book))
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out), dtype=str)
+    assert table["Item ID"].tolist() == ["1"] and table["client"].tolist() == ["Acme Ltd"]
+    assert "hidden sheet(s) not read: 'Old Ltd'" in err and "sheet 'Summary' has no error column" in err
+    assert "skipped 2 (2 summary-sheet rows)" in err
+
+
+def test_a_workbook_whose_only_data_is_hidden_says_so(tmp_path):
+    book = _workbook(tmp_path / "Acme Ltd.xlsx", {"Cover": [["See data"]], "Data": ITEMS}, hidden=("Data",))
+    code, _, err = run("classify", str(book))
+    assert code == 1 and "hidden sheet(s) not read: 'Data'" in err and "Traceback" not in err, err

@@ -104,6 +104,20 @@ def test_column_override(tmp_path):
         ("Acme_Plumbing_Ltd_failed_items_2026-10.csv", "Acme Plumbing Ltd"),
         ("Bistro Lumière - publishing errors Oct 2026.csv", "Bistro Lumière"),
         ("failed items.csv", "clientfolder"),
+        # What copying and saving again add to a name: the client stays one client.
+        ("Acme Ltd - failed items Oct 2026 (1).csv", "Acme Ltd"),
+        ("Acme Ltd - failed items Oct 2026 - Copy.csv", "Acme Ltd"),
+        ("Copy of Acme Ltd - failed items.csv", "Acme Ltd"),
+        ("Acme Ltd - failed items copy.csv", "Acme Ltd"),
+        ("Acme Ltd - failed items - 03.11.2026.csv", "Acme Ltd"),
+        ("Acme Ltd - failed items (Oct 2026).csv", "Acme Ltd"),
+        ("2026-10 Acme Ltd.csv", "Acme Ltd"),
+        ("Acme Ltd Oct26.csv", "Acme Ltd"),
+        ("export (3).csv", "clientfolder"),
+        # A month that is part of the name stays.
+        ("May Foods Ltd - failed items.csv", "May Foods Ltd"),
+        ("June Smith Physio.csv", "June Smith Physio"),
+        ("Copycat Ltd.csv", "Copycat Ltd"),
     ],
 )
 def test_client_from_file_name(tmp_path, file_name, client):
@@ -330,3 +344,16 @@ def test_dates_that_cannot_be_read_are_named_by_column_and_first_row(tmp_path):
     batch = _batch(_write(tmp_path, "c.csv", data))
     notes = [n for t in batch.tables for n in t.notes if "date(s)" in n]
     assert notes == ["column 'Date': 2 date(s) could not be read (row 3: '31/02/2026'); they are shown as written"]
+
+
+@pytest.mark.parametrize("sheet", ["Oct 2026", "October", "Sep 2026", "2026-10", "Export 1", "Q3 2026"])
+def test_a_tab_named_after_a_month_or_an_export_is_no_client(tmp_path, sheet):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = sheet
+    book.active.append(["Item ID", "Error"])
+    book.active.append(["1", "boom"])
+    book.save(tmp_path / "Acme Ltd - failed items.xlsx")
+    batch = _batch(tmp_path / "Acme Ltd - failed items.xlsx")
+    assert batch.fields["client"].tolist() == ["Acme Ltd"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -28,13 +29,20 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
                 raise ReadError(f"has no sheet named {only!r} (its sheets: {', '.join(workbook.sheet_names)[:200]});"
                                 f" name the sheet {only} again")
             sheets = []
+            # A sheet hidden in Excel is one the practice set aside (an old client, scratch work).
+            hidden = _hidden_sheets(workbook) if only is None else set()
             for name in workbook.sheet_names:
-                if only is not None and name.casefold() != only.casefold():
+                if only is not None and name.casefold() != only.casefold() or name in hidden:
                     continue
                 grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 sheet = _read_sheet(name, grid, limits, (*notes, *per_sheet.get(name, ())))
                 if sheet is not None:
                     sheets.append(sheet)
+            if hidden:
+                said = f"hidden sheet(s) not read: {', '.join(repr(h) for h in sorted(hidden))}; unhide them in Excel to include them"
+                if not sheets:
+                    raise ReadError(f"has no visible sheet with data ({said})")
+                sheets[0] = replace(sheets[0], notes=(*sheets[0].notes, said))
             return tuple(sheets)
         finally:
             workbook.close()
@@ -46,6 +54,14 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
         if type(exc).__name__ == "PasswordError":
             raise ReadError("workbook is password-protected; open it in Excel, remove the password and save it again") from None
         raise ReadError(f"workbook is damaged or not a real .xlsx ({_reason(exc)}); open it in Excel and save it again") from None
+
+
+def _hidden_sheets(workbook) -> set[str]:
+    """The sheets hidden (or "very hidden") in Excel; none where the reader cannot tell."""
+    try:
+        return {m.name for m in workbook.sheets_metadata if str(m.visible).rsplit(".", 1)[-1].lower() != "visible"}
+    except AttributeError:
+        return set()
 
 
 def _read_sheet(name: str, grid: list[list[object]], limits: Limits, notes: tuple[str, ...] = ()) -> Sheet | None:
