@@ -253,7 +253,8 @@ def _cell_text(cell: object) -> str:
 
 
 def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: dict[str, str]):
-    """Blank rows, totals rows and repeated header rows are skipped, each with its reason.
+    """Blank rows, totals rows, repeated header rows and lines of words alone in the first column
+    (a footer, a second title) are skipped, each with its reason.
     Each has an empty or header-like error cell, so only those rows are examined in full."""
     n = len(sheet.rows)
     if not text:
@@ -262,6 +263,7 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
     blank = np.zeros(n, dtype=bool)
     totals = np.zeros(n, dtype=bool)
     repeated = np.zeros(n, dtype=bool)
+    lines = np.zeros(n, dtype=bool)
     if candidates.any():
         at = np.flatnonzero(candidates)
         stripped = {h: s.iloc[at].str.strip().reset_index(drop=True) for h, s in text.items()}
@@ -275,11 +277,17 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         labelled |= first_cells.str.match(_TOTAL_ROW).fillna(False).to_numpy(dtype=bool)
         totals[at] = error_empty & (labelled | _sums_only(stripped, roles)) & (filled > 0)
         repeated[at] = _repeated_headers(stripped) & (filled > 0)
-    keep = ~(blank | totals | repeated)
+        # A line of words alone in the first column, no error: "Page 1 of 2", "Printed by Jane",
+        # "Confidential", a second title. An item id alone there is an item with no error text.
+        first_column = next(iter(stripped.values()))
+        words = (filled == 1) & (first_column != "").to_numpy() & ~first_column.str.fullmatch(_ID_LIKE).to_numpy(dtype=bool)
+        lines[at] = error_empty & words & ~totals[at] & ~repeated[at]
+    keep = ~(blank | totals | repeated | lines)
     sheet_label = sheet.sheet_name or ""
     source_rows = sheet.rows["source_row"].to_numpy()
     skips = []
-    for mask, reason in ((blank, "blank row"), (totals, "totals row"), (repeated, "repeated header row")):
+    for mask, reason in ((blank, "blank row"), (totals, "totals row"), (repeated, "repeated header row"),
+                         (lines, "title or footer row")):
         skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
     skips.sort(key=lambda s: s.source_row)
     return keep, skips
@@ -342,6 +350,9 @@ def _repeated_headers(stripped: dict[str, pd.Series]) -> np.ndarray:
         values = stripped[h][candidates]
         candidates[candidates] = ((values.str.lower() == h.lower()) | (values == "")).to_numpy(dtype=bool)
     return candidates
+
+
+_ID_LIKE = re.compile(r"(?=.*\d)[A-Za-z0-9_\-./#:]{1,64}")  # an item id: one token holding a digit
 
 
 def _first_filled(stripped: dict[str, pd.Series]) -> pd.Series:

@@ -171,7 +171,6 @@ def test_explain_argument_does_not_read_standard_input():
     "stdin, code, message",
     [
         (None, 2, "there is no standard input"),
-        (io.TextIOWrapper(io.BytesIO(b"Caf\xe9 account \xff"), encoding="utf-8"), 1, "not UTF-8"),
     ],
 )
 def test_explain_dash_without_readable_standard_input(monkeypatch, stdin, code, message):

@@ -357,3 +357,28 @@ def test_a_tab_named_after_a_month_or_an_export_is_no_client(tmp_path, sheet):
     book.save(tmp_path / "Acme Ltd - failed items.xlsx")
     batch = _batch(tmp_path / "Acme Ltd - failed items.xlsx")
     assert batch.fields["client"].tolist() == ["Acme Ltd"]
+
+
+@pytest.mark.parametrize("lines, kept, reasons", [
+    # Footers and second titles: words alone in the first column, no error.
+    (["Item ID,Supplier,Error", "1,Acme,Invoice # must be unique.", "Page 1 of 2,,", "Printed by Jane on 03/11/2026,,",
+      "Confidential,,"], ["1"], ["title or footer row"] * 3),
+    # An item id alone is an item with no error text, not a footer.
+    (["Item ID,Supplier,Error", "1,Acme,boom", "58717013,,"], ["1", "58717013"], []),
+])
+def test_footer_and_title_lines_are_skipped_and_counted(tmp_path, lines, kept, reasons):
+    batch = _batch(_write(tmp_path, "Acme Ltd.csv", ("\n".join(lines) + "\n").encode()))
+    assert batch.fields["item_id"].tolist() == kept
+    assert [s.reason for s in batch.skipped] == reasons
+
+
+@pytest.mark.parametrize("lines, said", [
+    (["1,Acme,Invoice # must be unique.", "2,Bolt,Account code '455' has been archived", "Item ID,Supplier,Error",
+      "3,Cole,boom"], "2 row(s) above the header row (row 3) look like items and were not read (first: row 1)"),
+    (["Failed items export - Acme Ltd", "Printed 03/11/2026", "Item ID,Supplier,Error", "3,Cole,boom"],
+     "2 title row(s) above the header row (row 3) skipped"),
+])
+def test_rows_above_the_header_are_accounted_for(tmp_path, lines, said):
+    batch = _batch(_write(tmp_path, "Acme Ltd.csv", ("\n".join(lines) + "\n").encode()))
+    assert batch.fields["item_id"].tolist() == ["3"]
+    assert any(said in note for table in batch.tables for note in table.notes), [t.notes for t in batch.tables]

@@ -274,6 +274,21 @@ def _find_header(records: list[list[object]]) -> int:
     return widths.index(widest)
 
 
+def above_header(records: list[list[object]], header_index: int) -> str:
+    """A note accounting for the rows above the header row: title lines, or rows as full as
+    items (a sheet sorted with its header in it, rows pasted above it), which are not read."""
+    filled = [sum(bool(str(c).strip()) for c in r if c is not None) for r in records[:header_index]]
+    if not any(filled):
+        return ""
+    wide = max(2, (sum(bool(str(c).strip()) for c in records[header_index] if c is not None) + 1) // 2)
+    items = [i for i, n in enumerate(filled) if n >= wide]
+    if items:
+        return (f"{len(items)} row(s) above the header row (row {header_index + 1}) look like items and were not read"
+                f" (first: row {items[0] + 1}); move the header row to the top, above every item")
+    titles = sum(1 for n in filled if n)
+    return f"{titles} title row(s) above the header row (row {header_index + 1}) skipped"
+
+
 _HEADER_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
