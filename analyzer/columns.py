@@ -13,11 +13,14 @@ import re
 # the names people give the error column they paste in (domain notes).
 ALIASES: dict[str, tuple[str, ...]] = {
     "client": ("Client", "Client name", "Client account", "Company", "Company name",
-               "Organisation", "Organization", "Business", "Business name", "Entity", "Account name"),
+               "Organisation", "Organization", "Business", "Business name", "Entity", "Account name",
+               "Xero organisation", "Xero organization", "Organisation name", "Organization name",
+               "Dext account", "Dext client", "Practice client", "Client code", "Client ID"),
     "error": ("Error", "Errors", "Error message", "Error messages", "Publishing error",
               "Publish error", "Publishing errors", "Publish errors", "Message", "Reason",
               "Failure reason", "Failure", "Issue", "Issues", "Xero error", "Error text",
-              "Problem", "Error details"),
+              "Problem", "Error details", "Publishing error message", "Dext error", "Error msg",
+              "Reason for failure", "Failure message", "Sync error"),
     "item_id": ("Receipt ID", "Item ID", "Document ID", "Receipt", "ID", "Item", "Dext ID",
                 "Record ID"),
     "doc_type": ("Type", "Document type", "Item type", "Transaction type"),

@@ -497,7 +497,12 @@ def _raw(rows: pd.DataFrame, header: str | None) -> pd.Series:
     return rows[header]
 
 
-_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# Invisible characters: bidirectional controls (an RTL override can make a name display as another)
+# and zero-width ones (a zero-width space made a second "Beta Ltd" that looked the same).
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                                        "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+# What a client cell holds when it names no client.
+_NO_CLIENT = frozenset({"-", "--", "–", "—", "n/a", "na", "#n/a", "none", "null", "nil", "?", "unknown", "tbc"})
 
 
 def tidy_client_name(name: str) -> str:
@@ -530,8 +535,11 @@ NOT_STATED = "Client not stated"
 
 def name_key(name: str) -> str:
     """What makes two spellings of a client one client: Unicode form (Café typed on a Mac or
-    on Windows), letter case and spacing do not."""
-    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    on Windows), accents (Lumière, Lumiere), letter case, spacing and a closing full stop
+    (Acme Ltd.) do not."""
+    decomposed = unicodedata.normalize("NFKD", name.translate(_BIDI_CONTROLS))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split()).rstrip(".").rstrip()
 
 
 def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_count: int, options: Options,
@@ -541,7 +549,7 @@ def client_names(values: pd.Series, path: str, sheet_name: str | None, sheet_cou
     no client: those are put under NOT_STATED, not passed off as a client named after the file."""
     fallback = fallback_client(path, sheet_name, sheet_count, options)
     names = values if not options.client else _empty_text(len(values))
-    empty = (names == "").to_numpy(dtype=bool)
+    empty = (names == "").to_numpy(dtype=bool) | passes(names, lambda t: t.str.strip().str.casefold().isin(_NO_CLIENT))
     note = ""
     if empty.any():  # else the column itself, not a copy
         named = [str(n) for n in pd.unique(names[~empty])] if not empty.all() else []

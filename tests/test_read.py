@@ -382,3 +382,24 @@ def test_rows_above_the_header_are_accounted_for(tmp_path, lines, said):
     batch = _batch(_write(tmp_path, "Acme Ltd.csv", ("\n".join(lines) + "\n").encode()))
     assert batch.fields["item_id"].tolist() == ["3"]
     assert any(said in note for table in batch.tables for note in table.notes), [t.notes for t in batch.tables]
+
+
+@pytest.mark.parametrize("header", ["Xero organisation", "Client Code", "Dext account", "Practice client"])
+def test_a_client_column_under_another_name_is_the_client(tmp_path, header):
+    batch = _batch(_write(tmp_path, "Practice merged Oct 2026.csv",
+                          f"{header},Item ID,Error\nAcme Ltd,1,boom\nBeta Ltd,2,boom\n".encode()))
+    assert batch.fields["client"].tolist() == ["Acme Ltd", "Beta Ltd"]
+
+
+def test_a_client_cell_holding_a_placeholder_names_no_client(tmp_path):
+    batch = _batch(_write(tmp_path, "Practice merged Oct 2026.csv",
+                          b"Client,Item ID,Error\nAcme Ltd,1,boom\n-,2,boom\nN/A,3,boom\n"))
+    assert batch.fields["client"].tolist() == ["Acme Ltd", "Client not stated", "Client not stated"]
+
+
+@pytest.mark.parametrize("a, b", [("Acme Ltd.", "Acme Ltd"), ("Bistro Lumière", "Bistro Lumiere"),
+                                  ("Beta\u200b Ltd", "Beta Ltd"), ("ACME  LTD", "Acme Ltd")])
+def test_spellings_of_one_client_have_one_key(a, b):
+    from analyzer.normalise import name_key
+
+    assert name_key(a) == name_key(b)
