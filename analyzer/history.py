@@ -57,6 +57,9 @@ class HistoryView:
     previous_clients: frozenset[str] = frozenset()  # clients with items in the last run
 
 
+BACK_AGAIN = "back again"
+
+
 def compare(store: Store | Path, period: str, current: pd.DataFrame) -> HistoryView:
     """Compare this run's items (columns client, item_key, fixes; one row per batch row) with
     each client's own last run before `period`: the latest earlier run that had an export of it
@@ -83,7 +86,9 @@ def compare(store: Store | Path, period: str, current: pd.DataFrame) -> HistoryV
     view = current[["client", "item_key"]].astype("str").merge(seen, on=["client", "item_key"], how="left")
     now_keys = pd.MultiIndex.from_frame(current[["client", "item_key"]].astype("str"))
     in_previous = now_keys.isin(pd.MultiIndex.from_frame(previous[["client", "item_key"]].astype("str")))
-    status = np.where(in_previous, "carried over", "new").astype(object)
+    # Not in the client's last run but in an earlier one: it cleared and failed again (a fix that did not hold).
+    seen_before = view["first_period"].notna().to_numpy()
+    status = np.where(in_previous, "carried over", np.where(seen_before, BACK_AGAIN, "new")).astype(object)
     first = np.array([labels.get(p, "") if isinstance(p, str) else None for p in view["first_period"]], dtype=object)
     runs = view["runs"].fillna(0).astype("int64").to_numpy() + 1
     gone = ~pd.MultiIndex.from_frame(previous[["client", "item_key"]].astype("str")).isin(now_keys)
@@ -124,7 +129,7 @@ def _client_counts(current, previous, status, cleared, recent, recent_runs, last
     result = {}
     for client, part in unique_now.groupby("client", sort=False, observed=True):
         result[str(client)] = ClientHistory(
-            new=int((part["status"] == "new").sum()),
+            new=int(part["status"].isin(["new", BACK_AGAIN]).sum()),  # new since the last run, either way
             carried_over=int((part["status"] == "carried over").sum()),
             cleared=int(cleared_counts.get(client, 0)),
             previous_items=int(previous_counts.get(client, 0)) if str(client) in last_period else None,

@@ -47,7 +47,7 @@ class ClientJob:
     cells: np.ndarray  # per row (in `fields` order): its error cell's code
     cell_values: dict[int, tuple]
     cell_categories: dict[int, str]
-    history: tuple[np.ndarray, np.ndarray] | None  # per row: "new"/"carried over", period first seen
+    history: tuple[np.ndarray, np.ndarray] | None  # per row: "new"/"carried over"/"back again", period first seen
     client_history: object  # history.ClientHistory, or None when no history is kept
     stem: str
     context: RenderContext

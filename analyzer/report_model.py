@@ -76,7 +76,7 @@ class Item:
     fix_key: str  # the first group that must act on it
     also: tuple[str, ...] = ()  # titles of the other groups it needs
     in_approval: bool = False
-    history: str = ""  # "new" / "carried over" when run history is kept
+    history: str = ""  # "new" / "carried over" / "back again" (cleared, failing again) when run history is kept
     first_seen: str = ""  # the period the item was first seen failing
     tracking: "Tracking | None" = None
 

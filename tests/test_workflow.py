@@ -897,3 +897,17 @@ def test_rerunning_an_older_month_does_not_expect_a_client_first_seen_later(tmp_
     code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"), "--json")
     states = {(s["client"], s["slug"]): s["state"] for s in json.loads(out)["states"]}
     assert code == 0 and ("Newco Ltd", "2026-10") not in states and states[("Newco Ltd", "2026-11")] == "failing"
+
+
+def test_an_item_that_cleared_and_fails_again_is_back_again(tmp_path):
+    """A fix that did not hold: the item failed in September, cleared in October, fails in
+    November. It is new since the last run, and marked back again with when it was first seen."""
+    failing = {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}}
+    assert _month(tmp_path, "sep", failing, "September 2026")[0] == 0
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1002": (UNIQUE, 20)}}, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", failing, "November 2026")[0] == 0
+    items = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx")}
+    assert (items["1001"]["History"], items["1001"]["First seen"]) == ("back again", "September 2026")
+    assert items["1002"]["History"] == "carried over"
+    assert "Back again, first seen September 2026" in (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
+    assert _manifest(tmp_path)["Acme Ltd"]["new"] == 1
