@@ -37,7 +37,7 @@ from analyzer.read.discover import written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, covered_clients,
-                               export_kinds, merged_clients)
+                               export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
 from analyzer.write import Staging, finish_left_publication, output_lock, write_json
 
@@ -283,8 +283,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
     written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
+    shared = shared_item_ids(fields["client"], fields["item_id"])
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
-                              (*_lost_workbooks(lost), *harvest.messages))
+                              (*_lost_workbooks(lost), *harvest.messages, *filter(None, [shared])))
     write_json(staging.folder / "manifest.json", manifest)
     written.append("manifest.json")
     staging.check_targets(written)
@@ -299,7 +300,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         ))
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
-                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies))
+                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *filter(None, [shared])))
 
 
 def _finish_elsewhere(store, out: Path) -> list[str]:

@@ -156,3 +156,20 @@ def cleared_items(cleared: pd.DataFrame, records: pd.DataFrame, catalog: Catalog
             status=str(record["status"]) if record is not None else "",
         ))
     return {c: tuple(sorted(items, key=lambda i: (i.date, i.item_id))) for c, items in result.items()}
+
+
+def shared_item_ids(clients: pd.Series, item_ids: pd.Series) -> str:
+    """One line when Dext item ids appear under two or more clients: one client spelt two ways
+    ("Harbour Lane Bakery" in the merged export, "... Ltd" in its own file) counts its items twice
+    and doubles its value at risk. Dext's item ids are unique across a practice's clients."""
+    pairs = pd.DataFrame({"client": clients.astype("str").to_numpy(), "id": item_ids.astype("str").str.strip().to_numpy()})
+    pairs = pairs[pairs["id"] != ""].drop_duplicates()
+    shared = pairs[pairs.duplicated("id", keep=False)]
+    if shared.empty:
+        return ""
+    names = sorted(shared.groupby("id", sort=False)["client"].agg(lambda c: " and ".join(sorted(c))).value_counts().items(),
+                   key=lambda item: -item[1])
+    ids = shared["id"].nunique()
+    listed = "; ".join(f"{who}: {n}" for who, n in names[:3])
+    return (f"{ids} item id(s) appear under more than one client ({listed}): if they are one client spelt two"
+            " ways, list one spelling as the other's alias in the config's [clients] (its items count twice now)")

@@ -911,3 +911,17 @@ def test_an_item_that_cleared_and_fails_again_is_back_again(tmp_path):
     assert items["1002"]["History"] == "carried over"
     assert "Back again, first seen September 2026" in (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
     assert _manifest(tmp_path)["Acme Ltd"]["new"] == 1
+
+
+def test_one_client_spelt_two_ways_sharing_item_ids_is_said(tmp_path):
+    """The merged export says "Harbour Lane Bakery", the client's own file "... Ltd": the same
+    Dext items count twice; the run says which ids and how to make them one client."""
+    folder = _exports(tmp_path / "in", {"Harbour Lane Bakery Ltd": {"1001": (UNIQUE, 10), "1002": (UNIQUE, 20)}})
+    (folder / "Practice merged Oct 2026.csv").write_text(
+        "Client," + HEADER + f'Harbour Lane Bakery,1001,15/09/2026,Supplier 1,10.00,GBP,"{UNIQUE}"\n', encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0
+    (line,) = [line for line in err.splitlines() if "more than one client" in line]
+    assert "1 item id(s) appear under more than one client (Harbour Lane Bakery and Harbour Lane Bakery Ltd: 1)" in line
+    assert "alias" in line and any("more than one client" in m for m in json.loads(
+        (tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["messages"])
