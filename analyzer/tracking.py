@@ -232,6 +232,9 @@ def _dates(values: pd.Series) -> pd.Series:
     def one(value) -> str:
         if isinstance(value, (dt.datetime, dt.date)):
             return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 20000 < value < 80000:
+            # A date cell whose format was lost (46036): Excel's day count from 30 Dec 1899.
+            return (dt.date(1899, 12, 30) + dt.timedelta(days=int(value))).isoformat()
         text = "" if value is None else str(value).strip()
         if not text or text.casefold() == "nan":
             return ""

@@ -925,3 +925,14 @@ def test_one_client_spelt_two_ways_sharing_item_ids_is_said(tmp_path):
     assert "1 item id(s) appear under more than one client (Harbour Lane Bakery and Harbour Lane Bakery Ltd: 1)" in line
     assert "alias" in line and any("more than one client" in m for m in json.loads(
         (tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))["messages"])
+
+
+def test_a_snooze_date_whose_cell_lost_its_date_format_is_still_a_date(tmp_path):
+    month = {"Acme Ltd": {"1001": (UNIQUE, 5)}}
+    assert _month(tmp_path, "oct", month, "October 2026")[0] == 0
+    serial = (dt.date(2099, 1, 15) - dt.date(1899, 12, 30)).days  # what Excel holds for 15 Jan 2099
+    _edit(tmp_path / "out" / "Acme Ltd.xlsx", {"1001": {"Snooze until": serial}})
+    code, err = _month(tmp_path, "oct", month, "November 2026")
+    assert code == 0 and "is not a date" not in err, err
+    (item,) = _rows(tmp_path / "out" / "Acme Ltd.xlsx")
+    assert item["Snooze until"] == dt.datetime(2099, 1, 15)

@@ -185,6 +185,7 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
     width = len(header)
     rows: list[list[str]] = []
     ragged = 0
+    ragged_rows: list[int] = []  # the first few, by record number (the line, unless a cell spans lines)
     unclosed: list[int] = []
     physical = _count_lines(path)
     if physical > MAX_CAREFUL_LINES or path.stat().st_size > MAX_CAREFUL_BYTES:
@@ -198,6 +199,8 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
                 continue
             if len(record) != width and any(c.strip() for c in record):
                 ragged += 1
+                if len(ragged_rows) < 5:
+                    ragged_rows.append(index + 1)
             extra = record[width:]
             record = (record + [""] * width)[:width]
             rows.append(record + [delimiter.join(extra)])
@@ -215,7 +218,11 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
         frame = frame.drop(columns="(extra cells)")
     notes = []
     if ragged:
-        notes.append(f"{ragged} row(s) had more or fewer cells than the header; read with care")
+        shown = ", ".join(map(str, ragged_rows)) + (", …" if ragged > len(ragged_rows) else "")
+        notes.append(f"{ragged} row(s) had more or fewer cells than the header ({'row' if ragged == 1 else 'rows'}"
+                     f" {shown}): a comma in a cell"
+                     " without quotes shifts the cells after it, so those rows' error and amount may be another"
+                     " column's; check them, and quote such cells in the export")
     if unclosed:
         shown = ", ".join(str(n) for n in unclosed[:10]) + (", …" if len(unclosed) > 10 else "")
         notes.append(f"a stray quote (\") on line(s) {shown} would have swallowed the lines after it; each such line"

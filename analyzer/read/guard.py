@@ -428,7 +428,7 @@ class _XmlWatch:
             raise ReadError(
                 f"sheet part {self.name!r} spans {rows:,} rows by {columns:,} columns ({rows * columns:,} cells, nearly"
                 " all empty), more than can be held in memory; in Excel delete the empty rows and columns around the"
-                " data (or copy the data to a new workbook) and save it again"
+                " data (or copy the data to a new workbook) and save it again, or raise --max-cells"
             )
         if rows * columns > allowed:
             raise ReadError(
