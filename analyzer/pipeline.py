@@ -36,8 +36,8 @@ from analyzer.read import InputFile, Limits, discover, read_export
 from analyzer.read.discover import written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
-from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, covered_clients,
-                               export_kinds, merged_clients, shared_item_ids)
+from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
+                               covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
 from analyzer.write import Staging, finish_left_publication, output_lock, write_json
 
@@ -283,9 +283,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
     written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
-    shared = shared_item_ids(fields["client"], fields["item_id"])
+    id_lines = tuple(filter(None, [shared_item_ids(fields["client"], fields["item_id"]), conflicting_repeats(fields)]))
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
-                              (*_lost_workbooks(lost), *harvest.messages, *filter(None, [shared])))
+                              (*_lost_workbooks(lost), *harvest.messages, *id_lines))
     write_json(staging.folder / "manifest.json", manifest)
     written.append("manifest.json")
     staging.check_targets(written)
@@ -300,7 +300,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         ))
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
-                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *filter(None, [shared])))
+                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines))
 
 
 def _finish_elsewhere(store, out: Path) -> list[str]:

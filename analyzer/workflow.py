@@ -173,3 +173,28 @@ def shared_item_ids(clients: pd.Series, item_ids: pd.Series) -> str:
     listed = "; ".join(f"{who}: {n}" for who, n in names[:3])
     return (f"{ids} item id(s) appear under more than one client ({listed}): if they are one client spelt two"
             " ways, list one spelling as the other's alias in the config's [clients] (its items count twice now)")
+
+
+def conflicting_repeats(fields: pd.DataFrame) -> str:
+    """One line when an item id is repeated within a client with another supplier or amount: a
+    repeat is counted once, as its first row, so a different item under a reused id (a typing
+    slip, two systems' numbers) would vanish from the counts and the value at risk unsaid."""
+    ids = fields["item_id"].astype("str").str.strip()
+    named = (ids != "").to_numpy()
+    if not named.any():
+        return ""
+    rows = pd.DataFrame({"client": fields["client"].astype("str").to_numpy()[named], "id": ids.to_numpy()[named],
+                         "supplier": fields["supplier"].astype("str").str.strip().str.casefold().to_numpy()[named]
+                         if "supplier" in fields else "",
+                         "amount": fields["amount"].round(2).astype("str").to_numpy()[named] if "amount" in fields else "",
+                         "row": fields["source_row"].to_numpy()[named], "file": fields["source_file"].astype("str").to_numpy()[named]})
+    repeated = rows[rows.duplicated(["client", "id"], keep=False)]
+    if repeated.empty:
+        return ""
+    kinds = repeated.groupby(["client", "id"], sort=False)[["supplier", "amount"]].nunique()
+    differing = kinds[(kinds["supplier"] > 1) | (kinds["amount"] > 1)]
+    if differing.empty:
+        return ""
+    (client, item), = differing.index[:1]
+    return (f"{len(differing)} item id(s) are listed more than once with another supplier or amount (first: {client},"
+            f" id {item}): each is counted once, as its first row; check the export for a reused or mistyped id")

@@ -936,3 +936,16 @@ def test_a_snooze_date_whose_cell_lost_its_date_format_is_still_a_date(tmp_path)
     assert code == 0 and "is not a date" not in err, err
     (item,) = _rows(tmp_path / "out" / "Acme Ltd.xlsx")
     assert item["Snooze until"] == dt.datetime(2099, 1, 15)
+
+
+def test_an_id_repeated_with_another_supplier_or_amount_is_said(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        HEADER + f'777,15/09/2026,Costa Coffee,3.50,GBP,"{UNIQUE}"\n777,15/09/2026,Costa Coffee,3.50,GBP,"{UNIQUE}"\n'
+        f'777,16/09/2026,Other Supplier,99.00,GBP,"{UNIQUE}"\n888,16/09/2026,Bolt,5.00,GBP,"{UNIQUE}"\n'
+        f'888,16/09/2026,Bolt,5.00,GBP,"{UNIQUE}"\n', encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0
+    (line,) = [line for line in err.splitlines() if "listed more than once" in line]
+    assert "1 item id(s) are listed more than once with another supplier or amount (first: Acme Ltd, id 777)" in line
