@@ -264,6 +264,7 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
     totals = np.zeros(n, dtype=bool)
     repeated = np.zeros(n, dtype=bool)
     lines = np.zeros(n, dtype=bool)
+    published = np.zeros(n, dtype=bool)
     if candidates.any():
         at = np.flatnonzero(candidates)
         stripped = {h: s.iloc[at].str.strip().reset_index(drop=True) for h, s in text.items()}
@@ -282,12 +283,15 @@ def _rows_to_keep(path: str, sheet: Sheet, text: dict[str, pd.Series], roles: di
         first_column = next(iter(stripped.values()))
         words = (filled == 1) & (first_column != "").to_numpy() & ~first_column.str.fullmatch(_ID_LIKE).to_numpy(dtype=bool)
         lines[at] = error_empty & words & ~totals[at] & ~repeated[at]
-    keep = ~(blank | totals | repeated | lines)
+        if "status" in roles:  # an export of every item, not only the failed ones: a published row is no failure
+            done = stripped[roles["status"]].str.casefold().isin(_PUBLISHED).to_numpy(dtype=bool)
+            published[at] = error_empty & done & ~totals[at] & ~repeated[at] & ~lines[at]
+    keep = ~(blank | totals | repeated | lines | published)
     sheet_label = sheet.sheet_name or ""
     source_rows = sheet.rows["source_row"].to_numpy()
     skips = []
     for mask, reason in ((blank, "blank row"), (totals, "totals row"), (repeated, "repeated header row"),
-                         (lines, "title or footer row")):
+                         (lines, "title or footer row"), (published, "published row")):
         skips.extend(SkippedRow(path, sheet_label, int(r), reason) for r in source_rows[mask])
     skips.sort(key=lambda s: s.source_row)
     return keep, skips
@@ -352,6 +356,7 @@ def _repeated_headers(stripped: dict[str, pd.Series]) -> np.ndarray:
     return candidates
 
 
+_PUBLISHED = frozenset({"published", "posted", "exported", "success", "successful", "synced", "published to xero"})
 _ID_LIKE = re.compile(r"(?=.*\d)[A-Za-z0-9_\-./#:]{1,64}")  # an item id: one token holding a digit
 
 

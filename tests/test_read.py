@@ -403,3 +403,10 @@ def test_spellings_of_one_client_have_one_key(a, b):
     from analyzer.normalise import name_key
 
     assert name_key(a) == name_key(b)
+
+
+def test_rows_an_export_of_every_item_says_were_published_are_no_failures(tmp_path):
+    batch = _batch(_write(tmp_path, "Acme Ltd.csv", b"Item ID,Status,Error\n1,Failed,boom\n2,Published,\n3,published,\n"
+                                                    b"4,Published,Invoice # must be unique.\n5,Ready,\n"))
+    assert batch.fields["item_id"].tolist() == ["1", "4", "5"]  # an error, or no word of publishing: still listed
+    assert [s.reason for s in batch.skipped] == ["published row", "published row"]
