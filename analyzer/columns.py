@@ -82,3 +82,16 @@ def known_header_count(cells: list[object]) -> int:
     seen = {role_of(c) for c in cells if str(c).strip()} - {None}
     base = sum(bool(BASE_CURRENCY_HEADER.match(str(c))) for c in cells)
     return len(seen) + base
+
+
+# ISO 4217 codes in use: a three-letter word in a currency or amount cell is a currency only if
+# it is one of these ("XYZ", "VAT" and "INC" are not).
+ISO_CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+    GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
+    LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+    NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD
+    SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD
+    XOF XPF YER ZAR ZMW ZWL
+""".split())

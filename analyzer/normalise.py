@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text, passes, used_text, with_text
-from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
+from analyzer.columns import BASE_CURRENCY_HEADER, ISO_CURRENCIES, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read.pieces import text_bytes
 
@@ -746,17 +746,43 @@ def parse_amount(value: object, decimal_comma: bool = False) -> float:
 
 
 def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
-    """The item's currency: its own column, else a symbol in the amount, else the base currency."""
-    code_of, distinct = pd.factorize(codes, use_na_sentinel=True)  # a few distinct spellings
-    found = pd.Series(distinct, dtype="str").str.upper().str.extract(r"\b([A-Z]{3})\b", expand=False).fillna("")
-    result = pd.Series(np.append(found.to_numpy(dtype=object), "")[code_of], dtype="str")
+    """The item's currency: its own column (a code, a symbol or a name: GBP, £, Sterling, US$),
+    else what the amount cell says (GBP 12.50, 12.50 EUR, £12.50, AU$15.00), else the base
+    currency. Each distinct cell is read once."""
+    result = _per_distinct_text(codes, currency_named)
     unknown = (result == "").to_numpy(dtype=bool)
     if unknown.any():
-        symbols = np.zeros(len(result), dtype=bool)
-        symbols[unknown] = totals[unknown].str.contains("[£€¥₹]", regex=True).fillna(False).to_numpy(dtype=bool)
-        if symbols.any():
-            result[symbols] = totals[symbols].str.extract("([£€¥₹])", expand=False).map(_SYMBOL_CURRENCY).fillna("").to_numpy()
+        result[unknown] = _per_distinct_text(totals[unknown], currency_named).to_numpy()
     return result.where(result != "", base).astype("str")
+
+
+def _per_distinct_text(values: pd.Series, read) -> pd.Series:
+    code_of, distinct = pd.factorize(values, use_na_sentinel=True)  # a few distinct spellings
+    found = [read(str(v)) for v in distinct]
+    return pd.Series(np.array([*found, ""], dtype=object)[code_of], dtype="str")
+
+
+# Symbols and names people write for a currency; a bare "$" names none (US, Australian, NZ...).
+_CURRENCY_WORDS = {
+    "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR", "us$": "USD", "a$": "AUD", "au$": "AUD", "nz$": "NZD",
+    "c$": "CAD", "ca$": "CAD", "hk$": "HKD", "s$": "SGD", "sterling": "GBP", "pound": "GBP", "pounds": "GBP",
+    "euro": "EUR", "euros": "EUR", "us dollar": "USD", "us dollars": "USD", "australian dollar": "AUD",
+    "new zealand dollar": "NZD", "canadian dollar": "CAD", "yen": "JPY", "rand": "ZAR",
+}
+_CURRENCY_IN_TEXT = re.compile(r"(?i)(?<![a-z])(us\$|au\$|a\$|nz\$|ca\$|c\$|hk\$|s\$|[£€¥₹])|\b([A-Za-z]{3})\b")
+
+
+def currency_named(text: str) -> str:
+    """The ISO code a cell names (`GBP`, `gbp 12.50`, `£`, `Sterling`, `US$1,000`), or ""."""
+    folded = " ".join(text.split()).casefold()
+    if folded in _CURRENCY_WORDS:
+        return _CURRENCY_WORDS[folded]
+    for symbol, code in _CURRENCY_IN_TEXT.findall(text):
+        if symbol:
+            return _CURRENCY_WORDS[symbol.casefold()]
+        if code.upper() in ISO_CURRENCIES:
+            return code.upper()
+    return ""
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -150,3 +150,24 @@ def test_blank_or_header_like_error_cells(cell, candidate):
 def test_order_of_day_and_month(dates, dayfirst, note):
     found, said = infer_dayfirst(pd.Series(dates, dtype="str"))
     assert found is dayfirst and said.startswith(note) and bool(said) == bool(note), said
+
+
+@pytest.mark.parametrize("text, code", [
+    ("GBP", "GBP"), ("gbp", "GBP"), ("GBP 12.50", "GBP"), ("12.50 GBP", "GBP"), ("USD 1,000", "USD"),
+    ("AU$15.00", "AUD"), ("NZ$ 20", "NZD"), ("US$", "USD"), ("£", "GBP"), ("(£12.50)", "GBP"), ("€", "EUR"),
+    ("Euro", "EUR"), ("Sterling", "GBP"), ("Pounds", "GBP"),
+    # A bare dollar names no one currency; three letters that are no ISO code are none either.
+    ("$1,000.00", ""), ("XYZ", ""), ("12.50 inc VAT", ""), ("12.50", ""),
+])
+def test_the_currency_a_cell_names(text, code):
+    from analyzer.normalise import currency_named
+
+    assert currency_named(text) == code
+
+
+def test_an_amount_cell_stating_its_currency_gives_the_items_currency():
+    from analyzer.normalise import currencies
+
+    found = currencies(pd.Series(["", "", "£", "XYZ", ""], dtype="str"),
+                       pd.Series(["GBP 12.50", "12.50 USD", "3.00", "4.00", "$5.00"], dtype="str"), "")
+    assert found.tolist() == ["GBP", "USD", "GBP", "", ""]
