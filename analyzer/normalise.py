@@ -185,6 +185,9 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
     notes.extend(typed.attrs.pop("notes", []))
+    present = {header_key(h) for h in sheet.header}
+    notes.extend(f"no column {wanted!r} (--column {role}=...) here; its {roles[role]!r} column was used"
+                 for role, wanted in options.columns.items() if header_key(wanted) not in present and role in roles)
     has_column = "client" in roles and not options.client
     named = [str(n) for n in typed["client"].unique()] if has_column else []
     # Dext exports one client at a time: a client column is a practice's merged export, unless it
@@ -213,11 +216,13 @@ def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str =
     """Role -> header. An override wins; otherwise the header whose alias ranks first."""
     roles: dict[str, str] = {}
     keys = {header_key(h): h for h in header}
+    missing = []
     for role, wanted in overrides.items():
         if role not in ROLES:
             raise NormaliseError(f"--column {role}=...: unknown role; roles are {', '.join(ROLES)}")
         if header_key(wanted) not in keys:
-            raise NormaliseError(f"--column {role}={wanted!r}: no such column (columns: {', '.join(header)})")
+            missing.append((role, wanted))  # one client's odd header: the other files find theirs
+            continue
         roles[role] = keys[header_key(wanted)]
     taken = set(roles.values())
     for h in header:
@@ -225,6 +230,9 @@ def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str =
         if role and role not in roles and h not in taken:
             roles[role] = h
             taken.add(h)
+    for role, wanted in missing:
+        if role not in roles:  # named for this role, and no column of it found either
+            raise NormaliseError(f"--column {role}={wanted!r}: no such column (columns: {', '.join(header)})")
     for h in header:
         match = BASE_CURRENCY_HEADER.match(h)
         if match:

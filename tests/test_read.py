@@ -410,3 +410,16 @@ def test_rows_an_export_of_every_item_says_were_published_are_no_failures(tmp_pa
                                                     b"4,Published,Invoice # must be unique.\n5,Ready,\n"))
     assert batch.fields["item_id"].tolist() == ["1", "4", "5"]  # an error, or no word of publishing: still listed
     assert [s.reason for s in batch.skipped] == ["published row", "published row"]
+
+
+def test_a_column_named_for_one_clients_file_leaves_the_others_to_their_own(tmp_path):
+    """--column error=Fehler for the one client whose export says Fehler: the other clients' files,
+    with an Error column, are read as ever (each was refused), with a note."""
+    odd = read_export(_write(tmp_path, "Beta GmbH.csv", b"Beleg,Fehler\n1,Invoice # must be unique.\n"))
+    usual = read_export(_write(tmp_path, "Acme Ltd.csv", b"Item ID,Error\n2,Invoice # must be unique.\n"))
+    batch = normalise_inputs([odd, usual], Options(columns={"error": "Fehler"}))
+    assert batch.fields["error"].tolist() == ["Invoice # must be unique."] * 2 and not batch.failures
+    (acme,) = [t for t in batch.tables if t.source_file.endswith("Acme Ltd.csv")]
+    assert "no column 'Fehler' (--column error=...) here; its 'Error' column was used" in acme.notes
+    nothing = read_export(_write(tmp_path, "Cole Ltd.csv", b"Item ID,Problem text\n3,boom\n"))
+    assert "--column error='Fehler': no such column" in normalise_inputs([nothing], Options(columns={"error": "Fehler"})).failures[0]
