@@ -949,3 +949,12 @@ def test_an_id_repeated_with_another_supplier_or_amount_is_said(tmp_path):
     assert code == 0
     (line,) = [line for line in err.splitlines() if "listed more than once" in line]
     assert "1 item id(s) are listed more than once with another supplier or amount (first: Acme Ltd, id 777)" in line
+
+
+def test_history_lists_a_client_only_in_the_runs_it_was_in(tmp_path):
+    october = {"Acme Ltd": {"1001": (UNIQUE, 5)}}
+    assert _month(tmp_path, "oct", october, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", {**october, "Newco Ltd": {"2001": (UNIQUE, 6)}}, "November 2026")[0] == 0
+    code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"))
+    newco = out.split("Newco Ltd\n", 1)[1].split("\n\n", 1)[0]
+    assert code == 0 and "November 2026" in newco and "October 2026" not in newco, out

@@ -205,9 +205,9 @@ def _categories(text) -> str:
 
 
 def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client_states) -> None:
-    """Per client a block: its name, then each period, its number of items (0 for a run that
-    recorded none of the client's items) and, where the run says, why none (clean, cleared,
-    export missing); with `recorded`, each period's items below it."""
+    """Per client a block: its name, then each period it was in, its number of items (0 for a
+    run that recorded none of the client's items) and, where the run says, why none (clean,
+    cleared, export missing); with `recorded`, each period's items below it."""
     slugs = sorted(labels)
     per_client = {client: dict(zip(part["slug"], part["items"])) for client, part in counts.groupby("client", sort=True)}
     for client in client_states["client"]:
@@ -218,9 +218,15 @@ def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client
     # Why a run recorded no failing items of a client (a failing run needs no word: it has items).
     state_of = {key: STATE_WORDS.get(state, "") for key, state in
                 zip(zip(client_states["client"], client_states["slug"]), client_states["state"]) if state != FAILING}
-    keys = [(client, slug) for client in per_client for slug in slugs]
+    # Only the runs a client was in: before it joined, after it was retired, or in a run for other
+    # clients only, it has no line ("0 items" there said nothing true; --client and --json agree).
+    # A run recorded without its roster (an older database) cannot say who was in it: all shown.
+    present = set(zip(counts["client"], counts["slug"])) | set(zip(client_states["client"], client_states["slug"]))
+    with_roster = set(client_states["slug"])
+    keys = [(client, slug) for client in per_client for slug in slugs
+            if (client, slug) in present or slug not in with_roster]
     numbers = [str(int(per_client[client].get(slug, 0))) for client, slug in keys]
-    width = max(len(n) for n in numbers)
+    width = max((len(n) for n in numbers), default=1)
     cells = [(labels[key[1]], f"{n.rjust(width)} {'item' if n == '1' else 'items'}", state_of.get(key, ""))
              for key, n in zip(keys, numbers)]
     lines = dict(zip(keys, _aligned(cells)))
@@ -233,6 +239,8 @@ def _write_runs(stdout: TextIO, counts, labels: dict[str, str], recorded, client
     for client in per_client:
         stdout.write(f"\n{client}\n")
         for slug in slugs:
+            if (client, slug) not in lines:
+                continue
             stdout.write(f"  {lines[(client, slug)]}\n")
             for line in items_of.get((client, slug), ()):
                 stdout.write(f"      {line}\n")
