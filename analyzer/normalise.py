@@ -179,11 +179,13 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
             " ([columns] error = \"<header>\" in a config)"
         )
     text = {h: _as_text(rows[h]) for h in sheet.header}
+    merged_note = _errors_from_other_columns(text, roles["error"], sheet.header, options)
     keep, skips = _rows_to_keep(path, sheet, text, roles)
     sheet_label = sheet.sheet_name or ""
     original = pd.DataFrame({h: _kept(text[h], keep) for h in sheet.header}, copy=False)
     typed = _typed_fields(path, sheet, _kept(rows, keep), text, keep, roles, options, sheet_count)
     notes = list(sheet.notes)
+    notes.extend(filter(None, [merged_note]))
     notes.extend(typed.attrs.pop("notes", []))
     present = {header_key(h) for h in sheet.header}
     notes.extend(f"no column {wanted!r} (--column {role}=...) here; its {roles[role]!r} column was used"
@@ -196,6 +198,30 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     client = named[0] if len(named) == 1 else client
     info = TableInfo(path, sheet_label, len(typed), roles, tuple(notes), client, merged)
     return original, typed, skips, info
+
+
+def _errors_from_other_columns(text: dict[str, pd.Series], error: str, header: tuple[str, ...], options: Options) -> str:
+    """Tables appended by hand (Power Query, copy and paste) keep each export's own error heading:
+    `Error` for some rows, `Publishing error` or `Failure reason` for others. A row whose error
+    cell is empty takes its error from the other such columns, in their order; a note says so."""
+    others = [h for h in header if h != error and role_of(h) == "error"]
+    if not others or "error" in options.columns:
+        return ""
+    values = text[error].astype(object).to_numpy()
+    blank = np.array([not str(v).strip() for v in values], dtype=bool)
+    taken = []
+    for other in others:
+        more = text[other].astype(object).to_numpy()
+        fill = blank & np.array([bool(str(v).strip()) for v in more], dtype=bool)
+        if fill.any():
+            values = np.where(fill, more, values)
+            blank &= ~fill
+            taken.append(f"{other!r} ({int(fill.sum())})")
+    if not taken:
+        return ""
+    text[error] = pd.Series(values, dtype="str")
+    return (f"rows with no text in {error!r} took their error from {', '.join(taken)}: the table joins exports"
+            " whose error columns are headed differently")
 
 
 def _kept(values, keep: np.ndarray):

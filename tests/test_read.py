@@ -423,3 +423,11 @@ def test_a_column_named_for_one_clients_file_leaves_the_others_to_their_own(tmp_
     assert "no column 'Fehler' (--column error=...) here; its 'Error' column was used" in acme.notes
     nothing = read_export(_write(tmp_path, "Cole Ltd.csv", b"Item ID,Problem text\n3,boom\n"))
     assert "--column error='Fehler': no such column" in normalise_inputs([nothing], Options(columns={"error": "Fehler"})).failures[0]
+
+
+def test_a_table_joined_from_exports_with_differently_headed_error_columns(tmp_path):
+    """Power Query appends each client's export: Acme's rows fill 'Error', Beta's 'Publishing error'."""
+    batch = _batch(_write(tmp_path, "Merged.csv", b"Client,Item ID,Error,Publishing error\n"
+                                                  b"Acme Ltd,1,Invoice # must be unique.,\nBeta Ltd,2,,boom\nBeta Ltd,3,,\n"))
+    assert batch.fields["error"].tolist() == ["Invoice # must be unique.", "boom", ""]
+    assert any("took their error from 'Publishing error' (1)" in n for t in batch.tables for n in t.notes)
