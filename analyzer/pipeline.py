@@ -241,9 +241,10 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
     harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set(),
-                           kept.load(store) if store else None)
+                           kept.load(store) if store else None, kept.load_held(store) if store else None)
     if store:
         kept.save(store, harvest.records)
+        kept.save_held(store, harvest.seen)
     records = kept.load(store) if store else harvest.records
     errors = _error_keys(analysis)
     tracking = kept.for_rows(records, fields["client"], keys, errors, run_date.date())
@@ -298,6 +299,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                   for line in overview.clients if line.client in this_run),
             tuple(sorted(only)),
         ))
+    if store and "xlsx" in settings.formats:  # what each workbook written holds: its edits are what differs
+        kept.save_held(store, kept.held_as_written(fields["client"], keys, tracking, {
+            r.client: kept.workbook_name(settings.out / f"{stems[r.client]}.xlsx") for r in reports if r.xlsx_file}))
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines))

@@ -106,6 +106,22 @@ def _rebuild_for_practices() -> str:
     return "\n".join(["DROP INDEX IF EXISTS items_by_key;", *aside, tables_v5("sqlite"), *copy, *drop, *unclaimed])
 
 
+# 6: what each report workbook's tracking columns held when last seen (written by its run, or read
+# back by a later one), per item, where not "To do" and empty: a value typed since is one that
+# differs from it, so an older month's workbook saved again does not bring back what it always held.
+_WORKBOOK_CELLS = """
+    CREATE TABLE workbook_cells (
+        practice TEXT NOT NULL DEFAULT '',
+        workbook TEXT NOT NULL,               -- its folder and file name: 2026-10/Acme Ltd.xlsx
+        item_key TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT '',
+        assigned_to TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        snooze_until TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (practice, workbook, item_key)
+    );
+"""
+
 SQLITE_MIGRATIONS: tuple[str, ...] = (
     # 1: run history (the schema before versioning; a database with these tables and
     # user_version 0 is taken as version 1).
@@ -179,6 +195,7 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     # a period is unique per practice. SQLite cannot change a table's keys, so the tables are
     # made again and their rows copied.
     _rebuild_for_practices(),
+    _WORKBOOK_CELLS,
 )
 SCHEMA_VERSION = len(SQLITE_MIGRATIONS)
 MIGRATIONS = SQLITE_MIGRATIONS  # the name tests and older code know
@@ -186,4 +203,4 @@ POSTGRES_BASE = 5  # a new PostgreSQL database is made at this version
 # Migrations after POSTGRES_BASE for PostgreSQL, by number (none yet): when the schema changes,
 # add the SQLite text to SQLITE_MIGRATIONS and the PostgreSQL text here under the same number
 # (the same text, unless the dialects differ).
-POSTGRES_MIGRATIONS: dict[int, str] = {}
+POSTGRES_MIGRATIONS: dict[int, str] = {6: _WORKBOOK_CELLS}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,7 @@ class Harvest:
 
     records: pd.DataFrame  # client, item_key and COLUMNS, one row per tracked item
     messages: tuple[str, ...] = ()  # one line each: kept copies, unreadable workbooks
+    seen: dict[str, pd.DataFrame] = field(default_factory=dict)  # workbook_name -> what it holds now
 
 
 def empty_records() -> pd.DataFrame:
@@ -65,14 +66,17 @@ def empty_records() -> pd.DataFrame:
 
 
 def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset(),
-            unedited: set[tuple[str, int]] = frozenset(), known: pd.DataFrame | None = None) -> Harvest:
-    """The edits typed into the tracking columns of each client's workbooks since the store
-    (`known`: its records) last heard of them: a value is an edit only where it differs from what
-    the store holds, so a workbook saved later for one note does not bring back every other item
-    as it stood that month; where two workbooks edited one value, the one saved last wins. A
-    workbook still as its run wrote it (its name and file time in `unedited`) is passed over. A
-    workbook this run will replace (in `replaced`) that is open in Excel or unreadable is copied
-    aside first; an earlier month's is only read."""
+            unedited: set[tuple[str, int]] = frozenset(), known: pd.DataFrame | None = None,
+            seen: dict[str, pd.DataFrame] | None = None) -> Harvest:
+    """The edits typed into the tracking columns of each client's workbooks: a value is an edit
+    only where it differs from what the workbook held when last seen (`seen`: written by its run
+    or read by a later one, by workbook_name), so an older month's workbook saved again for one
+    note does not bring back every other item as it stood that month; a workbook never seen so
+    (written before this was kept) is compared with the store's records (`known`). Where two
+    workbooks edited one value, the one saved last wins. A workbook still as its run wrote it
+    (its name and file time in `unedited`) is passed over. A workbook this run will replace (in
+    `replaced`) that is open in Excel or unreadable is copied aside first; an earlier month's is
+    only read. `Harvest.seen` is what each workbook read holds now."""
     frames, messages = [], []
     replaced = {p.resolve() for p in replaced}
     for client, paths in workbooks.items():
@@ -97,35 +101,47 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
                 messages.append(f"{path}: is open in Excel; read as last saved (unsaved changes are not in it)")
             if records is not None:
                 frames.append(records)
-    return Harvest(_edits(frames, known if known is not None else empty_records()), tuple(messages))
+    known = known if known is not None else empty_records()
+    return Harvest(_edits(frames, known, seen or {}), tuple(messages), _now_held(frames))
 
 
 FIELDS = ("status", "assigned_to", "note", "snooze_until")
 
 
-def _edits(frames: list[pd.DataFrame], known: pd.DataFrame) -> pd.DataFrame:
+def workbook_name(path: Path | str) -> str:
+    """How the store names a workbook: its folder and file name (2026-10/Acme Ltd.xlsx), which
+    survive the practice's folder being moved or copied."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per item with an edit: the store's record (To do and nothing typed when it has none) with
     each edited field set to its last edit, in the order the workbooks were saved."""
     if not frames:
         return empty_records()
     rows = pd.concat(frames, ignore_index=True)  # oldest saved first
     keys = ["client", "item_key"]
-    was = rows[keys].merge(known.drop_duplicates(keys), on=keys, how="left")
-    was["status"] = was["status"].fillna(TO_DO).map(lambda s: normal_status(s) or s)
-    was = was.fillna("")
-    edited = {f: (rows[f].astype("str").to_numpy() != was[f].astype("str").to_numpy()) for f in FIELDS}
+    stored = rows[keys].merge(known.drop_duplicates(keys), on=keys, how="left")  # the store's record of each
+    stored["status"] = stored["status"].fillna(TO_DO).map(lambda s: normal_status(s) or s)
+    stored = stored.fillna("")
+    # An edit differs from what its workbook held when last seen, else (never seen) from the store.
+    held = _held_before(rows, seen)
+    was = {column: np.where(held["known"].to_numpy(dtype=bool), held[column].to_numpy(dtype=object),
+                            stored[column].astype(object).to_numpy()) for column in FIELDS}
+    edited = {f: (rows[f].astype("str").to_numpy() != was[f].astype("str")) for f in FIELDS}
     edited["status"] &= ~(rows["repeat"].to_numpy(dtype=bool) & rows["status"].str.startswith(REPEAT_PREFIX).to_numpy())
     any_edit = np.logical_or.reduce([edited[f] for f in FIELDS])
     if not any_edit.any():
         return empty_records()
-    rows, was = rows[any_edit].reset_index(drop=True), was[any_edit].reset_index(drop=True)
+    rows, stored = rows[any_edit].reset_index(drop=True), stored[any_edit].reset_index(drop=True)
     edited = {f: e[any_edit] for f, e in edited.items()}
-    items = was.drop_duplicates(keys, keep="last").set_index(keys)  # the store's values, per item
+    items = stored.drop_duplicates(keys, keep="last").set_index(keys)  # the store's values, per item
     newest = rows.drop_duplicates(keys, keep="last").set_index(keys)
     result = items[["error_key", "updated"]].copy()
-    for field in FIELDS:
-        last = rows[edited[field]].drop_duplicates(keys, keep="last").set_index(keys)[field]
-        result[field] = last.reindex(result.index).fillna(items[field])
+    for column in FIELDS:
+        last = rows[edited[column]].drop_duplicates(keys, keep="last").set_index(keys)[column]
+        result[column] = last.reindex(result.index).fillna(items[column])
     # The error the item had when its status was set (a dismissed item comes back when it changes).
     status_rows = rows[edited["status"]].drop_duplicates(keys, keep="last").set_index(keys)["error_key"]
     result["error_key"] = status_rows.reindex(result.index).fillna(
@@ -253,8 +269,87 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y", "%d-%m
                  "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d %b %y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
 
 
+def _held_before(rows: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per harvested row: what its workbook's tracking columns held for its item when last seen
+    (`known` False where the workbook was never seen so). An item not listed held To do."""
+    names = rows["source"].map(workbook_name)
+    known = names.isin(list(seen)).to_numpy(dtype=bool)
+    held = pd.DataFrame({"known": known, "status": TO_DO, "assigned_to": "", "note": "", "snooze_until": ""})
+    if known.any() and seen:
+        cells = pd.concat([frame.assign(workbook=name) for name, frame in seen.items()], ignore_index=True)
+        found = pd.DataFrame({"workbook": names, "item_key": rows["item_key"]}).merge(
+            cells.drop_duplicates(["workbook", "item_key"]), on=["workbook", "item_key"], how="left")
+        for field_name in FIELDS:
+            values = found[field_name].to_numpy(dtype=object)
+            present = pd.notna(found[field_name]).to_numpy()
+            held.loc[present, field_name] = values[present]
+    return held
+
+
+def _now_held(frames: list[pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What each workbook read holds now, per item (the last row of an item wins)."""
+    held = {}
+    for frame in frames:
+        if frame.empty:
+            continue
+        name = workbook_name(frame["source"].iat[0])
+        held[name] = frame.drop_duplicates("item_key", keep="last")[["item_key", *FIELDS]].reset_index(drop=True)
+    return held
+
+
+def held_as_written(clients: pd.Series, keys: pd.Series, tracking: RowTracking, books: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """What a run writes into each client's workbook (`books`: client -> workbook_name): the
+    tracking columns of its items that hold more than To do (the rest need no word)."""
+    status = np.where(tracking.status == "", TO_DO, tracking.status)
+    typed = np.flatnonzero((status != TO_DO) | (tracking.assigned_to != "") | (tracking.note != "")
+                           | np.array([d is not None for d in tracking.snooze_until], dtype=bool))
+    frame = pd.DataFrame({
+        "client": clients.astype("str").to_numpy()[typed], "item_key": keys.astype("str").to_numpy()[typed],
+        "status": status[typed], "assigned_to": tracking.assigned_to[typed], "note": tracking.note[typed],
+        "snooze_until": [d.isoformat() if d is not None else "" for d in tracking.snooze_until[typed].tolist()],
+    }).drop_duplicates(["client", "item_key"])
+    held = {name: frame.iloc[:0][["item_key", *FIELDS]] for name in books.values()}
+    for client, part in frame.groupby("client", sort=False):
+        if client in books:
+            held[books[client]] = part[["item_key", *FIELDS]].reset_index(drop=True)
+    return held
+
+
 # ---------------------------------------------------------------------------------------------
 # In the state store
+
+
+def load_held(store: Store | Path) -> dict[str, pd.DataFrame]:
+    """What each workbook held when last seen, by workbook_name (items holding To do and nothing
+    typed are not listed; a workbook seen holding only those has just its marker row)."""
+    store = as_store(store)
+    if not store.exists():
+        return {}
+    with store.transaction() as db:
+        frame = db.frame("SELECT workbook, item_key, status, assigned_to, note, snooze_until FROM workbook_cells"
+                         " WHERE practice = ?", (db.practice,))
+    return {name: part[part["item_key"] != ""].drop(columns="workbook").reset_index(drop=True)
+            for name, part in frame.groupby("workbook", sort=False)} if not frame.empty else {}
+
+
+def save_held(store: Store | Path, held: dict[str, pd.DataFrame]) -> None:
+    """Remember what these workbooks hold now (each one's rows replaced whole)."""
+    if not held:
+        return
+    with as_store(store).transaction(write=True) as db:
+        rows = []
+        for name, frame in held.items():
+            db.execute("DELETE FROM workbook_cells WHERE practice = ? AND workbook = ?", (db.practice, name))
+            typed = frame[(frame["status"] != TO_DO) | (frame["assigned_to"] != "") | (frame["note"] != "")
+                          | (frame["snooze_until"] != "")]
+            rows.append((db.practice, name, "", "", "", "", ""))  # the marker: seen, all the rest To do
+            rows.extend((db.practice, name, *r) for r in typed[["item_key", *FIELDS]].astype("str").itertuples(index=False))
+        db.executemany("INSERT INTO workbook_cells (practice, workbook, item_key, status, assigned_to, note, snooze_until)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# In the state store (tracking records)
 
 
 def save(store: Store | Path, records: pd.DataFrame) -> None:

@@ -958,3 +958,28 @@ def test_history_lists_a_client_only_in_the_runs_it_was_in(tmp_path):
     code, out, _ = _run("history", "--db", str(tmp_path / "out" / "history.sqlite"))
     newco = out.split("Newco Ltd\n", 1)[1].split("\n\n", 1)[0]
     assert code == 0 and "November 2026" in newco and "October 2026" not in newco, out
+
+
+def test_what_an_old_workbook_always_held_never_undoes_a_later_change(tmp_path):
+    """September's workbook keeps the In progress typed there in September. October's workbook
+    changes it to Done. December, and after September's workbook is opened and saved again for
+    another item, the item stays Done: only what changed in a workbook since it was last seen
+    is an edit."""
+    month = {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}}
+    books = {p: tmp_path / "out" / p / "Acme Ltd.xlsx" for p in ("2026-09", "2026-10", "2026-11", "2026-12")}
+
+    def run(label: str, folder: str) -> None:
+        config = _config(tmp_path, _exports(tmp_path / folder, month), label)
+        code, _, err = _run("run", "--config", str(config))
+        assert code == 0, err
+
+    run("September 2026", "in-sep")
+    _edit(books["2026-09"], {"1001": {"Status": "In progress", "Assigned to": "Tom"}})
+    run("October 2026", "in-oct")
+    _edit(books["2026-10"], {"1001": {"Status": "Done"}})
+    run("November 2026", "in-nov")
+    _edit(books["2026-09"], {"1002": {"Note": "looked up in September's file"}})  # saved again, later
+    run("December 2026", "in-dec")
+    items = {str(r["Item ID"]): r for r in _rows(books["2026-12"])}
+    assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("Done", "Tom")
+    assert items["1002"]["Note"] == "looked up in September's file"
