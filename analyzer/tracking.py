@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,11 @@ def normal_status(text: str) -> str | None:
     """The status a cell means, or None when it is not one of ours (Excel's curly apostrophe in
     "Can’t fix" included)."""
     folded = " ".join(str(text).replace("\u2019", "'").replace("\u2018", "'").split()).casefold().rstrip(".")
-    return _SPELLINGS.get(folded)
+    if folded in _SPELLINGS:
+        return _SPELLINGS[folded]
+    # A status with a word after it: "Dismissed - duplicate", "Done (paid)", "Waiting on client: emailed".
+    head = re.split(r"\s*(?:\s-\s|[–—:;,(])\s*", folded, maxsplit=1)[0].strip()
+    return _SPELLINGS.get(head) if head and head != folded else None
 
 
 @dataclass(frozen=True)

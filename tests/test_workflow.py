@@ -983,3 +983,13 @@ def test_what_an_old_workbook_always_held_never_undoes_a_later_change(tmp_path):
     items = {str(r["Item ID"]): r for r in _rows(books["2026-12"])}
     assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("Done", "Tom")
     assert items["1002"]["Note"] == "looked up in September's file"
+
+
+@pytest.mark.parametrize("typed, status", [
+    ("Dismissed - dup", "Dismissed"), ("Done (paid)", "Done"), ("Waiting on client: emailed", "Waiting on client"),
+    ("Can\u2019t fix - no receipt", "Can't fix"), ("DONE", "Done"), ("Done-ish", None), ("Chased", None),
+])
+def test_a_status_with_a_comment_after_it_is_the_status(typed, status):
+    from analyzer.tracking import normal_status
+
+    assert normal_status(typed) == status
