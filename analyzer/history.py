@@ -10,6 +10,8 @@ slug (2026-09 < 2026-10), which sorts as the dates do.
 
 from __future__ import annotations
 
+import difflib
+
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -289,7 +291,9 @@ def retire(store: Store | Path, client: str, when: dt.datetime, restore: bool = 
     known = {name.casefold(): name for name in roster(store)["client"]}
     name = known.get(client.casefold())
     if name is None:
-        raise NoSuchClient(f"{store}: no client {client!r} in the history; `publish-failures clients` lists them")
+        closest = difflib.get_close_matches(client.casefold(), list(known), n=3, cutoff=0.5)
+        hint = f"closest: {', '.join(known[c] for c in closest)}; " if closest else ""
+        raise NoSuchClient(f"{store}: no client {client!r} in the history; {hint}`publish-failures clients` lists them")
     with store.transaction(write=True) as db:
         if restore:
             db.execute("DELETE FROM retired WHERE practice = ? AND client = ?", (db.practice, name))

@@ -480,6 +480,8 @@ def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, data
     code, out, _ = _run("clients", "--db", db)
     assert "Old Co" in out and "yes" in out.splitlines()[-1] + out
     assert _run("clients", "--db", db, "--retire", "Nobody")[0] == 2
+    code, _, err = _run("clients", "--db", db, "--retire", "Acme Ltdd")  # a typo: the closest names said
+    assert code == 2 and "no client 'Acme Ltdd' in the history; closest: Acme Ltd" in err
 
 
 # (present, covered, merged, roster, previous, last export) -> state of "X"
