@@ -239,6 +239,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # The bookkeepers' work, read back from the workbooks this run is about to replace.
     previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
+    copies_read = _copies_beside(settings.out, {c: stems[c] for c in books})
+    for client, copy in copies_read:
+        books[client].append(copy)
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
     harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set(),
                            kept.load(store) if store else None, kept.load_held(store) if store else None)
@@ -285,6 +288,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
     written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
     id_lines = tuple(filter(None, [shared_item_ids(fields["client"], fields["item_id"]), conflicting_repeats(fields)]))
+    id_lines += tuple(f"{copy}: read as a copy of {client}'s workbook (what was typed there counts); once its work is"
+                      f" in {stems[client]}.xlsx, delete or rename it" for client, copy in copies_read)
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
                               (*_lost_workbooks(lost), *harvest.messages, *id_lines))
     write_json(staging.folder / "manifest.json", manifest)
@@ -305,6 +310,26 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines))
+
+
+def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:
+    """Copies of a client's workbook saved beside it under another name ("Acme Ltd (Tom).xlsx",
+    "Acme Ltd - copy.xlsx"): a bookkeeper's Save As holds work typed nowhere else. The copies the
+    tool keeps aside ("(kept ...)") and Excel's lock files are not read."""
+    if not out.is_dir():
+        return []
+    by_stem = sorted(((stem, client) for client, stem in stems.items()), key=lambda s: -len(s[0]))
+    ours = {f"{stem}.xlsx".casefold() for stem in stems.values()}
+    found = []
+    for path in sorted(out.glob("*.xlsx")):
+        name = path.name
+        if name.casefold() in ours or name.startswith("~$") or "(kept " in name:
+            continue
+        client = next((c for stem, c in by_stem if name[: len(stem)].casefold() == stem.casefold()
+                       and name[len(stem):len(stem) + 1] in (" ", "(", "_", "-")), None)
+        if client is not None:
+            found.append((client, path))
+    return found
 
 
 def _finish_elsewhere(store, out: Path) -> list[str]:

@@ -995,3 +995,17 @@ def test_a_status_with_a_comment_after_it_is_the_status(typed, status):
     from analyzer.tracking import normal_status
 
     assert normal_status(typed) == status
+
+
+def test_work_typed_in_a_copy_saved_beside_the_workbook_carries_over(tmp_path):
+    """Tom saves "Acme Ltd (Tom).xlsx" beside the report workbook and types his work only there."""
+    month = {"Acme Ltd": {"1001": (UNIQUE, 5), "1002": (UNIQUE, 6)}}
+    assert _month(tmp_path, "oct", month, "October 2026")[0] == 0
+    book = tmp_path / "out" / "Acme Ltd.xlsx"
+    copy = book.with_name("Acme Ltd (Tom).xlsx")
+    copy.write_bytes(book.read_bytes())
+    _edit(copy, {"1001": {"Status": "In progress", "Assigned to": "Tom"}})
+    code, err = _month(tmp_path, "oct", month, "November 2026")
+    assert code == 0 and "Acme Ltd (Tom).xlsx: read as a copy of Acme Ltd's workbook" in err, err
+    items = {str(r["Item ID"]): r for r in _rows(book)}
+    assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("In progress", "Tom")
