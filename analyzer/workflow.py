@@ -98,7 +98,18 @@ def canonical_names(this_run: set[str], known: set[str], expected: tuple[str, ..
     for name in this_run | known:
         target = by_alias.get(name_key(name), name)
         mapping[name] = preferred.get(name_key(target), target)
+    # A sheet name cut at Excel's 31 characters ("Harbour View Dental Practice Lt") is the one
+    # longer name it begins.
+    longer = {name_key(n): n for n in (*this_run, *known, *expected) if len(" ".join(n.split())) > EXCEL_SHEET_NAME}
+    for name in this_run:
+        if len(name) == EXCEL_SHEET_NAME and name_key(name) not in by_alias:
+            whole = [key for key in longer if key.startswith(name_key(name))]
+            if len(whole) == 1:
+                mapping[name] = preferred.get(whole[0], longer[whole[0]])
     return mapping
+
+
+EXCEL_SHEET_NAME = 31  # the most characters Excel allows a sheet name
 
 
 def _untidiness(name: str) -> tuple:

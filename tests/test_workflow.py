@@ -1009,3 +1009,13 @@ def test_work_typed_in_a_copy_saved_beside_the_workbook_carries_over(tmp_path):
     assert code == 0 and "Acme Ltd (Tom).xlsx: read as a copy of Acme Ltd's workbook" in err, err
     items = {str(r["Item ID"]): r for r in _rows(book)}
     assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("In progress", "Tom")
+
+
+def test_a_sheet_name_cut_at_excels_31_characters_is_the_client_it_begins():
+    from analyzer.workflow import canonical_names
+
+    cut = "Harbour View Dental Practice Lt"
+    assert len(cut) == 31
+    mapping = canonical_names({cut, "Harbour View Dental Practice Ltd", "Smith & Jones (Holdings) Limite"}, set(), (), {})
+    assert mapping[cut] == "Harbour View Dental Practice Ltd"
+    assert mapping["Smith & Jones (Holdings) Limite"] == "Smith & Jones (Holdings) Limite"  # nothing longer it begins
