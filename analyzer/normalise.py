@@ -430,13 +430,16 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     for role in TEXT_FIELDS:
         typed[role] = column(role)
     dayfirst = options.dayfirst
+    per_client = None
     if dayfirst is None and "date" in roles:
         dayfirst, note = infer_dayfirst(column("date"))
+        if note.startswith(_MIXED_ORDER) and "client" in roles:
+            per_client, note = _order_per_client(column("date"), typed["client"]) or (None, note)
         if note:
             notes.append(note)
-    typed["date"] = parse_dates(_raw(rows, roles.get("date")), dayfirst)
+    typed["date"] = _dates_in_order(_raw(rows, roles.get("date")), dayfirst, per_client)
     typed["date_text"] = column("date")
-    typed["due_date"] = parse_dates(_raw(rows, roles.get("due_date")), dayfirst)
+    typed["due_date"] = _dates_in_order(_raw(rows, roles.get("due_date")), dayfirst, per_client)
     decimal_comma = sheet.delimiter == ";"
     typed["amount"] = parse_amounts(_raw(rows, roles.get("total")), decimal_comma)
     typed["tax"] = parse_amounts(_raw(rows, roles.get("tax")), decimal_comma)
@@ -623,6 +626,34 @@ def client_from_path(path: str) -> str:
     return folder
 
 
+_MIXED_ORDER = "dates mix day-first and month-first"
+
+
+def _order_per_client(dates: pd.Series, clients: pd.Series) -> tuple[np.ndarray, str] | None:
+    """A merged export of UK and US clients: each client's dates in its own order, when each
+    client's dates read one way only. Per row: day first or not; and a note naming the clients
+    read month first."""
+    codes, names = pd.factorize(clients.astype("str"), sort=True)
+    orders = []
+    for code in range(len(names)):
+        first, note = infer_dayfirst(dates[codes == code].reset_index(drop=True))
+        if note.startswith(_MIXED_ORDER):
+            return None  # one client's own dates disagree: no order per client helps
+        orders.append(first)
+    month_first = [str(n) for n, first in zip(names, orders) if not first]
+    if not month_first or len(month_first) == len(names):
+        return None
+    shown = ", ".join(month_first[:5]) + (" and others" if len(month_first) > 5 else "")
+    return (np.array(orders, dtype=bool)[codes],
+            f"dates differ by client: read month first for {shown} (a date like 10/31 appears), day first for the rest")
+
+
+def _dates_in_order(values: pd.Series, dayfirst: bool | None, per_client: np.ndarray | None) -> pd.Series:
+    if per_client is None:
+        return parse_dates(values, dayfirst)
+    return parse_dates(values, True).where(per_client, parse_dates(values, False))
+
+
 def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
     """Day first unless a date in the file can only be month first (e.g. 10/31/2026)."""
     distinct = used_text(dates) if is_categorical(dates) else dates.drop_duplicates()
@@ -637,7 +668,7 @@ def infer_dayfirst(dates: pd.Series) -> tuple[bool, str]:
     if month_first_only and not day_first_only:
         return False, "dates read month first (a date like 10/31 appears)"
     if day_first_only and month_first_only:
-        return True, "dates mix day-first and month-first; read day first, use --monthfirst if wrong"
+        return True, f"{_MIXED_ORDER}; read day first, use --monthfirst if wrong"
     if not day_first_only:
         return True, "every date is ambiguous (day and month both 12 or less); read day first, use --monthfirst if wrong"
     return True, ""

@@ -431,3 +431,12 @@ def test_a_table_joined_from_exports_with_differently_headed_error_columns(tmp_p
                                                   b"Acme Ltd,1,Invoice # must be unique.,\nBeta Ltd,2,,boom\nBeta Ltd,3,,\n"))
     assert batch.fields["error"].tolist() == ["Invoice # must be unique.", "boom", ""]
     assert any("took their error from 'Publishing error' (1)" in n for t in batch.tables for n in t.notes)
+
+
+def test_a_merged_export_of_uk_and_us_clients_reads_each_clients_dates_in_its_order(tmp_path):
+    batch = _batch(_write(tmp_path, "Merged Oct 2026.csv", b"Client,Item ID,Date,Error\n"
+                          b"UK Bakery Ltd,1,05/10/2026,boom\nUK Bakery Ltd,2,14/10/2026,boom\n"
+                          b"US Dental LLC,3,10/31/2026,boom\nUS Dental LLC,4,10/05/2026,boom\n"))
+    assert batch.fields["date"].tolist() == [pd.Timestamp(2026, 10, 5), pd.Timestamp(2026, 10, 14),
+                                             pd.Timestamp(2026, 10, 31), pd.Timestamp(2026, 10, 5)]
+    assert any("read month first for US Dental LLC" in n for t in batch.tables for n in t.notes)
