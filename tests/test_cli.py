@@ -459,3 +459,21 @@ def test_a_workbook_whose_only_data_is_hidden_says_so(tmp_path):
     book = _workbook(tmp_path / "Acme Ltd.xlsx", {"Cover": [["See data"]], "Data": ITEMS}, hidden=("Data",))
     code, _, err = run("classify", str(book))
     assert code == 1 and "hidden sheet(s) not read: 'Data'" in err and "Traceback" not in err, err
+
+
+def test_a_client_name_merged_down_the_rows_of_its_items_names_each_row(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Failed items"
+    for row in [["Client", "Item ID", "Error"], ["Acme Ltd", "1", "boom"], [None, "2", "boom"], [None, "3", "boom"],
+                ["Beta Ltd", "4", "boom"], [None, "5", "boom"]]:
+        sheet.append(row)
+    sheet.merge_cells("A2:A4")
+    sheet.merge_cells("A5:A6")
+    book.save(tmp_path / "Practice merged Oct 2026.xlsx")
+    code, out, err = run("classify", str(tmp_path / "Practice merged Oct 2026.xlsx"))
+    table = pd.read_csv(io.StringIO(out), dtype=str)
+    assert code == 0 and table["client"].tolist() == ["Acme Ltd"] * 3 + ["Beta Ltd"] * 2, err
+    assert "2 cell(s) merged down a column read as their value in every row they cover" in err

@@ -34,8 +34,11 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
             for name in workbook.sheet_names:
                 if only is not None and name.casefold() != only.casefold() or name in hidden:
                     continue
-                grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-                sheet = _read_sheet(name, grid, limits, (*notes, *per_sheet.get(name, ())))
+                sheet_part = workbook.get_sheet_by_name(name)
+                grid = sheet_part.to_python(skip_empty_area=False)
+                merged = _fill_merged(grid, getattr(sheet_part, "merged_cell_ranges", None) or ())
+                said = (f"{merged} cell(s) merged down a column read as their value in every row they cover",) if merged else ()
+                sheet = _read_sheet(name, grid, limits, (*notes, *per_sheet.get(name, ()), *said))
                 if sheet is not None:
                     sheets.append(sheet)
             if hidden:
@@ -54,6 +57,25 @@ def _read_excel(path: Path, limits: Limits, notes: list[str], only: str | None =
         if type(exc).__name__ == "PasswordError":
             raise ReadError("workbook is password-protected; open it in Excel, remove the password and save it again") from None
         raise ReadError(f"workbook is damaged or not a real .xlsx ({_reason(exc)}); open it in Excel and save it again") from None
+
+
+def _fill_merged(grid: list[list[object]], ranges) -> int:
+    """Cells merged down a column in Excel (a client's name beside the rows of its items) hold
+    their value in every row they cover, as a person sees them; the reader gives it to the first
+    only. Merges across a row (a title over the table) are left: they are no values of rows.
+    Returns how many ranges were filled."""
+    filled = 0
+    for (top, left), (bottom, right) in ranges:
+        if left != right or bottom <= top or top >= len(grid) or left >= len(grid[top]):
+            continue
+        value = grid[top][left]
+        if value is None or value == "":
+            continue
+        for row in grid[top + 1:bottom + 1]:
+            if left < len(row) and (row[left] is None or row[left] == ""):
+                row[left] = value
+        filled += 1
+    return filled
 
 
 def _hidden_sheets(workbook) -> set[str]:
