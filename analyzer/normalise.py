@@ -440,10 +440,9 @@ def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) ->
     typed["date"] = _dates_in_order(_raw(rows, roles.get("date")), dayfirst, per_client)
     typed["date_text"] = column("date")
     typed["due_date"] = _dates_in_order(_raw(rows, roles.get("due_date")), dayfirst, per_client)
-    decimal_comma = sheet.delimiter == ";"
-    typed["amount"] = parse_amounts(_raw(rows, roles.get("total")), decimal_comma)
-    typed["tax"] = parse_amounts(_raw(rows, roles.get("tax")), decimal_comma)
-    typed["amount_base"] = parse_amounts(_raw(rows, roles.get("amount_base")), decimal_comma)
+    for role, target in (("total", "amount"), ("tax", "tax"), ("amount_base", "amount_base")):
+        values = _raw(rows, roles.get(role))
+        typed[target] = parse_amounts(values, sheet.delimiter == ";" and not _dot_decimals(values))
     base = roles.get("base_currency", "")
     typed["base_currency"] = _constant_text(base, n)
     typed["currency"] = currencies(column("currency"), column("total"), base)
@@ -719,6 +718,18 @@ def readable_date(text: str) -> str:
     March or April?) or it is no date."""
     readings = {d for d in (_parse_date(text, True), _parse_date(text, False)) if d is not None}
     return readings.pop().strftime("%d %b %Y").lstrip("0") if len(readings) == 1 else text
+
+
+_DOT_DECIMAL = re.compile(r"\d,\d{3}\.\d|\d\.\d{1,2}\s*$")  # 1,234.56 or 12.50
+_COMMA_DECIMAL = re.compile(r"\d\.\d{3},\d|\d,\d{1,2}\s*$")  # 1.234,56 or 12,50
+
+
+def _dot_decimals(values: pd.Series) -> bool:
+    """Whether a column's amounts use a dot for decimals though the file is separated by `;`
+    (the European habit that also means comma decimals): some cells say so (12.50, 1,234.56) and
+    none says otherwise, so 1,250 is twelve hundred and fifty, not 1.25."""
+    texts = [str(v) for v in pd.unique(values.astype(object)) if isinstance(v, str)]
+    return any(_DOT_DECIMAL.search(t) for t in texts) and not any(_COMMA_DECIMAL.search(t) for t in texts)
 
 
 def parse_amounts(values: pd.Series, decimal_comma: bool = False) -> pd.Series:

@@ -440,3 +440,15 @@ def test_a_merged_export_of_uk_and_us_clients_reads_each_clients_dates_in_its_or
     assert batch.fields["date"].tolist() == [pd.Timestamp(2026, 10, 5), pd.Timestamp(2026, 10, 14),
                                              pd.Timestamp(2026, 10, 31), pd.Timestamp(2026, 10, 5)]
     assert any("read month first for US Dental LLC" in n for t in batch.tables for n in t.notes)
+
+
+@pytest.mark.parametrize("cells, amounts", [
+    # A `;` file whose amounts use dot decimals: 1,250 is twelve hundred and fifty.
+    (["1234.56", "1,234.56", "12.50", "1.250", "1,250"], [1234.56, 1234.56, 12.5, 1.25, 1250.0]),
+    # The European habit: comma decimals.
+    (["1.234,56", "12,50", "1,250"], [1234.56, 12.5, 1.25]),
+])
+def test_a_semicolon_file_reads_amounts_with_the_decimals_its_cells_use(tmp_path, cells, amounts):
+    rows = "".join(f"{i};{c};boom\n" for i, c in enumerate(cells))
+    batch = _batch(_write(tmp_path, "Acme Ltd.csv", f"Item ID;Total;Error\n{rows}".encode()))
+    assert batch.fields["amount"].round(2).tolist() == amounts
