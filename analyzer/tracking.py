@@ -107,7 +107,8 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
             if records is not None:
                 frames.append(records)
     known = known if known is not None else empty_records()
-    return Harvest(_edits(frames, known, seen or {}), tuple(messages), _now_held(frames))
+    records, odd = _edits(frames, known, seen or {})
+    return Harvest(records, (*messages, *odd), _now_held(frames))
 
 
 FIELDS = ("status", "assigned_to", "note", "snooze_until")
@@ -120,11 +121,12 @@ def workbook_name(path: Path | str) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
     """Per item with an edit: the store's record (To do and nothing typed when it has none) with
-    each edited field set to its last edit, in the order the workbooks were saved."""
+    each edited field set to its last edit, in the order the workbooks were saved; and a line for
+    each edited value not understood."""
     if not frames:
-        return empty_records()
+        return empty_records(), []
     rows = pd.concat(frames, ignore_index=True)  # oldest saved first
     keys = ["client", "item_key"]
     stored = rows[keys].merge(known.drop_duplicates(keys), on=keys, how="left")  # the store's record of each
@@ -136,9 +138,13 @@ def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.D
                             stored[column].astype(object).to_numpy()) for column in FIELDS}
     edited = {f: (rows[f].astype("str").to_numpy() != was[f].astype("str")) for f in FIELDS}
     edited["status"] &= ~(rows["repeat"].to_numpy(dtype=bool) & rows["status"].str.startswith(REPEAT_PREFIX).to_numpy())
+    # A snooze typed as no date reads as none: it is an edit if the text is new (a typed value the workbook did not hold).
+    odd = _odd_values(rows, edited["status"], edited["snooze_until"] | (rows["typed_snooze"].astype(bool).to_numpy()
+                                                                        & (rows["snooze_until"] == "").to_numpy()
+                                                                        & (was["snooze_until"] == "")))
     any_edit = np.logical_or.reduce([edited[f] for f in FIELDS])
     if not any_edit.any():
-        return empty_records()
+        return empty_records(), odd
     rows, stored = rows[any_edit].reset_index(drop=True), stored[any_edit].reset_index(drop=True)
     edited = {f: e[any_edit] for f, e in edited.items()}
     items = stored.drop_duplicates(keys, keep="last").set_index(keys)  # the store's values, per item
@@ -154,7 +160,7 @@ def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.D
     # Saved no earlier than the record it changes: ISO times, compared as text.
     result["updated"] = [max(a, b) for a, b in zip(newest["updated"].astype("str"), items["updated"].astype("str"))]
     result["source"] = newest["source"]
-    return result.reset_index()[["client", "item_key", *COLUMNS]]
+    return result.reset_index()[["client", "item_key", *COLUMNS]], odd
 
 
 def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str], str]:
@@ -197,11 +203,12 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
         "source": str(path),
         "repeat": repeat.to_numpy(dtype=bool),
     })
+    # What was typed as written, and where: said back (once it is an edit) when not understood.
+    frame["row"] = sheet.rows["source_row"].to_numpy()
+    frame["typed_status"] = status_text.to_numpy()
+    frame["typed_snooze"] = _text(rows[columns["snooze until"]]).to_numpy() if "snooze until" in columns else ""
     kept = tracked.to_numpy(dtype=bool)
-    said = kept & ~repeat.to_numpy(dtype=bool)
-    notes = _odd_values(path, sheet.rows["source_row"].to_numpy()[said], status_text[said],
-                        rows[columns["snooze until"]][said] if "snooze until" in columns else None, frame[said])
-    return frame[kept].reset_index(drop=True), "", [*lost, *notes], formulas
+    return frame[kept].reset_index(drop=True), "", lost, formulas
 
 
 def _work_without_a_key(path: Path, rows: pd.DataFrame, columns: dict, keys: pd.Series, status: pd.Series) -> list[str]:
@@ -219,23 +226,26 @@ def _work_without_a_key(path: Path, rows: pd.DataFrame, columns: dict, keys: pd.
             " on a row with no Item key or Item ID is not carried over; type the item's Item ID in the row"]
 
 
-def _odd_values(path: Path, sheet_rows, typed_status: pd.Series, typed_snooze, frame: pd.DataFrame) -> list[str]:
-    """One line each (at most a few per workbook) for a status or date a person typed that the
-    tool does not understand: the status is kept as typed and counts as to do; the item is not
-    snoozed."""
-    odd = []
-    for row, typed, status in zip(sheet_rows.tolist(), typed_status.tolist(), frame["status"].tolist()):
-        if normal_status(typed) is None:
-            odd.append(f"Items row {row}: Status {typed!r} is not one of {', '.join(STATUSES)};"
-                       " kept as typed and counted as to do")
-    if typed_snooze is not None:
-        for row, typed, read in zip(sheet_rows.tolist(), _text(typed_snooze).tolist(), frame["snooze_until"].tolist()):
-            if typed and not read:
-                odd.append(f"Items row {row}: Snooze until {typed!r} is not a date (type one such as 15/12/2026);"
-                           " the item is not snoozed")
-    shown = [f"{path}: {line}" for line in odd[:5]]
-    if len(odd) > 5:
-        shown.append(f"{path}: and {len(odd) - 5} more value(s) not understood in the Items sheet")
+def _odd_values(rows: pd.DataFrame, status_edited: np.ndarray, snooze_edited: np.ndarray) -> list[str]:
+    """One line each (at most a few per workbook) for a status or date a person typed, and
+    changed since the workbook was last seen, that the tool does not understand: the status is
+    kept as typed and counts as to do; the item is not snoozed. (A value said once is not said
+    again each month the workbook is read.)"""
+    odd: dict[str, list[str]] = {}
+    for source, row, typed, edited in zip(rows["source"], rows["row"], rows["typed_status"], status_edited):
+        if edited and normal_status(typed) is None and not str(typed).startswith(REPEAT_PREFIX):
+            odd.setdefault(source, []).append(f"Items row {row}: Status {typed!r} is not one of {', '.join(STATUSES)};"
+                                              " kept as typed and counted as to do")
+    for source, row, typed, read, edited in zip(rows["source"], rows["row"], rows["typed_snooze"],
+                                                rows["snooze_until"], snooze_edited):
+        if edited and typed and not read:
+            odd.setdefault(source, []).append(f"Items row {row}: Snooze until {typed!r} is not a date (type one such"
+                                              " as 15/12/2026); the item is not snoozed")
+    shown = []
+    for source, lines in odd.items():
+        shown += [f"{source}: {line}" for line in lines[:5]]
+        if len(lines) > 5:
+            shown.append(f"{source}: and {len(lines) - 5} more value(s) not understood in the Items sheet")
     return shown
 
 

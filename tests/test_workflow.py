@@ -1019,3 +1019,17 @@ def test_a_sheet_name_cut_at_excels_31_characters_is_the_client_it_begins():
     mapping = canonical_names({cut, "Harbour View Dental Practice Ltd", "Smith & Jones (Holdings) Limite"}, set(), (), {})
     assert mapping[cut] == "Harbour View Dental Practice Ltd"
     assert mapping["Smith & Jones (Holdings) Limite"] == "Smith & Jones (Holdings) Limite"  # nothing longer it begins
+
+
+def test_a_status_not_understood_is_said_once_not_every_month_its_workbook_is_read(tmp_path):
+    month = {"Acme Ltd": {"1001": (UNIQUE, 5)}}
+
+    def run(label: str, folder: str) -> str:
+        code, _, err = _run("run", "--config", str(_config(tmp_path, _exports(tmp_path / folder, month), label)))
+        assert code == 0, err
+        return err
+
+    run("October 2026", "in-oct")
+    _edit(tmp_path / "out" / "2026-10" / "Acme Ltd.xlsx", {"1001": {"Status": "Chased"}})
+    assert "Status 'Chased' is not one of" in run("November 2026", "in-nov")
+    assert "Status 'Chased' is not one of" not in run("December 2026", "in-dec")
