@@ -207,13 +207,15 @@ def _errors_from_other_columns(text: dict[str, pd.Series], error: str, header: t
     others = [h for h in header if h != error and role_of(h) == "error"]
     if not others or "error" in options.columns:
         return ""
+    blank = passes(text[error], _blank_text)  # each distinct cell tested once
+    if not blank.any():
+        return ""
     values = text[error].astype(object).to_numpy()
-    blank = np.array([not str(v).strip() for v in values], dtype=bool)
     taken = []
     for other in others:
-        more = text[other].astype(object).to_numpy()
-        fill = blank & np.array([bool(str(v).strip()) for v in more], dtype=bool)
+        fill = blank & ~passes(text[other], _blank_text)
         if fill.any():
+            more = text[other].astype(object).to_numpy()
             values = np.where(fill, more, values)
             blank &= ~fill
             taken.append(f"{other!r} ({int(fill.sum())})")
@@ -222,6 +224,10 @@ def _errors_from_other_columns(text: dict[str, pd.Series], error: str, header: t
     text[error] = pd.Series(values, dtype="str")
     return (f"rows with no text in {error!r} took their error from {', '.join(taken)}: the table joins exports"
             " whose error columns are headed differently")
+
+
+def _blank_text(text: pd.Series) -> pd.Series:
+    return text.astype("str").str.strip() == ""
 
 
 def _kept(values, keep: np.ndarray):
@@ -728,7 +734,7 @@ def _dot_decimals(values: pd.Series) -> bool:
     """Whether a column's amounts use a dot for decimals though the file is separated by `;`
     (the European habit that also means comma decimals): some cells say so (12.50, 1,234.56) and
     none says otherwise, so 1,250 is twelve hundred and fifty, not 1.25."""
-    texts = [str(v) for v in pd.unique(values.astype(object)) if isinstance(v, str)]
+    texts = [v for v in pd.unique(values) if isinstance(v, str)]  # each distinct cell once
     return any(_DOT_DECIMAL.search(t) for t in texts) and not any(_COMMA_DECIMAL.search(t) for t in texts)
 
 

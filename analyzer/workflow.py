@@ -172,17 +172,25 @@ def cleared_items(cleared: pd.DataFrame, records: pd.DataFrame, catalog: Catalog
 def shared_item_ids(clients: pd.Series, item_ids: pd.Series) -> str:
     """One line when Dext item ids appear under two or more clients: one client spelt two ways
     ("Harbour Lane Bakery" in the merged export, "... Ltd" in its own file) counts its items twice
-    and doubles its value at risk. Dext's item ids are unique across a practice's clients."""
-    pairs = pd.DataFrame({"client": clients.astype("str").to_numpy(), "id": item_ids.astype("str").str.strip().to_numpy()})
-    pairs = pairs[pairs["id"] != ""].drop_duplicates()
-    shared = pairs[pairs.duplicated("id", keep=False)]
-    if shared.empty:
+    and doubles its value at risk. Dext's item ids are unique across a practice's clients.
+    Worked on codes: a million ids are not turned into strings to find a few."""
+    client_codes, client_names = pd.factorize(clients, sort=False)
+    id_codes, ids = pd.factorize(item_ids, sort=False)
+    named = id_codes >= 0
+    blank = np.flatnonzero(pd.Index(ids).astype("str").str.strip() == "")
+    named &= ~np.isin(id_codes, blank)
+    pairs = np.unique(id_codes[named].astype(np.int64) * (len(client_names) + 1) + client_codes[named])
+    per_id, counts = np.unique(pairs // (len(client_names) + 1), return_counts=True)
+    shared = per_id[counts > 1]
+    if not len(shared):
         return ""
-    names = sorted(shared.groupby("id", sort=False)["client"].agg(lambda c: " and ".join(sorted(c))).value_counts().items(),
-                   key=lambda item: -item[1])
-    ids = shared["id"].nunique()
-    listed = "; ".join(f"{who}: {n}" for who, n in names[:3])
-    return (f"{ids} item id(s) appear under more than one client ({listed}): if they are one client spelt two"
+    mine = pairs[np.isin(pairs // (len(client_names) + 1), shared)]
+    spellings: dict[int, list[str]] = {}
+    for pair in mine.tolist():
+        spellings.setdefault(pair // (len(client_names) + 1), []).append(str(client_names[pair % (len(client_names) + 1)]))
+    together = pd.Series([" and ".join(sorted(names)) for names in spellings.values()]).value_counts()
+    listed = "; ".join(f"{who}: {n}" for who, n in list(together.items())[:3])
+    return (f"{len(shared)} item id(s) appear under more than one client ({listed}): if they are one client spelt two"
             " ways, list one spelling as the other's alias in the config's [clients] (its items count twice now)")
 
 
@@ -190,22 +198,23 @@ def conflicting_repeats(fields: pd.DataFrame) -> str:
     """One line when an item id is repeated within a client with another supplier or amount: a
     repeat is counted once, as its first row, so a different item under a reused id (a typing
     slip, two systems' numbers) would vanish from the counts and the value at risk unsaid."""
-    ids = fields["item_id"].astype("str").str.strip()
-    named = (ids != "").to_numpy()
-    if not named.any():
+    client_codes, client_names = pd.factorize(fields["client"], sort=False)
+    id_codes, ids = pd.factorize(fields["item_id"], sort=False)
+    blank = np.flatnonzero(pd.Index(ids).astype("str").str.strip() == "")
+    key = id_codes.astype(np.int64) * (len(client_names) + 1) + client_codes
+    key[(id_codes < 0) | np.isin(id_codes, blank)] = -1
+    repeated = pd.Series(key).duplicated(keep=False).to_numpy() & (key >= 0)
+    if not repeated.any():
         return ""
-    rows = pd.DataFrame({"client": fields["client"].astype("str").to_numpy()[named], "id": ids.to_numpy()[named],
-                         "supplier": fields["supplier"].astype("str").str.strip().str.casefold().to_numpy()[named]
-                         if "supplier" in fields else "",
-                         "amount": fields["amount"].round(2).astype("str").to_numpy()[named] if "amount" in fields else "",
-                         "row": fields["source_row"].to_numpy()[named], "file": fields["source_file"].astype("str").to_numpy()[named]})
-    repeated = rows[rows.duplicated(["client", "id"], keep=False)]
-    if repeated.empty:
+    rows = np.flatnonzero(repeated)
+    supplier = pd.factorize(fields["supplier"].iloc[rows].astype("str").str.strip().str.casefold().to_numpy())[0] \
+        if "supplier" in fields else np.zeros(len(rows), dtype=np.int64)
+    amount = fields["amount"].to_numpy(dtype="float64")[rows].round(2) if "amount" in fields else np.zeros(len(rows))
+    kinds = pd.DataFrame({"key": key[rows], "supplier": supplier, "amount": amount}).groupby("key", sort=False).nunique()
+    differing = kinds.index[(kinds["supplier"] > 1) | (kinds["amount"] > 1)]
+    if not len(differing):
         return ""
-    kinds = repeated.groupby(["client", "id"], sort=False)[["supplier", "amount"]].nunique()
-    differing = kinds[(kinds["supplier"] > 1) | (kinds["amount"] > 1)]
-    if differing.empty:
-        return ""
-    (client, item), = differing.index[:1]
+    first = int(differing[0])
+    client, item = client_names[first % (len(client_names) + 1)], ids[first // (len(client_names) + 1)]
     return (f"{len(differing)} item id(s) are listed more than once with another supplier or amount (first: {client},"
             f" id {item}): each is counted once, as its first row; check the export for a reused or mistyped id")

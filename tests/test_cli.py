@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analyzer.cli import build_parser, main
+from workbooks import workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_exports"
@@ -421,28 +422,13 @@ def test_explain_of_an_argument_the_terminal_could_not_decode():
     assert code == 0 and "[account_archived]" in out and "Traceback" not in err
 
 
-def _workbook(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-        if name in hidden:
-            sheet.sheet_state = "hidden"
-    book.save(path)
-    return path
-
-
 ITEMS = [["Item ID", "Supplier", "Error"], ["1", "Acme Supplies", "Invoice # must be unique."]]
 
 
 def test_a_summary_sheet_and_a_hidden_sheet_beside_the_clients_sheets(tmp_path):
     """A Summary sheet (no error column) is no failure of the workbook: its rows are skipped and
     counted; a hidden sheet (an old client, set aside) is not read, and both are said."""
-    book = _workbook(tmp_path / "Practice Oct 2026.xlsx", {
+    book = workbook(tmp_path / "Practice Oct 2026.xlsx", {
         "Summary": [["Client", "Items"], ["Acme Ltd", 1], ["Old Ltd", 1]],
         "Acme Ltd": ITEMS,
         "Old Ltd": ITEMS,
@@ -456,7 +442,7 @@ def test_a_summary_sheet_and_a_hidden_sheet_beside_the_clients_sheets(tmp_path):
 
 
 def test_a_workbook_whose_only_data_is_hidden_says_so(tmp_path):
-    book = _workbook(tmp_path / "Acme Ltd.xlsx", {"Cover": [["See data"]], "Data": ITEMS}, hidden=("Data",))
+    book = workbook(tmp_path / "Acme Ltd.xlsx", {"Cover": [["See data"]], "Data": ITEMS}, hidden=("Data",))
     code, _, err = run("classify", str(book))
     assert code == 1 and "hidden sheet(s) not read: 'Data'" in err and "Traceback" not in err, err
 

@@ -9,6 +9,7 @@ import pytest
 
 from analyzer.normalise import Options, normalise_inputs
 from analyzer.read import Limits, discover, read_export
+from workbooks import workbook
 
 HEADER = "Receipt ID,Date,Supplier,Total,Currency,Error"
 
@@ -167,19 +168,8 @@ def test_currency_from_base_currency_header(tmp_path):
     assert batch.fields["amount_base"].tolist() == [10.0]
 
 
-def _workbook(path: Path, sheets: dict[str, list[list]]):
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        sheet = book.create_sheet(name)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-    return path
-
-
 def test_workbook_sheet_per_client(tmp_path):
-    path = _workbook(tmp_path / "clients.xlsx", {
+    path = workbook(tmp_path / "clients.xlsx", {
         "Oakridge Vets": [["Item ID", "Date", "Amount", "Failure reason"], [1, dt.datetime(2026, 8, 31), 12.5, "boom"]],
         "Empty": [],
         "Blue Finch": [["Title"], [], ["Item ID", "Date", "Amount", "Failure reason"], [2, dt.datetime(2026, 9, 1), 3, "x"]],
@@ -192,7 +182,7 @@ def test_workbook_sheet_per_client(tmp_path):
 
 
 def test_workbook_client_column_wins_over_sheet_name(tmp_path):
-    path = _workbook(tmp_path / "merged.xlsx", {"Failed items": [["Client", "Error"], ["A Ltd", "x"], ["B Ltd", "y"]]})
+    path = workbook(tmp_path / "merged.xlsx", {"Failed items": [["Client", "Error"], ["A Ltd", "x"], ["B Ltd", "y"]]})
     assert _batch(path).fields["client"].tolist() == ["A Ltd", "B Ltd"]
 
 

@@ -52,12 +52,17 @@ class _Version(argparse.Action):
 MOST_WORKERS = 64  # each worker is a process holding a share of the month: more only exhausts memory
 
 
+def _number(text: str, convert, kind: str):
+    """An option's value as a number, or argparse's one-line error naming what was typed."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {kind}") from None
+
+
 def _positive_int(text: str) -> int:
     """A limit: a whole number above 0 (0 or less would refuse, or silently lift, every file)."""
-    try:
-        value = int(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _number(text.replace(",", "").replace("_", ""), int, "whole number")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} is not above 0")
     return value
@@ -65,10 +70,7 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     """A size limit in MB, above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _number(text, float, "number")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a size above 0")
     return value
@@ -76,14 +78,10 @@ def _positive_float(text: str) -> float:
 
 def _worker_count(text: str) -> int:
     """--workers: 0 (choose) up to MOST_WORKERS."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    count = _number(text, int, "whole number")
     if not 0 <= count <= MOST_WORKERS:
         raise argparse.ArgumentTypeError(f"{count} is not between 0 (choose for me) and {MOST_WORKERS}")
     return count
-
 
 
 _FAILURES = (
