@@ -254,6 +254,11 @@ def _second_stage(message: str, template: str, catalog: Catalog) -> list[Finding
         if matches:
             return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=spelled.said)
                     for _, finding in sorted(matches, key=lambda m: m[0])]
+    for part in _parts(message, catalog):
+        matches = _scan(part, catalog)
+        if matches:
+            return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=f"read as {part!r}")
+                    for _, finding in sorted(matches, key=lambda m: m[0])]
     words = read_key_words(template, catalog.categories)
     if spelled.slips and words.category:
         read = mask_text(_strip_noise(spelled.text, catalog), catalog)
@@ -267,6 +272,23 @@ def _second_stage(message: str, template: str, catalog: Catalog) -> list[Finding
         return [Finding(verdict.category, catalog.category(verdict.category).fix, (), "", "similar",
                         verdict.confidence)]
     return [Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", verdict.confidence, verdict.suggestion)]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_TRAILING_REFERENCE = re.compile(r"\s*[(\[][^()\[\]]{0,60}[)\]]\s*$")
+
+
+def _parts(message: str, catalog: Catalog) -> list[str]:
+    """A message's own sentences, without the wrapper text around it or a reference after it:
+    what a pattern written for the whole of a short message ("Invoice not found") can claim in
+    "Invoice not found. Please fix and try again (ref 8841-22A)"."""
+    stripped = " ".join(_in_turn(message, _substitutions(catalog, "noise")).split())  # its punctuation kept
+    parts = [stripped, _TRAILING_REFERENCE.sub("", stripped)]
+    for text in list(parts):
+        sentences = _SENTENCE_END.split(text)
+        if len(sentences) > 1:
+            parts += [s for s in sentences if _WORDS.search(s)]
+    return [p for p in dict.fromkeys(p.strip() for p in parts) if p and p != message]
 
 
 def template_key(template: str) -> str:

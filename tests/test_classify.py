@@ -175,3 +175,23 @@ def test_a_known_error_at_the_end_of_a_very_long_cell_is_found():
     """A wrapper's log of 20,000 characters and more, Xero's message last."""
     cell = "lorem ipsum " * 2000 + "\nAccount code '455' has been archived, or has been deleted."
     assert "account_archived" in {f.category for f in classify_cell(cell, load_default_catalog())}
+
+
+@pytest.mark.parametrize("cell, category", [
+    ("Invoice already exists (ref 8841-22A)", "invoice_number_not_unique"),
+    ("Account could not be found. (ref 8841-22A)", "bank_account_mismatch"),
+    ("Invoice not found. Please check the item in Dext before publishing again.", "invoice_not_found"),
+])
+def test_a_short_message_with_a_reference_or_sentence_after_it_is_still_recognised(cell, category):
+    """Patterns written for the whole of a short message (anchored: "Invoice not found" says little
+    inside a longer text) are tried on the message's own sentences, without a reference after it."""
+    (finding,) = classify_cell(cell, load_default_catalog())
+    assert (finding.category, finding.match) == (category, "similar") and finding.read_as.startswith("read as ")
+
+
+def test_every_near_miss_with_a_sentence_after_it_stays_out_of_its_category():
+    catalog = load_default_catalog()
+    for category in catalog.categories:
+        for near_miss in category.near_misses:
+            for cell in (f"{near_miss.rstrip('.')}. Please check the item in Dext.", f"{near_miss} (ref 8841-22A)"):
+                assert category.id not in {f.category for f in classify_cell(cell, catalog)}, (category.id, cell)
