@@ -287,7 +287,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
     written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
-    id_lines = tuple(filter(None, [shared_item_ids(fields["client"], fields["item_id"]), conflicting_repeats(fields)]))
+    repeats = {row: first for client in plan.clients for row, first in client.duplicates.items()}
+    id_lines = tuple(filter(None, [shared_item_ids(fields["client"], fields["item_id"]),
+                                   conflicting_repeats(fields, repeats)]))
     id_lines += tuple(f"{copy}: read as a copy of {client}'s workbook (what was typed there counts); once its work is"
                       f" in {stems[client]}.xlsx, delete or rename it" for client, copy in copies_read)
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,

@@ -194,27 +194,26 @@ def shared_item_ids(clients: pd.Series, item_ids: pd.Series) -> str:
             " ways, list one spelling as the other's alias in the config's [clients] (its items count twice now)")
 
 
-def conflicting_repeats(fields: pd.DataFrame) -> str:
+def conflicting_repeats(fields: pd.DataFrame, duplicates: dict[int, int]) -> str:
     """One line when an item id is repeated within a client with another supplier or amount: a
-    repeat is counted once, as its first row, so a different item under a reused id (a typing
-    slip, two systems' numbers) would vanish from the counts and the value at risk unsaid."""
-    client_codes, client_names = pd.factorize(fields["client"], sort=False)
-    id_codes, ids = pd.factorize(fields["item_id"], sort=False)
-    blank = np.flatnonzero(pd.Index(ids).astype("str").str.strip() == "")
-    key = id_codes.astype(np.int64) * (len(client_names) + 1) + client_codes
-    key[(id_codes < 0) | np.isin(id_codes, blank)] = -1
-    repeated = pd.Series(key).duplicated(keep=False).to_numpy() & (key >= 0)
-    if not repeated.any():
+    repeat is counted once, as its first row (`duplicates`: each repeat's row -> that first row,
+    as the plan found them), so a different item under a reused id (a typing slip, two systems'
+    numbers) would vanish from the counts and the value at risk unsaid."""
+    if not duplicates:
         return ""
-    rows = np.flatnonzero(repeated)
+    repeats = np.fromiter(duplicates, dtype=np.int64, count=len(duplicates))
+    firsts = np.fromiter(duplicates.values(), dtype=np.int64, count=len(duplicates))
+    rows = np.concatenate([firsts, repeats])  # each group: its first row and its repeats
+    group = np.concatenate([firsts, firsts])
     supplier = pd.factorize(fields["supplier"].iloc[rows].astype("str").str.strip().str.casefold().to_numpy())[0] \
         if "supplier" in fields else np.zeros(len(rows), dtype=np.int64)
     amount = fields["amount"].to_numpy(dtype="float64")[rows].round(2) if "amount" in fields else np.zeros(len(rows))
-    kinds = pd.DataFrame({"key": key[rows], "supplier": supplier, "amount": amount}).groupby("key", sort=False).nunique()
+    kinds = pd.DataFrame({"group": group, "supplier": supplier, "amount": amount}).drop_duplicates() \
+        .groupby("group", sort=True).nunique()
     differing = kinds.index[(kinds["supplier"] > 1) | (kinds["amount"] > 1)]
     if not len(differing):
         return ""
     first = int(differing[0])
-    client, item = client_names[first % (len(client_names) + 1)], ids[first // (len(client_names) + 1)]
+    client, item = fields["client"].iat[first], fields["item_id"].iat[first]
     return (f"{len(differing)} item id(s) are listed more than once with another supplier or amount (first: {client},"
             f" id {item}): each is counted once, as its first row; check the export for a reused or mistyped id")
