@@ -244,10 +244,12 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         books[client].append(copy)
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
     harvest = kept.harvest(books, run_date, replaced, unedited_marks(store) if store else set(),
-                           kept.load(store) if store else None, kept.load_held(store) if store else None)
+                           kept.load(store) if store else None,
+                           kept.load_held(store, [kept.workbook_name(p) for ps in books.values() for p in ps])
+                           if store else None)
     if store:
         kept.save(store, harvest.records)
-        kept.save_held(store, harvest.seen)
+        kept.save_held(store, harvest.held)
     records = kept.load(store) if store else harvest.records
     errors = _error_keys(analysis)
     tracking = kept.for_rows(records, fields["client"], keys, errors, run_date.date())

@@ -63,7 +63,7 @@ class Harvest:
 
     records: pd.DataFrame  # client, item_key and COLUMNS, one row per tracked item
     messages: tuple[str, ...] = ()  # one line each: kept copies, unreadable workbooks
-    seen: dict[str, pd.DataFrame] = field(default_factory=dict)  # workbook_name -> what it holds now
+    held: pd.DataFrame = field(default_factory=lambda: empty_held())  # what each workbook read holds now (HELD)
 
 
 def empty_records() -> pd.DataFrame:
@@ -72,16 +72,16 @@ def empty_records() -> pd.DataFrame:
 
 def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Path] = frozenset(),
             unedited: set[tuple[str, int]] = frozenset(), known: pd.DataFrame | None = None,
-            seen: dict[str, pd.DataFrame] | None = None) -> Harvest:
+            held: pd.DataFrame | None = None) -> Harvest:
     """The edits typed into the tracking columns of each client's workbooks: a value is an edit
-    only where it differs from what the workbook held when last seen (`seen`: written by its run
+    only where it differs from what the workbook held when last seen (`held`: written by its run
     or read by a later one, by workbook_name), so an older month's workbook saved again for one
     note does not bring back every other item as it stood that month; a workbook never seen so
     (written before this was kept) is compared with the store's records (`known`). Where two
     workbooks edited one value, the one saved last wins. A workbook still as its run wrote it
     (its name and file time in `unedited`) is passed over. A workbook this run will replace (in
     `replaced`) that is open in Excel or unreadable is copied aside first; an earlier month's is
-    only read. `Harvest.seen` is what each workbook read holds now."""
+    only read. `Harvest.held` is what each workbook read holds now."""
     frames, messages = [], []
     replaced = {p.resolve() for p in replaced}
     for client, paths in workbooks.items():
@@ -107,7 +107,7 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
             if records is not None:
                 frames.append(records)
     known = known if known is not None else empty_records()
-    records, odd = _edits(frames, known, seen or {})
+    records, odd = _edits(frames, known, held if held is not None else empty_held())
     return Harvest(records, (*messages, *odd), _now_held(frames))
 
 
@@ -121,7 +121,7 @@ def workbook_name(path: Path | str) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
+def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, held: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Per item with an edit: the store's record (To do and nothing typed when it has none) with
     each edited field set to its last edit, in the order the workbooks were saved; and a line for
     each edited value not understood."""
@@ -133,8 +133,8 @@ def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, seen: dict[str, pd.D
     stored["status"] = stored["status"].fillna(TO_DO).map(lambda s: normal_status(s) or s)
     stored = stored.fillna("")
     # An edit differs from what its workbook held when last seen, else (never seen) from the store.
-    held = _held_before(rows, seen)
-    was = {column: np.where(held["known"].to_numpy(dtype=bool), held[column].to_numpy(dtype=object),
+    before = _held_before(rows, held)
+    was = {column: np.where(before["known"].to_numpy(dtype=bool), before[column].to_numpy(dtype=object),
                             stored[column].astype(object).to_numpy()) for column in FIELDS}
     edited = {f: (rows[f].astype("str").to_numpy() != was[f].astype("str")) for f in FIELDS}
     edited["status"] &= ~(rows["repeat"].to_numpy(dtype=bool) & rows["status"].str.startswith(REPEAT_PREFIX).to_numpy())
@@ -284,35 +284,37 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d", "%d/%m/%Y", "%d-%m
                  "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d %b %y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y")
 
 
-def _held_before(rows: pd.DataFrame, seen: dict[str, pd.DataFrame]) -> pd.DataFrame:
+HELD = ("workbook", "item_key", *FIELDS)  # what workbooks hold: one row per item, "" for a workbook's marker
+
+
+def _held_before(rows: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
     """Per harvested row: what its workbook's tracking columns held for its item when last seen
     (`known` False where the workbook was never seen so). An item not listed held To do."""
     names = rows["source"].map(workbook_name)
-    known = names.isin(list(seen)).to_numpy(dtype=bool)
-    held = pd.DataFrame({"known": known, "status": TO_DO, "assigned_to": "", "note": "", "snooze_until": ""})
-    if known.any() and seen:
-        cells = pd.concat([frame.assign(workbook=name) for name, frame in seen.items()], ignore_index=True)
-        found = pd.DataFrame({"workbook": names, "item_key": rows["item_key"]}).merge(
-            cells.drop_duplicates(["workbook", "item_key"]), on=["workbook", "item_key"], how="left")
-        for field_name in FIELDS:
-            values = found[field_name].to_numpy(dtype=object)
-            present = pd.notna(found[field_name]).to_numpy()
-            held.loc[present, field_name] = values[present]
-    return held
+    before = pd.DataFrame({"workbook": names, "item_key": rows["item_key"]}).merge(
+        held[held["item_key"] != ""].drop_duplicates(["workbook", "item_key"]), on=["workbook", "item_key"], how="left")
+    before = before.fillna({"status": TO_DO, "assigned_to": "", "note": "", "snooze_until": ""})
+    before["known"] = names.isin(set(held["workbook"])).to_numpy(dtype=bool)
+    return before
 
 
-def _now_held(frames: list[pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def _held(workbook: str, items: pd.DataFrame) -> pd.DataFrame:
+    """A workbook's rows for the store: its marker, then its items (item_key and FIELDS)."""
+    marker = pd.DataFrame([{"item_key": "", "status": "", "assigned_to": "", "note": "", "snooze_until": ""}])
+    return pd.concat([marker, items[["item_key", *FIELDS]]], ignore_index=True).assign(workbook=workbook)[list(HELD)]
+
+
+def _now_held(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """What each workbook read holds now, per item (the last row of an item wins)."""
-    held = {}
-    for frame in frames:
-        if frame.empty:
-            continue
-        name = workbook_name(frame["source"].iat[0])
-        held[name] = frame.drop_duplicates("item_key", keep="last")[["item_key", *FIELDS]].reset_index(drop=True)
-    return held
+    return pd.concat([_held(workbook_name(f["source"].iat[0]), f.drop_duplicates("item_key", keep="last"))
+                      for f in frames if not f.empty] or [empty_held()], ignore_index=True)
 
 
-def held_as_written(clients: pd.Series, keys: pd.Series, tracking: RowTracking, books: dict[str, str]) -> dict[str, pd.DataFrame]:
+def empty_held() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in HELD})
+
+
+def held_as_written(clients: pd.Series, keys: pd.Series, tracking: RowTracking, books: dict[str, str]) -> pd.DataFrame:
     """What a run writes into each client's workbook (`books`: client -> workbook_name): the
     tracking columns of its items that hold more than To do (the rest need no word)."""
     status = np.where(tracking.status == "", TO_DO, tracking.status)
@@ -323,44 +325,46 @@ def held_as_written(clients: pd.Series, keys: pd.Series, tracking: RowTracking, 
         "status": status[typed], "assigned_to": tracking.assigned_to[typed], "note": tracking.note[typed],
         "snooze_until": [d.isoformat() if d is not None else "" for d in tracking.snooze_until[typed].tolist()],
     }).drop_duplicates(["client", "item_key"])
-    held = {name: frame.iloc[:0][["item_key", *FIELDS]] for name in books.values()}
-    for client, part in frame.groupby("client", sort=False):
-        if client in books:
-            held[books[client]] = part[["item_key", *FIELDS]].reset_index(drop=True)
-    return held
+    parts = dict(tuple(frame.groupby("client", sort=False)))
+    return pd.concat([_held(name, parts.get(client, frame.iloc[:0])) for client, name in books.items()] or [empty_held()],
+                     ignore_index=True)
+
+
+def _holds_work(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose tracking is more than To do with nothing typed."""
+    return (frame["status"] != TO_DO) | (frame["assigned_to"] != "") | (frame["note"] != "") | (frame["snooze_until"] != "")
 
 
 # ---------------------------------------------------------------------------------------------
 # In the state store
 
 
-def load_held(store: Store | Path) -> dict[str, pd.DataFrame]:
-    """What each workbook held when last seen, by workbook_name (items holding To do and nothing
-    typed are not listed; a workbook seen holding only those has just its marker row)."""
+def load_held(store: Store | Path, workbooks: list[str]) -> pd.DataFrame:
+    """What these workbooks (by workbook_name) held when last seen: items holding To do and
+    nothing typed are not listed; each workbook seen has its marker row (item_key "")."""
     store = as_store(store)
-    if not store.exists():
-        return {}
+    names = sorted(set(workbooks))
+    if not store.exists() or not names:
+        return empty_held()
+    found = []
     with store.transaction() as db:
-        frame = db.frame("SELECT workbook, item_key, status, assigned_to, note, snooze_until FROM workbook_cells"
-                         " WHERE practice = ?", (db.practice,))
-    return {name: part[part["item_key"] != ""].drop(columns="workbook").reset_index(drop=True)
-            for name, part in frame.groupby("workbook", sort=False)} if not frame.empty else {}
+        for at in range(0, len(names), 500):  # under any backend's limit of bound values
+            chunk = names[at:at + 500]
+            found.append(db.frame(f"SELECT {', '.join(HELD)} FROM workbook_cells WHERE practice = ? AND workbook IN"
+                                  f" ({', '.join('?' * len(chunk))})", (db.practice, *chunk)))
+    return pd.concat(found, ignore_index=True).astype("str") if any(len(f) for f in found) else empty_held()
 
 
-def save_held(store: Store | Path, held: dict[str, pd.DataFrame]) -> None:
+def save_held(store: Store | Path, held: pd.DataFrame) -> None:
     """Remember what these workbooks hold now (each one's rows replaced whole)."""
-    if not held:
+    if held.empty:
         return
+    kept = held[(held["item_key"] == "") | _holds_work(held)].astype("str")
     with as_store(store).transaction(write=True) as db:
-        rows = []
-        for name, frame in held.items():
-            db.execute("DELETE FROM workbook_cells WHERE practice = ? AND workbook = ?", (db.practice, name))
-            typed = frame[(frame["status"] != TO_DO) | (frame["assigned_to"] != "") | (frame["note"] != "")
-                          | (frame["snooze_until"] != "")]
-            rows.append((db.practice, name, "", "", "", "", ""))  # the marker: seen, all the rest To do
-            rows.extend((db.practice, name, *r) for r in typed[["item_key", *FIELDS]].astype("str").itertuples(index=False))
-        db.executemany("INSERT INTO workbook_cells (practice, workbook, item_key, status, assigned_to, note, snooze_until)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("DELETE FROM workbook_cells WHERE practice = ? AND workbook = ?",
+                       [(db.practice, name) for name in held["workbook"].unique()])
+        db.executemany(f"INSERT INTO workbook_cells (practice, {', '.join(HELD)}) VALUES (?, {', '.join('?' * len(HELD))})",
+                       [(db.practice, *r) for r in kept[list(HELD)].itertuples(index=False)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +377,7 @@ def save(store: Store | Path, records: pd.DataFrame) -> None:
     record it already has, so a month of untouched items costs the store nothing."""
     if records.empty:
         return
-    touched = ((records["status"] != TO_DO) | (records["assigned_to"] != "") | (records["note"] != "")
-               | (records["snooze_until"] != "")).to_numpy(dtype=bool)
+    touched = _holds_work(records).to_numpy(dtype=bool)
     with as_store(store).transaction(write=True) as db:
         db.executemany(
             "UPDATE tracking SET status = ?, assigned_to = '', note = '', snooze_until = '', error_key = ?,"
