@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
-from analyzer.cells import change_text, distinct_text, is_categorical, is_plain_text, passes, used_text, with_text
+from analyzer.cells import (change_text, distinct_text, is_categorical, is_plain_text, passes, per_distinct, used_text,
+                            with_text)
 from analyzer.columns import BASE_CURRENCY_HEADER, ISO_CURRENCIES, ROLES, header_key, role_of
 from analyzer.read import InputFile, Sheet
 from analyzer.read.pieces import text_bytes
@@ -831,17 +832,11 @@ def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
     """The item's currency: its own column (a code, a symbol or a name: GBP, £, Sterling, US$),
     else what the amount cell says (GBP 12.50, 12.50 EUR, £12.50, AU$15.00), else the base
     currency. Each distinct cell is read once."""
-    result = _per_distinct_text(codes, currency_named)
+    result = pd.Series(per_distinct(codes, lambda t: t.map(currency_named)), dtype="str")
     unknown = (result == "").to_numpy(dtype=bool)
     if unknown.any():
-        result[unknown] = _per_distinct_text(totals[unknown], currency_named).to_numpy()
+        result[unknown] = per_distinct(totals[unknown], lambda t: t.map(currency_named))
     return result.where(result != "", base).astype("str")
-
-
-def _per_distinct_text(values: pd.Series, read) -> pd.Series:
-    code_of, distinct = pd.factorize(values, use_na_sentinel=True)  # a few distinct spellings
-    found = [read(str(v)) for v in distinct]
-    return pd.Series(np.array([*found, ""], dtype=object)[code_of], dtype="str")
 
 
 # Symbols and names people write for a currency; a bare "$" names none (US, Australian, NZ...).

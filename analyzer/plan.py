@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.cells import per_distinct
 from analyzer.catalog import MANUAL_REVIEW, ROW_TESTS, UNCLASSIFIED, Catalog, Fix
 from analyzer.classify import Classified
 from analyzer.normalise import Batch, readable_date
@@ -273,7 +274,8 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
         amount=amounts[rows],
         date=fields["date"].to_numpy(dtype="datetime64[ns]").view("int64")[rows],
     )
-    approval = _per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True))[rows]
+    approval = per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True)
+                            .fillna(False).astype(bool))[rows]
     groups_of = _Slices(group, rows)
     group_money = facts.money(groups_of)
     group_dates = facts.date_range(groups_of)
@@ -388,12 +390,6 @@ def _amounts_from_repeats(risk: Risk, fields: pd.DataFrame, first_of: np.ndarray
 def _currencies(risk: Risk) -> tuple[np.ndarray, list[str]]:
     """Each row's currency as a code into the sorted list of currencies ("" when unknown)."""
     return risk.currency, risk.currencies
-
-
-def _per_distinct(values: pd.Series, test) -> np.ndarray:
-    """A vectorised test run once per distinct value (a status column has a handful)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    return test(pd.Series(distinct, dtype="str")).fillna(False).to_numpy(dtype=bool)[codes]
 
 
 def _client_money(amounts: np.ndarray, counts: np.ndarray, codes: np.ndarray,
