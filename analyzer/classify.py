@@ -244,20 +244,18 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
 
 
 def _second_stage(message: str, template: str, catalog: Catalog) -> list[Finding]:
-    """A message no pattern claims and nobody taught: read its typing slips, and the patterns
-    decide again; else its key words, then the phrasebook. The key words must read the same with
-    the slips read as typed: a slipped blocker word (`Cusotmer invoice does not exist`) must
-    block as `Customer invoice` does, and a misread word must not make a cue fit."""
+    """A message no pattern claims and nobody taught: the patterns decide again on other readings
+    of it (its typing slips read, then its own sentences); else its key words, then the
+    phrasebook. The key words must read the same with the slips read as typed: a slipped blocker
+    word (`Cusotmer invoice does not exist`) must block as `Customer invoice` does, and a misread
+    word must not make a cue fit."""
     spelled = speller_of(catalog).read(message)
-    if spelled.slips:
-        matches = _scan(spelled.text, catalog)
+    readings = [(spelled.text, spelled.said)] if spelled.slips else []
+    readings += [(part, f"read as {part!r}") for part in _parts(message, catalog)]
+    for text, said in readings:
+        matches = _scan(text, catalog)
         if matches:
-            return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=spelled.said)
-                    for _, finding in sorted(matches, key=lambda m: m[0])]
-    for part in _parts(message, catalog):
-        matches = _scan(part, catalog)
-        if matches:
-            return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=f"read as {part!r}")
+            return [replace(finding, match="similar", confidence=SPELLING_CONFIDENCE, read_as=said)
                     for _, finding in sorted(matches, key=lambda m: m[0])]
     words = read_key_words(template, catalog.categories)
     if spelled.slips and words.category:
