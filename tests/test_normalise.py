@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.normalise import _blank_or_header_like, _stripped, infer_dayfirst, parse_amount, parse_amounts, parse_dates
+from analyzer.normalise import infer_dayfirst, parse_amount, parse_amounts, parse_dates
+from analyzer.normalise.rows import _blank_or_header_like
+from analyzer.normalise.text import strip_spaces
 
 
 def arrow_text(values: list[str]) -> pd.Series:
@@ -121,7 +123,7 @@ def test_dates(text, dayfirst, expected, column):
 @pytest.mark.parametrize("form", [arrow_text, repeated_text])
 def test_stripping_key_fields(values, changed, form):
     series = form(values)
-    result = _stripped(series)
+    result = strip_spaces(series)
     assert result.tolist() == [v.strip() for v in values]
     assert (result is not series) == changed  # no copy when nothing is padded
 
