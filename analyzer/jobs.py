@@ -30,7 +30,7 @@ from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source
 from analyzer.row_arrays import RowArrays
 from analyzer.tracking import KEY_COLUMN, RowTracking
 from analyzer.workflow import row_tracking_of
-from analyzer.write import safe_name
+from analyzer.write import safe_name, write_new
 
 if TYPE_CHECKING:
     from analyzer.pipeline import Analysis
@@ -265,13 +265,11 @@ def _render_all(jobs, total: int, workers: int, progress: Callable[[int, int], N
     """Clients render in parallel processes when there is enough work to pay for it (see
     `default_workers`). Only a few jobs are in flight at once, so the parent never holds every
     client's rows twice; the catalog goes to each worker once, not with every job."""
-    from analyzer.render import render_client
-
     workers = workers or default_workers(total, rows)
     reports: list[ClientReport] = []
     if workers <= 1:
         for job in jobs:
-            reports.append(render_client(job))
+            reports.append(render_and_write(job))
             progress(len(reports), total)
         return tuple(reports)
     jobs = iter(jobs)
@@ -319,11 +317,19 @@ def _start_worker(run_pid: int, catalog) -> None:
 def _render_sent(job) -> bytes:
     """In a worker: render a job sent without its catalog (about 400 kB a job when pickled);
     its summary pickled here (see `_render_all`)."""
-    from analyzer.render import render_client
-
     if job.context.catalog is None:
         job = job.with_catalog(_catalog_here)
-    return pickle.dumps(render_client(job), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(render_and_write(job), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def render_and_write(job) -> ClientReport:
+    """Build, render and write one client's reports; return only what the overview needs."""
+    from analyzer.render import render_files  # only reports need Jinja and XlsxWriter
+
+    summary, files = render_files(job)
+    for name, data in files.items():
+        write_new(job.context.out / name, data)
+    return summary
 
 
 def die_with_parent(run_pid: int) -> None:

@@ -39,7 +39,7 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
                                covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import Staging, finish_left_publication, output_lock, write_json
+from analyzer.write import Staging, finish_left_publication, output_lock, write_bytes, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")
@@ -210,7 +210,7 @@ def _staging(out: Path) -> Staging:
 
 
 def _run_report(analysis, settings, run_date, progress, staging: Staging) -> ReportRun:
-    from analyzer.render import write_overview  # only reports need Jinja and XlsxWriter
+    from analyzer.render import overview_files  # only reports need Jinja and XlsxWriter
 
     period = settings.period or Period.previous_month(run_date.date())
     # Reports carry the run date only; the exact run time is in manifest.json alone, so running
@@ -288,7 +288,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
         version=__version__, sources=sources, skipped=len(analysis.batch.skipped), failures=tuple(analysis.failures),
     )
     written = [f for r in reports for f in (r.html_file, r.xlsx_file, r.asks_file) if f]
-    written.extend(write_overview(overview, staging.folder, settings.formats, settings.templates))
+    for name, data in overview_files(overview, settings.formats, settings.templates).items():
+        write_bytes(staging.folder / name, data)
+        written.append(name)
     repeats = {row: first for client in plan.clients for row, first in client.duplicates.items()}
     id_lines = tuple(filter(None, [shared_item_ids(fields["client"], fields["item_id"]),
                                    conflicting_repeats(fields, repeats)]))

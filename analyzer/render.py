@@ -1,5 +1,6 @@
-"""Render one client's report (HTML and Excel) and write it: the unit of work a worker process
-runs, so that clients render in parallel."""
+"""Render one client's report (HTML and Excel) as the bytes of its files: the unit of work a worker
+process runs, so that clients render in parallel (the jobs write what it returns); and the
+overview's pages."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
 from analyzer.row_arrays import RowArrays
-from analyzer.write import write_bytes, write_new, write_text
 
 
 @dataclass(frozen=True)
@@ -87,19 +87,11 @@ def build_report(job: ClientJob) -> ClientReport:
     )
 
 
-def render_client(job: ClientJob) -> ClientReport:
-    """Build, render and write one client's reports; return only what the overview needs."""
-    summary, files = render_files(job)
-    for name, data in files.items():
-        write_new(job.context.out / name, data)
-    return summary
-
-
 def render_files(job: ClientJob) -> tuple[ClientReport, dict[str, bytes]]:
     """Build and render one client's reports without writing them: the summary and each file's
     name and bytes. A cluster worker runs this and the run writes the files, so a worker never
-    needs the output folder; the local pool writes them where it renders (render_client), from
-    these same bytes."""
+    needs the output folder; the local pool writes them where it renders (jobs.render_and_write),
+    from these same bytes."""
     with _collector_paused():
         return _render_files(job)
 
@@ -155,12 +147,11 @@ def summary_of(report: ClientReport) -> ClientReport:
                    groups=tuple(replace(g, items=()) for g in report.groups))
 
 
-def write_overview(overview: Overview, out: Path, formats: tuple[str, ...], templates: Path | None) -> list[str]:
-    written = []
+def overview_files(overview: Overview, formats: tuple[str, ...], templates: Path | None) -> dict[str, bytes]:
+    """The practice's pages (index.html, overview.xlsx): each file's name and bytes."""
+    files = {}
     if "html" in formats:
-        write_text(out / "index.html", render_index_html(overview, templates))
-        written.append("index.html")
+        files["index.html"] = render_index_html(overview, templates).encode("utf-8")
     if "xlsx" in formats:
-        write_bytes(out / "overview.xlsx", render_overview_xlsx(overview))
-        written.append("overview.xlsx")
-    return written
+        files["overview.xlsx"] = render_overview_xlsx(overview)
+    return files

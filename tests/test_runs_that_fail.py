@@ -88,8 +88,8 @@ def test_a_full_disk_publishes_nothing_and_records_nothing(tmp_path, month_one, 
         return full
 
     monkeypatch.setattr(write, "write_bytes", filling(write.write_bytes))
-    monkeypatch.setattr("analyzer.render.write_bytes", filling(write.write_bytes))
-    monkeypatch.setattr("analyzer.render.write_new", filling(write.write_new))  # the client reports
+    monkeypatch.setattr("analyzer.pipeline.write_bytes", filling(write.write_bytes))  # the overview
+    monkeypatch.setattr("analyzer.jobs.write_new", filling(write.write_new))  # the client reports
     code, err = _run("report", _exports(tmp_path / "nov", 3, 5), "--out", month_one, "--period", "November 2026")
     assert code == 5 and "No space left on device" in err and "nothing of this run was published" in err
     assert _snapshot(month_one) == before
