@@ -42,7 +42,7 @@ def _rows(table: pa.Table) -> list[list[str]]:
 
 
 def _read(path: Path, piece_bytes: int, header=HEADER, repeated=()):
-    return read_pieces(path, header, 1, ",", max_bytes=BIG, max_rows=10**9, check_first=("Error", "Note"),
+    return read_pieces(path, header, 1, ",", max_bytes=BIG, max_rows=10**9,
                        piece_bytes=piece_bytes, repeated=repeated)
 
 

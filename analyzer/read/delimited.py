@@ -84,11 +84,9 @@ def _parse_utf8(path: Path, encoding: str, delimiter: str, header: tuple[str, ..
     ParserError, for the careful reader."""
     if encoding not in ("utf-8-sig", "utf-8"):
         return None, None, False
-    free_text = tuple(h for h in header if role_of(h) in ("error", "note", "description"))
     try:
         parsed = read_pieces(path, header, skip, delimiter, max_bytes=limits.max_file_bytes,
-                             max_rows=limits.max_rows, check_first=free_text, repeated=_repeated(header),
-                             hashed=hashed)
+                             max_rows=limits.max_rows, repeated=_repeated(header), hashed=hashed)
     except NotUtf8:
         return None, None, False
     except Ragged:
