@@ -145,7 +145,7 @@ def plan_actions(batch: Batch, classified: Classified, catalog: Catalog,
     for index, name in enumerate(names):
         rows = order[bounds[index] : bounds[index + 1]]
         duplicates = {int(r): int(first_of[r]) for r in rows[first_of[rows] >= 0]}
-        mine = sorted(groups.get(name, []), key=lambda g: (g.fix.rank, -g.items, -_total(g.value_by_currency), g.fix.id, g.title))
+        mine = groups.get(name, [])  # in the order to fix them
         aside = rows[set_aside[rows]] if set_aside is not None else NO_ROWS
         clients.append(ClientPlan(str(name), rows, tuple(mine), client_money[index],
                                   templates.get(name, ()), duplicates, aside))
@@ -277,7 +277,7 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     approval = per_distinct(fields["status"], lambda s: s.str.contains(APPROVAL_WORDS, case=False, regex=True)
                             .fillna(False).astype(bool))[rows]
     groups_of = _Slices(group, rows)
-    group_money = facts.money(groups_of)
+    group_money, group_totals = facts.money_and_totals(groups_of)
     group_dates = facts.date_range(groups_of)
     approvals = np.add.reduceat(approval[groups_of.order], groups_of.starts) if len(groups_of.starts) else []
     categories = _categories_of(group, findings["category"].cat, len(groups_of.starts))
@@ -297,13 +297,15 @@ def _group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     at = groups_of.firsts
     firsts = zip(group[at].tolist(), client.codes.to_numpy()[at].tolist(), fix.codes.to_numpy()[at].tolist(),
                  variant[at].tolist(), np.asarray(approvals).tolist())
-    groups: dict[str, list[FixGroup]] = {}
+    sizes, totals = (groups_of.ends - groups_of.starts).tolist(), group_totals.tolist()
+    keyed: dict[str, list[tuple[tuple, FixGroup]]] = {}
     for index, (key, client_code, fix_code, chosen, approval_rows) in enumerate(firsts):
-        groups.setdefault(client_names[client_code], []).append(_group(
-            catalog.fixes[fix_ids[fix_code]], chosen, groups_of.rows(index), actions[key], categories[key],
-            group_money[index], approval_rows, (group_dates[0][index], group_dates[1][index]),
-        ))
-    return groups
+        group = _group(catalog.fixes[fix_ids[fix_code]], chosen, groups_of.rows(index), actions[key], categories[key],
+                       group_money[index], approval_rows, (group_dates[0][index], group_dates[1][index]))
+        # The fixes that unblock most first: the fix's rank, then items, then value at risk.
+        order = (group.fix.rank, -sizes[index], -totals[index], group.fix.id, group.title)
+        keyed.setdefault(client_names[client_code], []).append((order, group))
+    return {client: [g for _, g in sorted(mine, key=lambda pair: pair[0])] for client, mine in keyed.items()}
 
 
 def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, dates) -> FixGroup:
@@ -465,6 +467,11 @@ class _Facts:
     def money(self, slices: _Slices) -> list[tuple[tuple[str, float], ...]]:
         """Value per currency of each slice, currencies sorted; a currency with no amount at all
         is left out."""
+        return self.money_and_totals(slices)[0]
+
+    def money_and_totals(self, slices: _Slices) -> tuple[list[tuple[tuple[str, float], ...]], np.ndarray]:
+        """`money`, and each slice's value summed over its currencies as rounded there (amounts
+        are sizes, never below zero): what groups are ordered by, with no Python step a group."""
         width = len(self.currencies)
         pair = slices.slice_ids() * width + self.currency[slices.order]
         amount = self.amount[slices.order]
@@ -473,10 +480,11 @@ class _Facts:
         counted = np.bincount(pair, weights=~np.isnan(amount), minlength=size)
         present = np.flatnonzero(counted)
         # Tuples built in bulk, then cut at each slice's bounds (presence is sorted by slice).
-        pairs = list(zip(map(self.currencies.__getitem__, (present % width).tolist()),
-                         map(round, totals[present].tolist(), repeat(2))))
+        rounded = list(map(round, totals[present].tolist(), repeat(2)))
+        pairs = list(zip(map(self.currencies.__getitem__, (present % width).tolist()), rounded))
         bounds = np.searchsorted(present // width, np.arange(len(slices.starts) + 1)).tolist()
-        return [tuple(pairs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        summed = np.bincount(present // width, weights=np.asarray(rounded, dtype="float64"), minlength=len(slices.starts))
+        return [tuple(pairs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], summed
 
     def date_range(self, slices: _Slices) -> tuple[list, list]:
         """First and last date of each slice (None when no row has a date)."""
@@ -522,10 +530,6 @@ def _templates(findings: pd.DataFrame) -> dict[str, tuple[tuple[str, int], ...]]
     for key, n in zip(pairs.tolist(), counts.tolist()):
         result.setdefault(clients[key // width], []).append((values[key % width], n))
     return {c: tuple(sorted(t, key=lambda x: (-x[1], x[0]))) for c, t in result.items()}
-
-
-def _total(value_by_currency: tuple[tuple[str, float], ...]) -> float:
-    return sum(abs(v) for _, v in value_by_currency)
 
 
 def _slug(text: str) -> str:
