@@ -442,3 +442,25 @@ def test_a_semicolon_file_reads_amounts_with_the_decimals_its_cells_use(tmp_path
     rows = "".join(f"{i};{c};boom\n" for i, c in enumerate(cells))
     batch = _batch(_write(tmp_path, "Acme Ltd.csv", f"Item ID;Total;Error\n{rows}".encode()))
     assert batch.fields["amount"].round(2).tolist() == amounts
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+@pytest.mark.parametrize("header, said", [
+    (["Date", "Total", "Error", "Total"], "2 columns are headed 'Total' (the others kept as 'Total (2)')"),
+    (["Total", "Error", "Total", "Total"], "3 columns are headed 'Total' (the others kept as 'Total (2)', 'Total (3)')"),
+    (["Date", "Total", "Error", "Note"], None),
+    (["Date", "Total", "Error", "", ""], None),  # blank headings are numbered, not repeats
+])
+def test_a_heading_given_to_two_columns_is_said_and_the_first_is_read(tmp_path, kind, header, said):
+    row = ["01/10/2026", "12.50", "Account code 400 is archived", "13.00", "1"][: len(header)]
+    if header[0] == "Total":
+        row = ["12.50", "Account code 400 is archived", "13.00", "1"]
+    path = tmp_path / f"Acme Ltd.{kind}"
+    if kind == "csv":
+        path.write_text(",".join(header) + "\n" + ",".join(row) + "\n", encoding="utf-8")
+    else:
+        workbook(path, {"Acme Ltd": [header, row]})
+    batch = normalise_inputs([read_export(path)], Options())
+    notes = [n for t in batch.tables for n in t.notes if "columns are headed" in n]
+    assert notes == ([f"{said}: the first of each is the one read; rename a column if another is meant"] if said else [])
+    assert batch.fields["amount"].tolist() == [12.5]

@@ -19,7 +19,8 @@ from analyzer.read.pieces import (
 )
 from analyzer.read.common import check_columns, _over_size, _scan_file
 from analyzer.read.common import Limits, ReadError, Sheet, _FALLBACK, _fallbacks
-from analyzer.read.sniff import _encoding_of, _find_header, above_header, _lines_before_record, _sample_records, _sniff_delimiter, _unique_headers
+from analyzer.read.sniff import (_encoding_of, _find_header, _lines_before_record, _sample_records, _sniff_delimiter,
+                                 _unique_headers, above_header, repeated_headers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,7 +42,7 @@ def _read_csv(path: Path, limits: Limits, head: bytes, size: int, notes: list[st
     header_index = _find_header(records)
     header = _unique_headers(records[header_index])
     check_columns(header, limits)
-    notes = [*notes, *filter(None, [above_header(records, header_index)])]
+    notes = [*notes, *filter(None, [above_header(records, header_index), repeated_headers(records[header_index], header)])]
     skip_lines = _lines_before_record(sample, delimiter, header_index)
     _fallbacks.count = 0
     digest = None

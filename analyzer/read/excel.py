@@ -10,7 +10,7 @@ import pandas as pd
 from analyzer.read.common import check_columns, HEADER_SEARCH_ROWS, Limits, ReadError, Sheet, _reason
 from analyzer.read.delimited import _check_sizes, _number_rows
 from analyzer.read.guard import _check_workbook_archive
-from analyzer.read.sniff import _find_header, _unique_headers, above_header
+from analyzer.read.sniff import _find_header, _unique_headers, above_header, repeated_headers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +97,8 @@ def _read_sheet(name: str, grid: list[list[object]], limits: Limits, notes: tupl
     header_index = _find_header(searched)
     header = _unique_headers([_text(c) for c in grid[header_index]])
     check_columns(header, limits, f"sheet {name!r} ")
-    notes = (*notes, *filter(None, [above_header(searched, header_index)]))
+    notes = (*notes, *filter(None, [above_header(searched, header_index),
+                                    repeated_headers([_text(c) for c in grid[header_index]], header)]))
     frame = pd.DataFrame(grid[header_index + 1 :], columns=list(header), dtype=object)
     # Columns with neither a name nor a value are the sheet's empty margin, not data.
     unnamed = [h for h, cell in zip(header, grid[header_index]) if not _filled(cell)]

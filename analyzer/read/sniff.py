@@ -309,6 +309,24 @@ def _unique_headers(cells: list[object]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def repeated_headers(cells: list[object], header: tuple[str, ...]) -> str:
+    """A note naming header names given to more than one column: the first such column is the one
+    read for its role (a second `Total` is kept as `Total (2)`, never read as the amount)."""
+    given = [" ".join(_HEADER_JUNK.sub(" ", str(c)).split()) if c is not None else "" for c in cells]
+    counts: dict[str, int] = {}
+    for name in given:
+        if name and name != "source_row":
+            counts[name] = counts.get(name, 0) + 1
+    repeated = [name for name, n in counts.items() if n > 1]
+    if not repeated:
+        return ""
+    shown = "; ".join(f"{counts[name]} columns are headed {name!r} (the others kept as"
+                      f" {', '.join(repr(h) for h in header if h.startswith(name + ' (') and h not in given)})"
+                      for name in repeated[:3])
+    more = f"; and {len(repeated) - 3} more names" if len(repeated) > 3 else ""
+    return f"{shown}{more}: the first of each is the one read; rename a column if another is meant"
+
+
 def _lines_before_record(sample: str, delimiter: str, record_index: int) -> int:
     """Physical lines taken by the records above the header (a title cell may hold a newline)."""
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
