@@ -59,6 +59,7 @@ def test_every_entry_of_a_folder_is_read_or_named(odd_folder, tmp_path):
     passed_over = next(line for line in err.splitlines() if "passed over" in line)
     for name in (".hidden.csv", "~$Acme.xlsx", "notes.txt"):
         assert name in passed_over
+    assert "(notes.txt is read when named on its own, or saved as .csv, if it is an export)" in passed_over
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["totals"]["rows_read"] == 1 and any("passed over" in m for m in manifest["messages"])
 

@@ -114,7 +114,10 @@ def _folder(folder: Path, errors: list[InputFile], notes: list[str], ours: set[P
     if passed_over:
         shown = ", ".join(passed_over[:8]) + (f" and {len(passed_over) - 8} more" if len(passed_over) > 8 else "")
         count = "1 entry that is not an export" if len(passed_over) == 1 else f"{len(passed_over)} entries that are not exports"
-        notes.append(one_line(f"{folder}: passed over {count}: {shown}"))
+        tables = [name for name in passed_over if Path(name).suffix.lower() in (".txt", ".tsv")]
+        hint = (f" ({tables[0]} is read when named on its own, or saved as .csv, if it is an export)"
+                if tables else "")
+        notes.append(one_line(f"{folder}: passed over {count}: {shown}{hint}"))
     return inside
 
 
