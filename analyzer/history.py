@@ -361,16 +361,18 @@ def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Pat
     return found, lost
 
 
-def latest_lines(store: Store | Path, period: str) -> dict[str, tuple[str, dict]]:
+def latest_lines(store: Store | Path, period: str, before: bool = False) -> dict[str, tuple[str, dict]]:
     """Each client's index line and state from its latest run up to `period` (for a --client
-    run, which keeps the other clients' lines as they were)."""
+    run, which keeps the other clients' lines as they were); `before`: from runs of earlier
+    periods only (a period run again replaces its record, so its last run counts for nothing)."""
     store = as_store(store)
     if not store.exists():
         return {}
     with store.transaction() as db:
         rows = db.rows(
             "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
-            " WHERE r.practice = ? AND r.period <= ? ORDER BY r.period, r.id", (db.practice, period))
+            f" WHERE r.practice = ? AND r.period {'<' if before else '<='} ? ORDER BY r.period, r.id",
+            (db.practice, period))
     return {client: (state, json.loads(line)) for client, state, line in rows}  # later periods win
 
 

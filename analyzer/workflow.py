@@ -46,19 +46,21 @@ def client_states(present: set[str], covered: set[str], merged: bool, roster: se
     its own export could not be read: never taken as good news).
 
     A practice-wide export lists only failed items, so a client it does not hold may have
-    nothing failing. When every export is practice-wide that is taken as so. When some clients
-    send their own files too, the practice-wide export vouches only for the clients it held
-    before (`last_export` "merged"); a client whose own file did not come, or one no export has
-    ever held, is missing."""
+    nothing failing. When every export is practice-wide that is taken as so, but for a client
+    that sent its own file before (`last_export` "own"): its file did not come, whatever the
+    practice-wide export holds. When some clients send their own files too, the practice-wide
+    export vouches only for the clients it held before (`last_export` "merged"); a client whose
+    own file did not come, or one no export has ever held, is missing."""
     only_merged = merged and not covered
     last_export = last_export or {}
     states = {}
     for client in sorted(present | covered | roster, key=lambda name: (name.casefold(), name)):
+        kind = last_export.get(client, "")
         if client in present:
             states[client] = FAILING
         elif client in unreadable:
             states[client] = EXPORT_MISSING
-        elif client in covered or (merged and (only_merged or last_export.get(client) == "merged")):
+        elif client in covered or (merged and (kind == "merged" or (only_merged and kind != "own"))):
             states[client] = CLEARED if client in previous else CLEAN
         else:
             states[client] = EXPORT_MISSING

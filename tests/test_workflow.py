@@ -491,6 +491,9 @@ def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, data
     (set(), {"X"}, False, {"X"}, "own", "cleared"),
     (set(), set(), False, {"X"}, "own", "export_missing"),
     (set(), set(), True, {"X"}, "", "cleared"),  # every export practice-wide: absent means nothing failing
+    (set(), set(), True, {"X"}, "merged", "cleared"),
+    (set(), set(), True, {"X"}, "own", "export_missing"),  # it sends its own file: this month's did not come
+    (set(), set(), True, set(), "own", "export_missing"),
     (set(), set(), True, set(), "", "clean"),
     (set(), {"Y"}, True, {"X"}, "merged", "cleared"),  # held by the practice-wide export before
     (set(), {"Y"}, True, {"X"}, "own", "export_missing"),  # its own file did not come
@@ -524,6 +527,31 @@ def test_a_merged_workbook_does_not_turn_a_missing_own_export_into_good_news(tmp
     assert states == {"Acme Ltd": "export_missing", "Bolt Ltd": "failing", "Cole Ltd": "failing",
                       "Dee Ltd": "cleared"}
     assert "4 client(s): 2 failing, 1 cleared, 1 export missing (export missing: Acme Ltd)" in err
+
+
+@pytest.mark.parametrize("newcomer", [False, True])
+def test_a_client_sending_its_own_file_is_missing_when_only_the_merged_export_comes(tmp_path, newcomer):
+    """September: the practice-wide export (Cole) and Acme's own file. October: only the
+    practice-wide export (and, with `newcomer`, a new client's own file): Acme's file did not
+    come, so Acme is missing, not cleared; running October again does not change that."""
+    def merged(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "Practice export.csv").write_text(
+            f'Client,Item ID,Date,Supplier,Total Amount,Currency,Error\nCole Ltd,3,15/10/2026,S,5.00,GBP,"{UNIQUE}"\n',
+            encoding="utf-8")
+        return folder
+
+    september = _exports(merged(tmp_path / "sep"), {"Acme Ltd": {"1": (UNIQUE, 5)}})
+    assert _run("report", str(september), "--out", str(tmp_path / "out"), "--period", "September 2026")[0] == 0
+    october = merged(tmp_path / "oct")
+    if newcomer:
+        _exports(october, {"Wren Ltd": {"7": (UNIQUE, 5)}})
+    for _ in range(2):
+        code, _, err = _run("report", str(october), "--out", str(tmp_path / "out"), "--period", "October 2026")
+        assert code == 0, err
+        states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
+        assert states == {"Acme Ltd": "export_missing", "Cole Ltd": "failing",
+                          **({"Wren Ltd": "failing"} if newcomer else {})}
 
 
 @pytest.mark.parametrize("how", ["moved", "copied"])
