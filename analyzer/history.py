@@ -219,6 +219,10 @@ def record(store: Store | Path, run: RunRecord) -> None:
             ((practice, run_id, client, state, workbook, json.dumps(line, default=str))
              for client, state, workbook, line in run.clients),
         )
+        # A retired client is back once an export of it comes: failed rows, or a file of its own.
+        back = [(practice, client) for client, state, _, line in run.clients
+                if state == "failing" or line.get("export") == "own"]
+        db.executemany("DELETE FROM retired WHERE practice = ? AND client = ?", back)
 
 
 def rename_clients(store: Store | Path, renames: dict[str, str]) -> None:

@@ -482,6 +482,14 @@ def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, data
     assert _run("clients", "--db", db, "--retire", "Nobody")[0] == 2
     code, _, err = _run("clients", "--db", db, "--retire", "Acme Ltdd")  # a typo: the closest names said
     assert code == 2 and "no client 'Acme Ltdd' in the history; closest: Acme Ltd" in err
+    # December its export comes again: it is back, no longer retired; January none comes: missing.
+    assert _month(tmp_path, "dec", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Old Co": {"3": (UNIQUE, 5)}}, "December 2026",
+                  "--db", database)[0] == 0
+    assert _manifest(tmp_path)["Old Co"]["state"] == "failing"
+    old_co = next(line for line in _run("clients", "--db", db)[1].splitlines() if line.startswith("Old Co"))
+    assert not old_co.rstrip().endswith("yes")
+    assert _month(tmp_path, "jan", {"Acme Ltd": {"1": (UNIQUE, 5)}}, "January 2027", "--db", database)[0] == 0
+    assert _manifest(tmp_path)["Old Co"]["state"] == "export_missing"
 
 
 # (present, covered, merged, roster, previous, last export) -> state of "X"
