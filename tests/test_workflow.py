@@ -1069,3 +1069,16 @@ def test_a_status_not_understood_is_said_once_not_every_month_its_workbook_is_re
     _edit(tmp_path / "out" / "2026-10" / "Acme Ltd.xlsx", {"1001": {"Status": "Chased"}})
     assert "Status 'Chased' is not one of" in run("November 2026", "in-nov")
     assert "Status 'Chased' is not one of" not in run("December 2026", "in-dec")
+
+
+def test_retiring_a_client_the_config_names_says_it_stays_in_the_index(tmp_path):
+    _exports(tmp_path / "oct", {name: {"1": (UNIQUE, 5)} for name in EXPECTED})
+    config = _config(tmp_path, tmp_path / "oct", "October 2026", str(tmp_path / "history.sqlite"))
+    assert _run("run", "--config", str(config))[0] == 0
+    named = EXPECTED[0]
+    code, out, _ = _run("clients", "--config", str(config), "--retire", named)
+    assert code == 0 and out.splitlines()[0] == f"{named}: retired: left out of the index until an export of it comes again"
+    assert out.splitlines()[1] == (f"{named}: {config} names it under [clients], so it stays in the index (its export"
+                                   " missing when none comes) until it is taken out of the config")
+    code, out, _ = _run("clients", "--config", str(config), "--restore", named)
+    assert code == 0 and out == f"{named}: restored\n"
