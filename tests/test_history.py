@@ -429,3 +429,21 @@ def test_a_log_file_per_period(tmp_path):
                       'period = "October 2026"\nlog_file = "logs/{period}.log"\n'), encoding="utf-8")
     assert _run("run", "--config", str(config), "--quiet")[0] == 0
     assert "period October 2026" in (config.parent / "logs" / "2026-10.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("break_it, code, said", [
+    (lambda tmp, config: (tmp / "out").write_text("a file"), 5, "is a file, not a folder"),
+    (lambda tmp, config: config.write_text(config.read_text(encoding="utf-8").replace(
+        str((tmp / "in").as_posix()), str((tmp / "share").as_posix())), encoding="utf-8"), 1, "no input could be read"),
+])
+def test_why_a_run_failed_is_in_its_log_file(tmp_path, break_it, code, said):
+    """A scheduled run is checked by its log: the line standard error gets is there too."""
+    inputs = _exports(tmp_path / "in", {"Acme Ltd": {"1": "Invoice # must be unique."}})
+    config = _config(tmp_path, inputs, "October 2026")
+    config.write_text(config.read_text(encoding="utf-8").replace('period = "October 2026"\n',
+                      'period = "October 2026"\nlog_file = "logs/run.log"\n'), encoding="utf-8")
+    break_it(tmp_path, config)
+    got, err = _run("run", "--config", str(config), "--quiet")
+    assert got == code and said in err
+    last = (config.parent / "logs" / "run.log").read_text(encoding="utf-8").splitlines()[-1]
+    assert " ERROR " in last and said in last and last.endswith(f"(exit {code})") and "publish-failures:" not in last

@@ -272,10 +272,26 @@ def _logging(stderr: TextIO, log_file: str, quiet: bool):
         log.addHandler(handler)
     try:
         yield log
+    except BaseException as exc:
+        if log_file:  # standard error gets the line from `main`; the log, which a scheduler's owner reads, too
+            handlers[-1].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (_failure_line(exc),), None))
+        raise
     finally:
         for handler in handlers:
             log.removeHandler(handler)
             handler.close()
+
+
+def _failure_line(exc: BaseException) -> str:
+    """How a run that stopped says why, as standard error says it (with its exit code)."""
+    from analyzer.cli.common import Terminated
+
+    known = _known_failure(exc)
+    if known:
+        return f"{known[0].removeprefix('publish-failures: ')} (exit {known[1]})"
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
+        return f"stopped ({'SIGTERM' if isinstance(exc, Terminated) else 'interrupted'}); nothing of this run was published"
+    return f"stopped by an unexpected error: {type(exc).__name__}: {exc}"
 
 
 def _progress(stream: TextIO):
