@@ -254,15 +254,18 @@ def run_outputs(store: Store | Path) -> set[Path]:
     return {Path(r[0]) for r in rows}
 
 
-def known_clients(store: Store | Path, until: str = "9999-99") -> set[str]:
+def known_clients(store: Store | Path, until: str = "9999-99", before: bool = False) -> set[str]:
     """Every client the practice's history has seen in a run of a period up to `until` (a slug:
-    re-running October does not expect a client first seen in November), but those it has retired."""
+    re-running October does not expect a client first seen in November), but those it has retired;
+    `before`: of earlier periods only (a period run again replaces its record, so a client only
+    its last run saw is not expected)."""
     store = as_store(store)
     if not store.exists():
         return set()
+    up_to = "<" if before else "<="
     with store.transaction() as db:
-        rows = db.rows("SELECT c.client FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE c.practice = ? AND r.period <= ?"
-                       " UNION SELECT i.client FROM items i JOIN runs r ON r.id = i.run_id WHERE i.practice = ? AND r.period <= ?"
+        rows = db.rows(f"SELECT c.client FROM run_clients c JOIN runs r ON r.id = c.run_id WHERE c.practice = ? AND r.period {up_to} ?"
+                       f" UNION SELECT i.client FROM items i JOIN runs r ON r.id = i.run_id WHERE i.practice = ? AND r.period {up_to} ?"
                        " EXCEPT SELECT client FROM retired WHERE practice = ?", (db.practice, until) * 2 + (db.practice,))
     return {r[0] for r in rows}
 

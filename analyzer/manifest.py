@@ -64,8 +64,8 @@ def _client(line: ClientLine, this_run: bool) -> dict:
         "rows": line.rows, "items": line.item_count, "failing": line.failing_items,
         "dismissed": line.dismissed, "snoozed": line.snoozed,
     }
-    if line.new_items is not None or line.cleared is not None:
-        entry.update(new=line.new_items or 0, carried_over=line.carried_over or 0, cleared=line.cleared or 0)
+    # Always there (0 when nothing is known to compare with), so a script can read them of every client.
+    entry.update(new=line.new_items or 0, carried_over=line.carried_over or 0, cleared=line.cleared or 0)
     entry.update(
         fixes=dict(line.fix_items),
         value={m.currency or "unknown": m.amount for m in line.money},

@@ -39,7 +39,7 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
                                covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import Staging, finish_left_publication, output_lock, write_bytes, write_json
+from analyzer.write import Staging, finish_left_publication, leftover_reports, output_lock, write_bytes, write_json
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")
@@ -228,9 +228,10 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     keys = item_keys(fields)
     present = _run_clients(analysis)
     covered = {names.get(c, c) for c in covered}
-    # The clients expected this period: those seen up to it (a re-run of an older month does not
-    # call a client first seen later "export missing"), and the config's.
-    known_by_then = known_clients(store, period.slug) if store else set()
+    # The clients expected this period: those seen before it (a re-run of an older month does not
+    # call a client first seen later "export missing"; a period run again replaces its own record,
+    # but a run for some clients keeps the others'), and the config's.
+    known_by_then = known_clients(store, period.slug, before=not settings.clients) if store else set()
     roster = {names.get(c, c) for c in known_by_then} | set(settings.expected)
     only = check_wanted(settings.clients, present | covered | roster) if settings.clients else set()
     _something_read(analysis, settings.out)  # after usage errors, before anything is recorded
@@ -315,9 +316,11 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     if store and "xlsx" in settings.formats:  # what each workbook written holds: its edits are what differs
         kept.save_held(store, kept.held_as_written(fields["client"], keys, tracking, {
             r.client: kept.workbook_name(settings.out / f"{stems[r.client]}.xlsx") for r in reports if r.xlsx_file}))
+    leftovers = {} if only else leftover_reports(settings.out, {line.client for line in overview.clients})
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
-                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines))
+                     (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,
+                      *_clear_leftovers(leftovers, set(written))))
 
 
 def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:
@@ -367,6 +370,25 @@ def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> set[str
     aliases = {k.casefold(): v for k, v in settings.aliases.items()}
     names = {client_from_path(path) for path in failed if Path(path).suffix}
     return {aliases.get(name.casefold(), name) for name in names}
+
+
+def _clear_leftovers(leftovers: dict[str, list[Path]], written: set[str]) -> list[str]:
+    """The last run's reports of clients no longer in the practice view (its run replaced, the
+    client renamed): their pages go (the index no longer links them, and an out-of-date page
+    meant for a client must not be sent); a workbook stays, as it may hold a bookkeeper's work,
+    and is named."""
+    lines = []
+    for client, paths in sorted(leftovers.items()):
+        for path in paths:
+            if path.name in written:
+                continue
+            if path.suffix.lower() == ".html":
+                path.unlink(missing_ok=True)
+            else:
+                lines.append(f"{path}: the workbook of {client}, no longer in these reports (the run that"
+                             " reported it was replaced, or the client renamed); kept, as it may hold a bookkeeper's work:"
+                             " move or delete it")
+    return lines
 
 
 def _lost_workbooks(lost: list[Path]) -> list[str]:

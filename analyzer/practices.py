@@ -39,11 +39,11 @@ def config_paths(given: list[Path]) -> list[Path]:
 
 def run_practices(paths: list[Path], run_one: Callable[[Path], int],
                   known: Callable[[BaseException], tuple[str, int] | None], stderr: TextIO,
-                  concurrent: bool = False) -> int:
+                  concurrent: bool = False, quiet: bool = False) -> int:
     """Run every practice; return the worst exit code. `run_one(path)` runs one practice and
     returns its exit code; `known(exc)` turns a failure the command knows into its one line and
     exit code (None for anything else, which is raised again once every practice has run, so a
-    bug still shows its traceback)."""
+    bug still shows its traceback). `quiet`: no line for a practice that was done without trouble."""
     unexpected: list[BaseException] = []
 
     def one(path: Path) -> int:
@@ -69,7 +69,7 @@ def run_practices(paths: list[Path], run_one: Callable[[Path], int],
     for path, code in zip(paths, codes):
         if code == UNEXPECTED:
             print(f"publish-failures: practice {path}: failed: stopped by an unexpected error", file=stderr)
-        else:
+        elif code or not quiet:  # --quiet: only what went wrong
             print(f"publish-failures: practice {path}: {_OUTCOMES.get(code, 'failed')} (exit {code})", file=stderr)
     if unexpected:
         raise unexpected[0]

@@ -255,6 +255,27 @@ def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def leftover_reports(out: Path, clients: set[str]) -> dict[str, list[Path]]:
+    """The report files the last run into `out` wrote (its manifest.json names them) for clients
+    that are no longer in the practice view (a run replaced, a client renamed): client -> the
+    files still there."""
+    try:
+        previous = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(previous, dict) or previous.get("tool") != "analyzer":
+        return {}
+    found: dict[str, list[Path]] = {}
+    for entry in previous.get("clients") or []:
+        if not isinstance(entry, dict) or entry.get("name") in clients:
+            continue
+        names = [f for f in entry.get("files") or [] if isinstance(f, str) and f and Path(f).name == f]
+        paths = [out / name for name in names if (out / name).is_file()]
+        if paths:
+            found[str(entry.get("name"))] = paths
+    return found
+
+
 @contextmanager
 def output_lock(folder: Path, timeout: float):
     """One run at a time per output folder; a second one waits up to `timeout` seconds. The

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import random
 import shutil
 import socket
@@ -238,8 +239,22 @@ def test_many_practices_in_one_call(tmp_path, scheduler, on_cluster):
     for name in ("north", "south"):
         assert (tmp_path / "reports" / name / "index.html").is_file()
         assert (tmp_path / "reports" / name / "history.sqlite").is_file()  # each its own history
-        assert f"practice {configs / f'{name}.toml'}: done (exit 0)" in err
+        assert f"practice {configs / f'{name}.toml'}" not in err  # --quiet: only what went wrong
     assert f"practice {configs / 'broken.toml'}: configuration or usage error (exit 2)" in err
+
+
+def test_two_practices_given_one_output_folder_the_second_is_refused(tmp_path):
+    configs = _configs(tmp_path / "practices", SAMPLES)
+    south = configs / "south.toml"
+    south.write_text(south.read_text(encoding="utf-8").replace("reports/south", "reports/north"), encoding="utf-8")
+    code, err = _run("run", "--config", configs)
+    assert code == 2, err
+    assert (f"{south}: output: {(tmp_path / 'reports' / 'north').resolve()} is where {configs / 'north.toml'} writes"
+            " its reports too; give each practice its own output folder (this practice was not run)") in err
+    assert f"practice {configs / 'north.toml'}: done (exit 0)" in err  # not quiet: a line per practice
+    assert f"practice {south}: configuration or usage error (exit 2)" in err
+    manifest = json.loads((tmp_path / "reports" / "north" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["practice"] == "North"
 
 
 def test_repeated_config_options_and_one_practice_failing(tmp_path):

@@ -1082,3 +1082,29 @@ def test_retiring_a_client_the_config_names_says_it_stays_in_the_index(tmp_path)
                                    " missing when none comes) until it is taken out of the config")
     code, out, _ = _run("clients", "--config", str(config), "--restore", named)
     assert code == 0 and out == f"{named}: restored\n"
+
+
+def test_a_period_run_again_without_a_stray_client_drops_it_and_its_pages(tmp_path):
+    """October is run with another practice's client dropped in by mistake, then run again
+    without it: that client is no longer expected, its pages go, its workbook is named."""
+    folder = _exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Stray Ltd": {"2": (UNIQUE, 5)}})
+    assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
+    (folder / "Stray Ltd - failed items.csv").unlink()
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    assert set(_manifest(tmp_path)) == {"Acme Ltd"}
+    assert not (tmp_path / "out" / "Stray Ltd.html").exists() and (tmp_path / "out" / "Stray Ltd.xlsx").exists()
+    assert sum("Stray Ltd.xlsx: the workbook of Stray Ltd, no longer in these reports" in line
+               for line in err.splitlines()) == 1
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0 and "Stray Ltd" not in err  # said once
+
+
+def test_every_client_of_the_manifest_has_its_new_carried_over_and_cleared_counts(tmp_path):
+    folder = _exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": None})
+    config = _config(tmp_path, folder, "October 2026")
+    assert _run("run", "--config", str(config))[0] == 0
+    clients = json.loads(next((tmp_path / "out").rglob("manifest.json")).read_text(encoding="utf-8"))["clients"]
+    assert {c["name"]: c["state"] for c in clients} == {"Acme Ltd": "failing", "Bolt Ltd": "clean",
+                                                         "Fay Ltd": "export_missing"}
+    assert all({"new", "carried_over", "cleared"} <= set(c) for c in clients)

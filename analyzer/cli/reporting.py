@@ -165,9 +165,29 @@ def _run(args, stdout, stderr) -> int:
     from analyzer.practices import config_paths, run_practices
 
     paths = config_paths(given)
+    claimed: dict[Path, Path] = {}
+    claiming = threading.Lock()
+
+    def one(path: Path, cluster) -> int:
+        _claim_output(path, claimed, claiming)
+        return _run_practice(args, path, stderr, cluster)
+
     with _cluster(args.scheduler) as cluster:
-        return run_practices(paths, lambda path: _run_practice(args, path, stderr, cluster), _known_failure,
-                             stderr, concurrent=cluster is not None)
+        return run_practices(paths, lambda path: one(path, cluster), _known_failure,
+                             stderr, concurrent=cluster is not None, quiet=args.quiet)
+
+
+def _claim_output(path: Path, claimed: dict[Path, Path], lock) -> None:
+    """Practices run in one call each write their own folder: a second config giving the same
+    output (a copy-paste slip) would replace the first's index and leave its reports unlisted."""
+    config = load_config(path)
+    today = dt.date.today()
+    out = config.output_dir(config.period_for(today), today).resolve()
+    with lock:
+        first = claimed.setdefault(out, path)
+    if first != path:
+        raise ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each practice its own"
+                          " output folder (this practice was not run)")
 
 
 def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
