@@ -93,6 +93,14 @@ class Period:
         return start.replace(day=calendar.monthrange(start.year, start.month)[1])
 
 
+def _check_placeholders(key: str, text: str, fail) -> None:
+    unknown = sorted(set(re.findall(r"\{[^{}]*\}", text)) - {"{period}", "{date}"})
+    if unknown:
+        raise fail(key, f"{unknown[0]} is no placeholder; use {{period}} (2026-10) or {{date}} (the run's date)")
+    if "{" in text.replace("{period}", "").replace("{date}", "") or "}" in text.replace("{period}", "").replace("{date}", ""):
+        raise fail(key, f"{text!r} has a brace that is not part of {{period}} or {{date}}; close the placeholder")
+
+
 def _placed(text: str, period: Period, today: dt.date) -> str:
     """A configured path with its placeholders filled: {period} (2026-10), {date} (the run's)."""
     return text.replace("{period}", period.slug).replace("{date}", today.isoformat())
@@ -131,6 +139,10 @@ class Config:
 
     def log_path(self, period: Period, today: dt.date) -> str:
         return _placed(self.log_file, period, today)
+
+    def input_paths(self, period: Period, today: dt.date) -> list[str]:
+        """The inputs, placeholders filled: `inbox/{period}` is the month's own folder."""
+        return [_placed(text, period, today) for text in self.inputs]
 
     def history_path(self) -> Path:
         """The configured database file, else beside the reports: in the deepest folder of the
@@ -205,10 +217,11 @@ def parse_config(raw: dict, path: Path) -> Config:
     for key in ("history", "database"):  # one history holds every month: a file per month would forget them
         if any(mark in str(raw.get(key, "")) for mark in ("{period}", "{date}")):
             raise fail(key, "holds {period} or {date}; the history is one database for every month: name one file")
-    # A misspelt {Period} would be a folder of that name, each month's reports replacing the last.
-    unknown = sorted(set(re.findall(r"\{[^{}]*\}", str(raw.get("output", "")))) - {"{period}", "{date}"})
-    if unknown:
-        raise fail("output", f"{unknown[0]} is no placeholder; use {{period}} (2026-10) or {{date}} (the run's date)")
+    # A misspelt {Period} would be a folder of that name, each month's reports replacing the last;
+    # in log_file, each month's log in one file; in inputs, a folder that is never there.
+    for key, text in [("output", raw.get("output", "")), ("log_file", raw.get("log_file", "")),
+                      *(("inputs", text) for text in inputs)]:
+        _check_placeholders(key, str(text), fail)
     formats = tuple(f.lower() for f in _strings(raw.get("formats", ["html", "xlsx"]), "formats", fail))
     if not formats or set(formats) - {"html", "xlsx"}:
         raise fail("formats", 'use ["html"], ["xlsx"] or ["html", "xlsx"]')

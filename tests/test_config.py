@@ -59,6 +59,9 @@ def test_example_config_parses():
         ("output = 'reports/{Period}'", "output: {Period} is no placeholder; use {period}"),  # else one literal folder
         ("output = 'reports/{month}'", "output: {month} is no placeholder"),
         ("output = ''", "output: is empty"),  # else the config's own folder
+        ("output = 'out/{period'", "output: 'out/{period' has a brace that is not part of {period} or {date}"),
+        ("log_file = 'logs/run-{perod}.log'", "log_file: {perod} is no placeholder"),  # else one log for every month
+        ("inputs = ['inbox/{month}']", "inputs: {month} is no placeholder"),
         ("database = 'db/{period}.sqlite'", "database: holds {period} or {date}; the history is one database"),
     ],
 )
@@ -185,6 +188,21 @@ def test_previous_month_crosses_the_year():
 def test_output_placeholders():
     config = Config(output="/r/{period}/{date}")
     assert config.output_dir(Period("October 2026", "2026-10"), dt.date(2026, 11, 3)) == Path("/r/2026-10/2026-11-03")
+
+
+def test_inputs_take_the_months_own_folder(tmp_path):
+    for month in ("2026-09", "2026-10"):
+        (tmp_path / "inbox" / month).mkdir(parents=True)
+        (tmp_path / "inbox" / month / "Acme Ltd.csv").write_text(
+            f"Item ID,Date,Total,Error\n{month[-2:]},01/{month[-2:]}/2026,5.00,Invoice # must be unique.\n", encoding="utf-8")
+    path = tmp_path / "analyzer.toml"
+    path.write_text('inputs = ["inbox/{period}"]\noutput = "reports/{period}"\nperiod = "October 2026"\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.input_paths(Period("October 2026", "2026-10"), dt.date(2026, 11, 3)) == [str(tmp_path / "inbox" / "2026-10")]
+    err = io.StringIO()
+    assert main(["run", "--config", str(path)], stdout=io.StringIO(), stderr=err) == 0, err.getvalue()
+    items = [line for line in err.getvalue().splitlines() if "data row(s)" in line or "row(s) read" in line]
+    assert items and "1 row(s) read" in items[0]
 
 
 def test_a_log_file_under_a_file_is_one_line(tmp_path):

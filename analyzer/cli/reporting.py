@@ -214,7 +214,7 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
             _cluster(args.scheduler or config.scheduler, shared,
                      "--scheduler" if args.scheduler else f"{path}: scheduler") as cluster:
         log.info("run %s: period %s, %d input path(s), reports to %s", path, period.label, len(config.inputs), out)
-        analysis = analyse(list(config.inputs), Options(columns=config.columns, dayfirst=config.dayfirst,
+        analysis = analyse(config.input_paths(period, now.date()), Options(columns=config.columns, dayfirst=config.dayfirst,
                            client_aliases=config.client_aliases, client_currencies=config.client_currencies),
                            _config_limits(config), config.catalogs, out,
                            store, now, cluster=cluster)
