@@ -316,7 +316,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     if store and "xlsx" in settings.formats:  # what each workbook written holds: its edits are what differs
         kept.save_held(store, kept.held_as_written(fields["client"], keys, tracking, {
             r.client: kept.workbook_name(settings.out / f"{stems[r.client]}.xlsx") for r in reports if r.xlsx_file}))
-    leftovers = {} if only else leftover_reports(settings.out, {line.client for line in overview.clients})
+    leftovers = {} if only else leftover_reports(settings.out, period.label, {line.client for line in overview.clients})
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,

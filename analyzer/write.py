@@ -255,15 +255,16 @@ def write_json(target: Path, data: object) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def leftover_reports(out: Path, clients: set[str]) -> dict[str, list[Path]]:
-    """The report files the last run into `out` wrote (its manifest.json names them) for clients
-    that are no longer in the practice view (a run replaced, a client renamed): client -> the
-    files still there."""
+def leftover_reports(out: Path, period: str, clients: set[str]) -> dict[str, list[Path]]:
+    """When the last run into `out` was of the same period (this run replaces it), the report
+    files it wrote (its manifest.json names them) for clients no longer in the practice view (a
+    client dropped in by mistake, a client renamed): client -> the files still there. A run of
+    another period (an older month run again in a folder shared by every month) leaves them."""
     try:
         previous = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(previous, dict) or previous.get("tool") != "analyzer":
+    if not isinstance(previous, dict) or previous.get("tool") != "analyzer" or previous.get("period") != period:
         return {}
     found: dict[str, list[Path]] = {}
     for entry in previous.get("clients") or []:
