@@ -8,6 +8,7 @@ are taken from the config file's folder, so a scheduler may start the job anywhe
 from __future__ import annotations
 
 import calendar
+import difflib
 import datetime as dt
 import itertools
 import math
@@ -94,11 +95,15 @@ class Period:
 
 
 def _check_placeholders(key: str, text: str, fail) -> None:
-    unknown = sorted(set(re.findall(r"\{[^{}]*\}", text)) - {"{period}", "{date}"})
-    if unknown:
-        raise fail(key, f"{unknown[0]} is no placeholder; use {{period}} (2026-10) or {{date}} (the run's date)")
-    if "{" in text.replace("{period}", "").replace("{date}", "") or "}" in text.replace("{period}", "").replace("{date}", ""):
-        raise fail(key, f"{text!r} has a brace that is not part of {{period}} or {{date}}; close the placeholder")
+    """A word in braces that reads as a placeholder but is none ({month}, {Period}, {perod}) or
+    {period}/{date} left open. Other braces are the path's own (a Windows folder named by a GUID,
+    `Client {NZ}.csv`) and stay as written."""
+    for word in re.findall(r"\{([A-Za-z_]+)\}", text):
+        meant = difflib.get_close_matches(word.casefold(), ["period", "date"], n=1, cutoff=0.6)
+        if word not in ("period", "date") and (word.islower() or meant):
+            raise fail(key, f"{{{word}}} is no placeholder; use {{period}} (2026-10) or {{date}} (the run's date)")
+    if re.search(r"\{(?:period|date)(?!\})|(?<!\{)\b(?:period|date)\}", text, re.I):
+        raise fail(key, f"{text!r} has {{period}} or {{date}} without one of its braces; close the placeholder")
 
 
 def _placed(text: str, period: Period, today: dt.date) -> str:

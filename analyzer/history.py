@@ -185,6 +185,7 @@ def record(store: Store | Path, run: RunRecord) -> None:
     positions = np.flatnonzero(kept)
     with as_store(store).transaction(write=True) as db:
         practice = db.practice
+        latest = db.rows("SELECT MAX(period) FROM runs WHERE practice = ?", (practice,))[0][0]
         db.execute(
             "INSERT INTO runs (practice, period, period_label, run_time, version, rows, output)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (practice, period) DO UPDATE SET period_label = excluded.period_label, run_time = excluded.run_time,"
@@ -219,10 +220,13 @@ def record(store: Store | Path, run: RunRecord) -> None:
             ((practice, run_id, client, state, workbook, json.dumps(line, default=str))
              for client, state, workbook, line in run.clients),
         )
-        # A retired client is back once an export of it comes: failed rows, or a file of its own.
-        back = [(practice, client) for client, state, _, line in run.clients
-                if state == "failing" or line.get("export") == "own"]
-        db.executemany("DELETE FROM retired WHERE practice = ? AND client = ?", back)
+        # A retired client is back once an export of it comes (failed rows, or a file of its own this
+        # run; a missing export's line keeps the kind it had) in the practice's latest period: an
+        # older month run again brings back no one.
+        if not latest or run.period >= latest:
+            back = [(practice, client) for client, state, _, line in run.clients
+                    if state == "failing" or (state != "export_missing" and line.get("export") == "own")]
+            db.executemany("DELETE FROM retired WHERE practice = ? AND client = ?", back)
 
 
 def rename_clients(store: Store | Path, renames: dict[str, str]) -> None:

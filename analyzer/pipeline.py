@@ -39,7 +39,8 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
                                covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import Staging, finish_left_publication, leftover_reports, output_lock, write_bytes, write_json
+from analyzer.write import (Staging, clear_leftovers, finish_left_publication, leftover_reports, output_lock,
+                            write_bytes, write_json)
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")
@@ -320,7 +321,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     copies = staging.publish(written)
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,
-                      *_clear_leftovers(leftovers, set(written))))
+                      *clear_leftovers(settings.out, leftovers, written)))
 
 
 def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:
@@ -370,25 +371,6 @@ def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> set[str
     aliases = {k.casefold(): v for k, v in settings.aliases.items()}
     names = {client_from_path(path) for path in failed if Path(path).suffix}
     return {aliases.get(name.casefold(), name) for name in names}
-
-
-def _clear_leftovers(leftovers: dict[str, list[Path]], written: set[str]) -> list[str]:
-    """The last run's reports of clients no longer in the practice view (its run replaced, the
-    client renamed): their pages go (the index no longer links them, and an out-of-date page
-    meant for a client must not be sent); a workbook stays, as it may hold a bookkeeper's work,
-    and is named."""
-    lines = []
-    for client, paths in sorted(leftovers.items()):
-        for path in paths:
-            if path.name in written:
-                continue
-            if path.suffix.lower() == ".html":
-                path.unlink(missing_ok=True)
-            else:
-                lines.append(f"{path}: the workbook of {client}, no longer in these reports (the run that"
-                             " reported it was replaced, or the client renamed); kept, as it may hold a bookkeeper's work:"
-                             " move or delete it")
-    return lines
 
 
 def _lost_workbooks(lost: list[Path]) -> list[str]:

@@ -277,6 +277,41 @@ def leftover_reports(out: Path, period: str, clients: set[str]) -> dict[str, lis
     return found
 
 
+def clear_leftovers(out: Path, leftovers: dict[str, list[Path]], written: list[str]) -> list[str]:
+    """The replaced run's reports of clients no longer in the practice view: their pages go (the
+    index no longer links them, and an out-of-date page meant for a client must not be sent); a
+    workbook stays, as it may hold a bookkeeper's work. One line per client says what was done.
+    A file this run wrote is never touched, whatever the case of its name (a client renamed
+    from ACME LTD to Acme Ltd is one file on Windows and macOS)."""
+    lines = []
+    for client, paths in sorted(leftovers.items()):
+        removed, kept = [], []
+        for path in paths:
+            if _is_written(path, out, written):
+                continue
+            if path.suffix.lower() == ".html":
+                try:
+                    path.unlink(missing_ok=True)
+                    removed.append(path.name)
+                except OSError as exc:
+                    kept.append(f"{path.name} (could not be removed: {exc.strerror})")
+            else:
+                kept.append(path.name)
+        if removed or kept:
+            done = [f"its pages were removed ({', '.join(removed)})"] if removed else []
+            if kept:
+                done.append(f"kept: {', '.join(kept)} (a workbook may hold a bookkeeper's work): move or delete")
+            lines.append(f"{out}: {client} is no longer in these reports (the run that reported it was replaced, or the"
+                         f" client renamed); {'; '.join(done)}")
+    return lines
+
+
+def _is_written(path: Path, out: Path, written: list[str]) -> bool:
+    same_name = [out / name for name in written if name.casefold() == path.name.casefold()]
+    return any(name.name == path.name or (name.exists() and path.exists() and os.path.samefile(name, path))
+               for name in same_name)
+
+
 @contextmanager
 def output_lock(folder: Path, timeout: float):
     """One run at a time per output folder; a second one waits up to `timeout` seconds. The

@@ -59,7 +59,7 @@ def test_example_config_parses():
         ("output = 'reports/{Period}'", "output: {Period} is no placeholder; use {period}"),  # else one literal folder
         ("output = 'reports/{month}'", "output: {month} is no placeholder"),
         ("output = ''", "output: is empty"),  # else the config's own folder
-        ("output = 'out/{period'", "output: 'out/{period' has a brace that is not part of {period} or {date}"),
+        ("output = 'out/{period'", "output: 'out/{period' has {period} or {date} without one of its braces"),
         ("log_file = 'logs/run-{perod}.log'", "log_file: {perod} is no placeholder"),  # else one log for every month
         ("inputs = ['inbox/{month}']", "inputs: {month} is no placeholder"),
         ("database = 'db/{period}.sqlite'", "database: holds {period} or {date}; the history is one database"),
@@ -188,6 +188,13 @@ def test_previous_month_crosses_the_year():
 def test_output_placeholders():
     config = Config(output="/r/{period}/{date}")
     assert config.output_dir(Period("October 2026", "2026-10"), dt.date(2026, 11, 3)) == Path("/r/2026-10/2026-11-03")
+
+
+@pytest.mark.parametrize("path", ["D:/Shares/{3F2504E0-4F89-11D3-9A0C-0305E82C3301}/exports", "Client {NZ}.csv"])
+def test_braces_that_are_a_paths_own_are_not_placeholders(tmp_path, path):
+    config = tmp_path / "analyzer.toml"
+    config.write_text(f'inputs = ["{path}"]\nlog_file = "logs/{path.split("/")[-1]}.log"\n', encoding="utf-8")
+    assert load_config(config).inputs[0].endswith(path.split("/")[-1])
 
 
 def test_inputs_take_the_months_own_folder(tmp_path):

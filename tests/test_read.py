@@ -448,13 +448,16 @@ def test_a_semicolon_file_reads_amounts_with_the_decimals_its_cells_use(tmp_path
 @pytest.mark.parametrize("header, said", [
     (["Date", "Total", "Error", "Total"], "2 columns are headed 'Total' (the others kept as 'Total (2)')"),
     (["Total", "Error", "Total", "Total"], "3 columns are headed 'Total' (the others kept as 'Total (2)', 'Total (3)')"),
+    (["Total", "Error", "Total (USD)", "Total", "Total (USD)"],
+     "2 columns are headed 'Total' (the others kept as 'Total (2)'); 2 columns are headed 'Total (USD)' (the others"
+     " kept as 'Total (USD) (2)')"),
     (["Date", "Total", "Error", "Note"], None),
     (["Date", "Total", "Error", "", ""], None),  # blank headings are numbered, not repeats
 ])
 def test_a_heading_given_to_two_columns_is_said_and_the_first_is_read(tmp_path, kind, header, said):
     row = ["01/10/2026", "12.50", "Account code 400 is archived", "13.00", "1"][: len(header)]
     if header[0] == "Total":
-        row = ["12.50", "Account code 400 is archived", "13.00", "1"]
+        row = ["12.50", "Account code 400 is archived", "13.00", "1", "2"][: len(header)]
     path = tmp_path / f"Acme Ltd.{kind}"
     if kind == "csv":
         path.write_text(",".join(header) + "\n" + ",".join(row) + "\n", encoding="utf-8")

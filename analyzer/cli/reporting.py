@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import threading
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -165,11 +166,13 @@ def _run(args, stdout, stderr) -> int:
     from analyzer.practices import config_paths, run_practices
 
     paths = config_paths(given)
-    claimed: dict[Path, Path] = {}
-    claiming = threading.Lock()
+    owners = _output_owners(paths)
 
     def one(path: Path, cluster) -> int:
-        _claim_output(path, claimed, claiming)
+        if owners.get(path, (path, None))[0] != path:
+            first, out = owners[path]
+            raise ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each practice"
+                              " its own output folder (this practice was not run)")
         return _run_practice(args, path, stderr, cluster)
 
     with _cluster(args.scheduler) as cluster:
@@ -177,17 +180,21 @@ def _run(args, stdout, stderr) -> int:
                              stderr, concurrent=cluster is not None, quiet=args.quiet)
 
 
-def _claim_output(path: Path, claimed: dict[Path, Path], lock) -> None:
+def _output_owners(paths: list[Path]) -> dict[Path, tuple[Path, Path]]:
     """Practices run in one call each write their own folder: a second config giving the same
-    output (a copy-paste slip) would replace the first's index and leave its reports unlisted."""
-    config = load_config(path)
+    output (a copy-paste slip) would replace the first's index and leave its reports unlisted.
+    Each config -> the first config, in the order given, writing to its folder, and the folder (a
+    config that cannot be read is left to its own run to report)."""
+    owners, first_of = {}, {}
     today = dt.date.today()
-    out = config.output_dir(config.period_for(today), today).resolve()
-    with lock:
-        first = claimed.setdefault(out, path)
-    if first != path:
-        raise ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each practice its own"
-                          " output folder (this practice was not run)")
+    for path in paths:
+        try:
+            config = load_config(path)
+            out = config.output_dir(config.period_for(today), today).resolve()
+        except (ConfigError, PeriodError, OSError):
+            continue
+        owners[path] = (first_of.setdefault(out, path), out)
+    return owners
 
 
 def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
@@ -308,7 +315,7 @@ def _failure_line(exc: BaseException) -> str:
 
     known = _known_failure(exc)
     if known:
-        return f"{known[0].removeprefix('publish-failures: ')} (exit {known[1]})"
+        return f"{re.sub(r'^publish-failures(?: [a-z]+)?: ', '', known[0])} (exit {known[1]})"
     if isinstance(exc, (KeyboardInterrupt, Terminated)):
         return f"stopped ({'SIGTERM' if isinstance(exc, Terminated) else 'interrupted'}); nothing of this run was published"
     return f"stopped by an unexpected error: {type(exc).__name__}: {exc}"

@@ -117,8 +117,10 @@ def _clients(args, stdout, stderr) -> int:
             raise UsageError(f"publish-failures: {exc.args[0]}") from None
         stdout.write(f"{name}: {'retired: left out of the index until an export of it comes again' if args.retire else 'restored'}\n")
         config = find_config(args.config, Path.cwd())
-        named = {n.casefold(): n for n in load_config(config).clients} if config and args.retire else {}
-        if name.casefold() in named:  # the config's [clients] keep a client in the index, retired or not
+        from analyzer.normalise import name_key  # one rule for what makes two spellings one client
+
+        named = {name_key(n) for n in load_config(config).clients} if config and args.retire else set()
+        if name_key(name) in named:  # the config's [clients] keep a client in the index, retired or not
             stdout.write(f"{name}: {config} names it under [clients], so it stays in the index (its export missing"
                          " when none comes) until it is taken out of the config\n")
         return EXIT_OK

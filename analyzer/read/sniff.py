@@ -320,8 +320,10 @@ def repeated_headers(cells: list[object], header: tuple[str, ...]) -> str:
     repeated = [name for name, n in counts.items() if n > 1]
     if not repeated:
         return ""
-    shown = "; ".join(f"{counts[name]} columns are headed {name!r} (the others kept as"
-                      f" {', '.join(repr(h) for h in header if h.startswith(name + ' (') and h not in given)})"
+    def numbered(name: str) -> str:  # Total (2), Total (3): not Total (USD)
+        return ", ".join(repr(h) for h in header if re.fullmatch(rf"{re.escape(name)} \(\d+\)", h) and h not in given)
+
+    shown = "; ".join(f"{counts[name]} columns are headed {name!r} (the others kept as {numbered(name)})"
                       for name in repeated[:3])
     more = f"; and {len(repeated) - 3} more names" if len(repeated) > 3 else ""
     return f"{shown}{more}: the first of each is the one read; rename a column if another is meant"
