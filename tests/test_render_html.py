@@ -215,8 +215,8 @@ def test_amounts_carry_their_currency_code(run, pages):
             for item in group.items:
                 if item.money:
                     assert money_text(item.money) in html
-        for money in report.money:
-            assert money_text(money) in html
+        for money in report.money:  # in the summary card, where the code may go to a line of its own
+            assert money_text(money).replace("\xa0", " ") in html
 
 
 def test_each_group_shows_who_steps_and_items(run, pages):
