@@ -294,7 +294,10 @@ def _write_summary(sheet: Worksheet, formats: _Formats, report: ClientReport, fi
         row += 1
     fact("Made by", f"analyzer {report.version}")
     for position, note in enumerate(report.notes):
-        fact("Notes" if position == 0 else "", note)
+        fact("Notes" if position == 0 else "", note, formats.wrap)
+        # Tall enough for the note wrapped in column B (about 50 characters a line): a spreadsheet
+        # does not grow a row for wrapped text written by a program, and LibreOffice cut it.
+        sheet.set_row(row - 1, LINE_HEIGHT * max(1, -(-len(note) // 50)))
 
     row += 1
     sheet.write_string(row, 0, "Fixes, in the order to do them", formats.heading)
@@ -316,7 +319,7 @@ def _write_summary(sheet: Worksheet, formats: _Formats, report: ClientReport, fi
     ]
     if any(g.recurring for g in groups):
         columns.insert(5, _text_column("Needed last run too", ["Yes" if g.recurring else "" for g in groups],
-                                       formats, width=12, wrap=True))
+                                       formats, width=21, wrap=True))  # the heading on one line
     if not groups:
         sheet.write_string(row, 0, "Nothing to fix for this client." if report.failing_items
                            else "Nothing failed to publish for this client.", formats.text)
