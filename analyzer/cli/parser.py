@@ -138,7 +138,7 @@ def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--cl
     command.add_argument("paths", nargs="+", metavar="PATH", help="export files, folders or globs")
     command.add_argument("--column", action="append", default=[], metavar='ROLE="Header"',
                          help=f"use this column for a role ({', '.join(ROLES)}); may repeat")
-    command.add_argument(force_flag, dest="force_client", default="", metavar="NAME",
+    command.add_argument(force_flag, dest="force_client", default=None, metavar="NAME",
                          help="treat every row as this client's")
     order = command.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True, default=None,

@@ -38,8 +38,8 @@ def options_from(args: argparse.Namespace) -> Options:
         if role.strip() not in ROLES:
             raise UsageError(f"--column {item!r}: unknown role {role!r}; roles are {', '.join(ROLES)}")
         columns[role.strip()] = header.strip().strip('"')
-    client = " ".join(args.force_client.split())
-    if args.force_client and not client:
+    client = " ".join((args.force_client or "").split())
+    if args.force_client is not None and not client:  # given, but blank: never a silent fall back to file names
         raise UsageError("--as-client/--client: the client's name is blank; give the name in quotes")
     return Options(columns=columns, client=client, dayfirst=args.dayfirst)
 
