@@ -180,6 +180,19 @@ def test_a_blocker_is_red_but_manual_entry_is_its_own_light(tmp_path):
     assert lights["Hal Ltd"] == "red" and lights["Gil Ltd"] != "red"
 
 
+def test_what_makes_the_light_red_is_the_first_thing_to_do(tmp_path):
+    """A user's missing permission stops the client's publishing (red): it comes before the
+    settings fixes of more items, so the light and the order agree."""
+    permission = "The User specified does not have the correct permissions to perform this action"
+    _exports(tmp_path / "in", {"Gil Ltd": {"1": (ARCHIVED, 10), "2": (ARCHIVED, 10), "3": (ARCHIVED, 20),
+                                           "4": (permission, 10)}})
+    code, _, err = _run("report", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    client = json.loads((tmp_path / "out" / "manifest.json").read_text())["clients"][0]
+    assert client["status"] == "red"
+    assert list(client["fixes"])[0] == "xero-user-permissions"
+
+
 def test_a_run_into_the_same_folder_keeps_the_edits(tmp_path):
     exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}})
     out = tmp_path / "out"

@@ -1,7 +1,8 @@
 """Turn classified rows into an ordered action plan per client.
 
-Within a client, fixes come in the order that unblocks most: connection problems first (one
-action for the whole client), then settings (one change clears many items; one action per
+Within a client, fixes come in the order that unblocks most: what stops the client's publishing
+first (a connection, the Xero plan, a user's permission: one action for the whole client), then
+settings (one change clears many items; one action per
 distinct value such as an archived account code), then item fixes by item count and value, then
 manual review. The row's own data decides where it must (tax greater than the net amount, items
 waiting in an approval workflow).

@@ -58,8 +58,9 @@ def group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     for index, (key, client_code, fix_code, chosen, approval_rows) in enumerate(firsts):
         group = _group(catalog.fixes[fix_ids[fix_code]], chosen, groups_of.rows(index), actions[key], categories[key],
                        group_money[index], approval_rows, (group_dates[0][index], group_dates[1][index]))
-        # The fixes that unblock most first: the fix's rank, then items, then value at risk.
-        order = (group.fix.rank, -sizes[index], -totals[index], group.fix.id, group.title)
+        # The fixes that unblock most first: what stops the client's publishing (the red light's
+        # cause: a connection, the Xero plan, a permission), then the fix's rank, items, value at risk.
+        order = (not group.fix.blocks, group.fix.rank, -sizes[index], -totals[index], group.fix.id, group.title)
         keyed.setdefault(client_names[client_code], []).append((order, group))
     return {client: [g for _, g in sorted(mine, key=lambda pair: pair[0])] for client, mine in keyed.items()}
 
