@@ -16,6 +16,7 @@ one word (`InvalidTrackingCategory`) read as their words put a held-out near-mis
 seed's 19 when the key words tried it.
 
 Only words of five letters or more are read again (`item`/`iten`, `code`/`node` are too close),
+but for `then` after a comparison (`greater then the line amount`), read as `than`;
 and never a value: words in capitals (tax types, codes), words joined to a digit, anything in
 quotes (account and contact names) stay as typed, so what a fix extracts is what the message
 said. The reading is used only where the catalog's patterns then claim the message
@@ -63,11 +64,12 @@ class Speller:
 
     def read(self, message: str) -> Reading:
         """The message with each slipped word read as the known word it must be."""
+        message, confused = _confusions(message)
         quoted = _quoted_spans(message)
         tokens = [t for t in _WORD.finditer(message) if not _a_value(message, t, quoted)]
         if not any(self._unknown(t.group()) for t in tokens):
-            return Reading(message)
-        slips: list[tuple[str, str]] = []
+            return Reading(message, confused)
+        slips: list[tuple[str, str]] = list(confused)
         pieces: list[str] = []
         at = 0
         index = 0
@@ -128,6 +130,21 @@ class Speller:
             return None
         read = readings.pop()
         return _cased(read, first + second) if read != f"{first} {second}".lower() else None
+
+
+# A known word typed for another, which no vocabulary tells: "greater then the line amount".
+_THEN_FOR_THAN = re.compile(r"\b(?:greater|more|less|larger|higher|lower|smaller|fewer|bigger)\s+(then)\b", re.I)
+
+
+def _confusions(message: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """`then` after a comparison read as `than`."""
+    found = list(_THEN_FOR_THAN.finditer(message))
+    if not found:
+        return message, ()
+    text = message
+    for match in reversed(found):
+        text = text[:match.start(1)] + _cased("than", match.group(1)) + text[match.end(1):]
+    return text, tuple((m.group(1), _cased("than", m.group(1))) for m in found)
 
 
 def _quoted_spans(message: str) -> list[tuple[int, int]]:

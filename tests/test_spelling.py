@@ -27,6 +27,10 @@ SPELLER = speller_of(CATALOG)
     ("Tax rate INPUTT2 or Acount2 is not valid", "Tax rate INPUTT2 or Acount2 is not valid", ""),  # joined to digits
     ("The iten code", "The iten code", ""),  # four letters: too short to tell item from iten
     ("Account code has been archived", "Account code has been archived", ""),  # nothing slipped
+    ("The tax amount cannot be greater then the line amount", "The tax amount cannot be greater than the line amount",
+     "read 'then' as 'than'"),
+    ("Payment is MORE THEN outstanding", "Payment is MORE THAN outstanding", "read 'THEN' as 'THAN'"),
+    ("Publish again then check the item", "Publish again then check the item", ""),  # no comparison: then
 ])
 def test_slips_are_read_as_known_words(typed, read, said):
     reading = SPELLER.read(typed)
