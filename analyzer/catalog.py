@@ -40,6 +40,8 @@ class Variant:
     title: str
     steps: tuple[str, ...]
     publishable: bool = True
+    who: str = ""  # when another person acts than for the fix (entered by hand in Xero: the adviser)
+    where: str = ""
 
 
 # Row tests a variant may name. Each takes the typed rows and answers per row.
@@ -223,11 +225,14 @@ def _build_fix(source: str, raw: dict) -> Fix:
 
 
 def _build_variant(source: str, where: str, raw: dict) -> Variant:
-    _check_keys(source, f"{where} variant", raw, {"when", "title", "steps", "publishable"})
+    _check_keys(source, f"{where} variant", raw, {"when", "title", "steps", "publishable", "who", "where"})
     _require(source, f"{where} variant", raw, ("when", "title", "steps"))
     if raw["when"] not in ROW_TESTS:
         raise CatalogError(f"{source}: {where}: variant when must be one of {', '.join(ROW_TESTS)}")
-    return Variant(raw["when"], raw["title"], tuple(raw["steps"]), bool(raw.get("publishable", True)))
+    if raw.get("who", "bookkeeper") not in WHO:
+        raise CatalogError(f"{source}: {where}: variant who must be one of {', '.join(WHO)}")
+    return Variant(raw["when"], raw["title"], tuple(raw["steps"]), bool(raw.get("publishable", True)),
+                   raw.get("who", ""), raw.get("where", ""))
 
 
 def _build_category(source: str, raw: dict, deferred: bool = False) -> Category:

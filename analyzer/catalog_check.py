@@ -23,7 +23,7 @@ FIX_KEYS = {
     "publishable": bool, "clears_publishing_data": bool, "group_by": str, "variants": "tables",
     "transient": bool, "blocks": bool, "in_xero": bool,
 }
-VARIANT_KEYS = {"when": str, "title": str, "steps": "strings", "publishable": bool}
+VARIANT_KEYS = {"when": str, "title": str, "steps": "strings", "publishable": bool, "who": str, "where": str}
 CATEGORY_KEYS = {
     "id": str, "title": str, "cause": str, "fix": str, "seed": bool, "patterns": "strings", "extracts": "strings",
     "examples": "strings", "near_misses": "strings", "seed_wording": str, "cues": "strings",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analyzer.catalog import UNCLASSIFIED
+from analyzer.catalog import UNCLASSIFIED, WHO
 from analyzer.columns import BASE_CURRENCY_HEADER
 from analyzer.history import HistoryView
 from analyzer.normalise import parse_amounts, parse_dates
@@ -49,7 +49,7 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
     """Every row for the Items sheets, indexed by batch row."""
     fields = analysis.batch.fields
     catalog = analysis.catalog
-    titles, also, repeat_of = _fix_titles(analysis, plan)
+    titles, also, repeat_of, variant_who = _fix_titles(analysis, plan)
     values = catalog.value_names
     classified = analysis.classified.columns(values)
     # Gathered first and made into a table once, without copies: a column set on a table is copied,
@@ -64,6 +64,8 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
         table["_flag"] = np.array([f"{a}; {f}" if a and f else a or f
                                    for a, f in zip(aside.tolist(), tracking.flags.tolist())], dtype=object)
     table["_who"] = _per_cell(analysis, lambda f: catalog.fixes[f[0].fix].who_label if f else "")
+    if (variant_who != "").any():  # entered by hand in Xero: the adviser, not the bookkeeper in Dext
+        table["_who"] = pd.Categorical(np.where(variant_who != "", variant_who, np.asarray(table["_who"], dtype=object)))
     table["Fix"] = titles
     table["Also needs"] = also
     table["Categories"] = _per_cell(analysis, lambda f: "; ".join(dict.fromkeys(
@@ -122,19 +124,23 @@ def shown_names(paths: list[str]) -> list[str]:
             depth[index] += 1
 
 
-def _fix_titles(analysis: "Analysis", plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's first fix, the other fixes it needs, and the row it repeats (-1 for none). A
+def _fix_titles(analysis: "Analysis", plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's first fix, the other fixes it needs, the row it repeats (-1 for none), and who
+    acts where the first fix's variant names another person than its fix does ("" elsewhere). A
     row in no group this run (dismissed or snoozed) shows its own first fix."""
     fields = analysis.batch.fields
     n = len(fields)
     titles = np.full(n, "", dtype=object)
     also = np.full(n, "", dtype=object)
     repeat_of = np.full(n, -1, dtype=np.int64)
+    who = np.full(n, "", dtype=object)
     for client in plan.clients:
         for group in client.groups:
             rows = group.rows
             first = titles[rows] == ""
             titles[rows[first]] = group.title
+            if group.who and group.who != group.fix.who:
+                who[rows[first]] = WHO[group.who]
             seconds = rows[~first]
             also[seconds] = [f"{a}; {group.title}" if a else group.title for a in also[seconds]]
         for row, original in client.duplicates.items():
@@ -143,7 +149,7 @@ def _fix_titles(analysis: "Analysis", plan: Plan) -> tuple[np.ndarray, np.ndarra
     if unplaced.any():
         own = _per_cell(analysis, lambda f: analysis.catalog.fixes[f[0].fix].title if f else "")
         titles[unplaced] = np.asarray(own, dtype=object)[unplaced]
-    return titles, also, repeat_of
+    return titles, also, repeat_of, who
 
 
 def _per_cell(analysis: "Analysis", describe) -> pd.Categorical:

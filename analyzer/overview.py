@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 
 from analyzer.catalog import WHO, Catalog
+from analyzer.plan.model import slug
 from analyzer.report_model import (
     CLEAN, CLEARED, EXPORT_MISSING, FAILING, STATE_LABELS, STATE_WORDS, STATUS_LABELS, ClientReport, Money, Source,
 )
@@ -111,7 +112,8 @@ def client_line(report: ClientReport, asks_file: str = "") -> ClientLine:
     who_items: dict[str, int] = {}
     who_money: dict[str, dict[str, float]] = {}
     for group in report.groups:
-        per_fix[group.fix_id] = per_fix.get(group.fix_id, 0) + group.item_count
+        # By group: a fix's variant (entered by hand in Xero) is another thing to do than the fix.
+        per_fix[group.key] = per_fix.get(group.key, 0) + group.item_count
         who_items[group.who_id] = who_items.get(group.who_id, 0) + group.item_count
         for money in group.money:
             totals = who_money.setdefault(group.who_id, {})
@@ -158,6 +160,15 @@ def attention_order(lines: list[ClientLine]) -> list[ClientLine]:
     return sorted(lines, key=key)
 
 
+def fix_title(catalog: Catalog, key: str) -> str:
+    """A fix group's title from its key: the fix's, or its variant's (`tax-line-amount:tax-is-...`)."""
+    fix_id, _, variant = key.partition(":")
+    fix = catalog.fixes.get(fix_id)
+    if fix is None:
+        return key
+    return next((v.title for v in fix.variants if slug(v.title) == variant), fix.title) if variant else fix.title
+
+
 def build_overview(lines: list[ClientLine], catalog: Catalog, *, practice: str, period: str,
                    run_date: dt.datetime, version: str, sources: tuple[Source, ...], skipped: int,
                    failures: tuple[str, ...]) -> Overview:
@@ -165,9 +176,8 @@ def build_overview(lines: list[ClientLine], catalog: Catalog, *, practice: str, 
     fix_items: dict[str, list] = {}
     totals: dict[str, float] = {}
     for line in lines:
-        for fix_id, items in line.fix_items.items():
-            title = catalog.fixes[fix_id].title if fix_id in catalog.fixes else fix_id
-            entry = fix_items.setdefault(fix_id, [title, 0, 0])
+        for key, items in line.fix_items.items():
+            entry = fix_items.setdefault(key, [fix_title(catalog, key), 0, 0])
             entry[1] += items
             entry[2] += 1
         for money in line.money:

@@ -11,7 +11,7 @@ from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from analyzer.catalog import UNCLASSIFIED, Catalog
+from analyzer.catalog import UNCLASSIFIED, WHO, Catalog
 from analyzer.normalise import readable_date  # noqa: F401  (the reports' date form; tests name it here)
 from analyzer.plan import ClientPlan, FixGroup, UNKNOWN_CURRENCY
 from analyzer.row_arrays import RowArrays
@@ -376,12 +376,12 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         key=group.key,
         anchor=f"fix-{number}",
         fix_id=fix.id,
-        who_id=fix.who,
+        who_id=group.who or fix.who,
         title=group.title,
         scope=fix.scope,
         scope_label=SCOPE_LABELS[fix.scope],
-        who=fix.who_label,
-        where=fix.where,
+        who=WHO[group.who or fix.who],
+        where=group.where or fix.where,
         causes=causes,
         categories=categories,
         steps=group.steps,

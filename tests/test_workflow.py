@@ -1147,3 +1147,27 @@ def test_a_client_renamed_only_in_case_keeps_its_new_pages(tmp_path, one_file):
     lines = clear_leftovers(tmp_path, {"ACME LTD": [old]}, ["Acme Ltd.html", "index.html"])
     assert new.read_text(encoding="utf-8") == "new"
     assert old.exists() == one_file and (lines == [] if one_file else "its pages were removed (ACME LTD.html)" in lines[0])
+
+
+def test_items_to_enter_by_hand_in_xero_are_their_own_fix_everywhere_with_who_acts_there(tmp_path):
+    """Two items with one error: one a rounding to fix in Dext, one whose tax is more than its net
+    amount, to enter by hand in Xero (the seed's two causes). The practice view, the manifest and
+    the Items sheet keep them apart, and the second is the adviser's, in Xero."""
+    tax = "The tax amount cannot be greater than the line amount"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd.csv").write_text("Item ID,Date,Supplier,Tax,Total Amount,Currency,Error\n"
+                                         f"1,15/10/2026,Round Co,2.00,12.00,GBP,{tax}\n"
+                                         f"2,15/10/2026,Odd Co,1.00,1.50,GBP,{tax}\n", encoding="utf-8")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    assert code == 0, err
+    fixes = _manifest(tmp_path)["Acme Ltd"]["fixes"]
+    assert fixes == {"tax-line-amount": 1, "tax-line-amount:tax-is-greater-than-the-net-amount-enter": 1}
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "Fix line item tax rounding" in index and "Tax is greater than the net amount: enter the item manually in Xero" in index
+    who = {str(r["Item ID"]): r["Who acts"] for r in _rows(tmp_path / "out" / "Acme Ltd.xlsx")}
+    assert who == {"1": "Bookkeeper, in Dext", "2": "Adviser, in Xero"}
+    page = (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
+    second = page[page.index('id="fix-2-title"'):page.index("About this report")]
+    assert "Tax is greater than the net amount" in second[:400]
+    assert "Adviser, in Xero" in second and "Bookkeeper, in Dext" not in second

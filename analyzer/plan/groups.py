@@ -86,6 +86,8 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, d
         rows=rows,
         value_by_currency=money,
         approval_rows=approval,
+        who=(chosen.who if chosen else "") or fix.who,
+        where=(chosen.where if chosen else "") or fix.where,
     )
 
 

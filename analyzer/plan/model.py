@@ -70,6 +70,8 @@ class FixGroup:
     rows: np.ndarray
     value_by_currency: tuple[tuple[str, float], ...]
     approval_rows: int = 0
+    who: str = ""  # who acts (a key of catalog.WHO) and where: the variant's, else the fix's
+    where: str = ""
 
     @property
     def items(self) -> int:
@@ -78,7 +80,7 @@ class FixGroup:
     @property
     def key(self) -> str:
         """Stable id of the group: the fix id, with the variant's test when there is one."""
-        return self.fix.id if self.title == self.fix.title else f"{self.fix.id}:{_slug(self.title)}"
+        return self.fix.id if self.title == self.fix.title else f"{self.fix.id}:{slug(self.title)}"
 
 
 
@@ -126,5 +128,5 @@ class Plan:
 
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())[:40]
