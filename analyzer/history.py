@@ -127,7 +127,7 @@ def _client_counts(current, previous, status, cleared, recent, recent_runs, last
     unique_now = pd.DataFrame({"client": current["client"].to_numpy()[first], "status": status[first]})
     previous_counts = previous["client"].value_counts()
     cleared_counts = cleared["client"].value_counts()
-    recurring = _recurring_fixes(current, recent, recent_runs)
+    recurring = _recurring_fixes(current[np.isin(status, ["new", BACK_AGAIN])], recent, recent_runs)
     result = {}
     for client, part in unique_now.groupby("client", sort=False, observed=True):
         result[str(client)] = ClientHistory(
@@ -149,7 +149,9 @@ def _client_counts(current, previous, status, cleared, recent, recent_runs, last
 
 
 def _recurring_fixes(current, recent, recent_runs) -> dict[str, frozenset[str]]:
-    """Fixes needed now and in each of the last runs, per client."""
+    """Fixes that keep coming back, per client: needed by items new this run (`current` holds
+    only those) and in each of the last runs. An item still failing since then is backlog, not
+    a fix coming back."""
     if recent.empty or recent_runs < 1 or current.empty:
         return {}
     per_run = recent.assign(fix=recent["fixes"].str.split("+")).explode("fix").drop_duplicates(["run_id", "client", "fix"])

@@ -1171,3 +1171,15 @@ def test_items_to_enter_by_hand_in_xero_are_their_own_fix_everywhere_with_who_ac
     second = page[page.index('id="fix-2-title"'):page.index("About this report")]
     assert "Tax is greater than the net amount" in second[:400]
     assert "Adviser, in Xero" in second and "Bookkeeper, in Dext" not in second
+
+
+@pytest.mark.parametrize("november, recurring", [
+    ({"1001": (ARCHIVED, 10)}, False),  # the same item still failing: backlog
+    ({"1001": (ARCHIVED, 10), "1002": (ARCHIVED, 20)}, True),  # a new item needs it again
+    ({"1002": (ARCHIVED, 20)}, True),
+])
+def test_a_fix_keeps_coming_back_only_when_new_items_need_it_again(tmp_path, november, recurring):
+    assert _month(tmp_path, "oct", {"Acme Ltd": {"1001": (ARCHIVED, 10)}}, "October 2026")[0] == 0
+    assert _month(tmp_path, "nov", {"Acme Ltd": november}, "November 2026")[0] == 0
+    page = (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
+    assert ("Keeps coming back" in page) == recurring
