@@ -64,6 +64,10 @@ class Fix:
     group_by: str = ""  # extracted value that makes one action per distinct value
     variants: tuple[Variant, ...] = ()
     transient: bool = False  # clears by itself (rate limit, outage): publish again later
+    # For the client's own Xero admin ("What we need from you"): why, and only their steps, in plain
+    # words; the practice's steps (in Dext, publishing again) stay with the practice.
+    client_why: str = ""
+    client_steps: tuple[str, ...] = ()
     blocks: bool = False  # stops the client's publishing (connection, plan, permission): a red light
     in_xero: bool = False  # the transaction is already in Xero: its amount is not at risk
 
@@ -221,7 +225,7 @@ def _build_fix(source: str, raw: dict) -> Fix:
         raise CatalogError(f"{source}: {where}: scope must be one of {', '.join(SCOPES)}")
     variants = tuple(_build_variant(source, where, v) for v in raw.get("variants", ()))
     return Fix(**{**raw, "steps": tuple(raw["steps"]), "warnings": tuple(raw.get("warnings", ())),
-                  "variants": variants})
+                  "client_steps": tuple(raw.get("client_steps", ())), "variants": variants})
 
 
 def _build_variant(source: str, where: str, raw: dict) -> Variant:

@@ -21,7 +21,7 @@ import re2
 FIX_KEYS = {
     "id": str, "title": str, "who": str, "where": str, "scope": str, "steps": "strings", "warnings": "strings",
     "publishable": bool, "clears_publishing_data": bool, "group_by": str, "variants": "tables",
-    "transient": bool, "blocks": bool, "in_xero": bool,
+    "transient": bool, "blocks": bool, "in_xero": bool, "client_why": str, "client_steps": "strings",
 }
 VARIANT_KEYS = {"when": str, "title": str, "steps": "strings", "publishable": bool, "who": str, "where": str}
 CATEGORY_KEYS = {

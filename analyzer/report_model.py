@@ -173,6 +173,8 @@ class Group:
     recurring: bool = False  # the same fix was needed in earlier runs too
     item_count: int = 0  # kept when a summary drops the items
     who_id: str = ""  # the catalog's who: bookkeeper, adviser or client_admin
+    client_why: str = ""  # for the client's own Xero admin: why, and their steps alone, in plain words
+    client_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,8 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         scope_label=SCOPE_LABELS[fix.scope],
         who=WHO[group.who or fix.who],
         where=group.where or fix.where,
+        client_why=fix.client_why,
+        client_steps=fix.client_steps,
         causes=causes,
         categories=categories,
         steps=group.steps,

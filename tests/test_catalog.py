@@ -315,3 +315,11 @@ def test_a_deferred_pattern_pickles_for_the_workers():
     catalog = pickle.loads(pickle.dumps(load_default_catalog()))
     assert classify_cell("Account code '455' has been archived, or has been deleted.", catalog)[0].category == (
         "account_archived")
+
+
+@pytest.mark.parametrize("fix", [f for f in CATALOG.fixes.values() if f.who == "client_admin"], ids=lambda f: f.id)
+def test_a_fix_for_the_clients_xero_admin_has_words_for_the_client_and_no_practice_step(fix):
+    """The "What we need from you" page is sent as it is: its why is a sentence, and its steps are
+    the client's alone (nothing in Dext, no publishing: the practice does those)."""
+    assert fix.client_why.endswith(".") and fix.client_why[0].isupper()
+    assert fix.client_steps and not [s for s in fix.client_steps if "Dext" in s or s.startswith("Publish")]

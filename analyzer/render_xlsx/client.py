@@ -393,11 +393,12 @@ def _write_client_asks(sheet: Worksheet, formats: _Formats, report: ClientReport
     for number, group in enumerate(report.client_asks, start=1):
         sheet.write_string(row, 0, clean_text(f"{number}. {group.title}"), formats.heading)
         row += 1
-        for cause in group.causes:
+        # The catalog's words for the client where it has them, as the HTML page has them.
+        for cause in (group.client_why,) if group.client_why else group.causes:
             sheet.write_string(row, 0, clean_text(f"Why: {cause}"), formats.wrap)
             sheet.set_row(row, LINE_HEIGHT * max(1, -(-len(cause) // 90)))
             row += 1
-        for step_number, step in enumerate(group.steps, start=1):
+        for step_number, step in enumerate(group.client_steps or group.steps, start=1):
             sheet.write_string(row, 0, clean_text(f"  {step_number}. {step}"), formats.wrap)
             sheet.set_row(row, LINE_HEIGHT * max(1, -(-len(step) // 90)))
             row += 1
