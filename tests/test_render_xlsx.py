@@ -115,7 +115,11 @@ def test_items_sheet_tracking_columns_validation_and_cell_types(sample_run):
     for report in run.reports:
         items = _book(out / report.xlsx_file)["Items"]
         header = _header(items)
-        assert header[:6] == ["Status", "Assigned to", "Note", "Snooze until", "Who acts", "Fix #"]
+        assert header[:4] == ["Status", "Assigned to", "Note", "Snooze until"]
+        identity = [h for h in ("Item ID", "Date", "Supplier", "Customer", "Amount", "Currency") if h in header]
+        assert header[4:4 + len(identity)] == identity and "Item ID" in identity  # which item, beside its tracking
+        assert header[4 + len(identity):6 + len(identity)] == ["Who acts", "Fix #"]
+        assert items.freeze_panes == "B2"  # the header and Status stay in view
         assert header[-2:] == ["Category ids", "Item key"]
         assert len(header) == len(set(header))  # an input "Note" column is renamed, not repeated
         last = items.max_row
@@ -133,7 +137,6 @@ def test_items_sheet_tracking_columns_validation_and_cell_types(sample_run):
         assert str(validations["date"].sqref) == f"D2:D{last}"
         who = {c.value for c in _column(items, "Who acts")}
         assert who <= {"Bookkeeper, in Dext", "Adviser, in Xero", "The client's Xero admin"}
-        assert items.freeze_panes == "A2"
         assert items.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{last}"
 
         dates = [c for c in _column(items, "Date") if c.value is not None]

@@ -307,9 +307,10 @@ def _excel_dates(values: np.ndarray) -> list:
 
 
 def _write_table(sheet: Worksheet, formats: _Formats, columns: list[_Column], *, first_row: int = 0,
-                 first_col: int = 0, freeze: bool = True, filter: bool = True) -> int:
+                 first_col: int = 0, freeze: bool = True, filter: bool = True, frozen_columns: int = 0) -> int:
     """Header, cells (row by row, so that it works in constant-memory mode too), widths,
-    autofilter and frozen header; returns the number of data rows written."""
+    autofilter and frozen header (and `frozen_columns` first columns); returns the number of data
+    rows written."""
     rows = max((len(c.cells) for c in columns), default=0)
     rows = min(rows, MAX_ROWS - 1 - first_row)
     write_string = sheet.write_string
@@ -335,7 +336,7 @@ def _write_table(sheet: Worksheet, formats: _Formats, columns: list[_Column], *,
     if filter and columns:
         sheet.autofilter(first_row, first_col, first_row + rows, first_col + len(columns) - 1)
     if freeze:
-        sheet.freeze_panes(first_row + 1, 0)
+        sheet.freeze_panes(first_row + 1, frozen_columns)
         sheet.repeat_rows(first_row)
     return rows
 

@@ -145,12 +145,19 @@ def _item_headings(table: RowArrays) -> list[str]:
     return headings
 
 
+IDENTITY_COLUMNS = ("Item ID", "Date", "Supplier", "Customer", "Amount", "Currency")
+
+
 def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: np.ndarray | None,
                  group_of: list[int | None]) -> None:
     """The bookkeeper's sheet: tracking columns first (Status as a drop-down, except on rows that
-    repeat an item listed above), who acts, the fix number, then the item's own columns."""
+    repeat an item listed above), which item it is (id, date, supplier, amount), who acts, the fix
+    number, then the fix and the item's other columns. Status stays in view when scrolling right."""
     own = [c for c in (*TRACKING, REPEAT_COLUMN) if c in table.columns]
     rest = table.without(own)
+    # Which item each row is, beside its tracking: what a bookkeeper reads while setting a Status.
+    first = [c for c in IDENTITY_COLUMNS if c in rest.columns]
+    identity, rest = rest.select(first), rest.without(first)
     repeats = _repeat_rows(table, order)
     status = _taken(table, "_status", order, "To do")
     for position, first in repeats.items():
@@ -160,14 +167,14 @@ def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: n
         _Column("Assigned to", "text", _texts(_taken(table, "_assigned_to", order, "")), formats.text, 16.0),
         _Column("Note", "text", _texts(_taken(table, "_note", order, "")), formats.wrap, 30.0),
         _snooze_column(table, order, formats),
+        *_frame_columns(identity, order, formats, _item_headings(identity)),
         _text_column("Who acts", _taken(table, "_who", order, ""), formats, width=22),
         _text_column(ATTENTION, _taken(table, "_flag", order, ""), formats, width=24, wrap=True),
         _Column(GROUP_COLUMN, "number", group_of, formats.integer, 7.0),
         *_frame_columns(rest, order, formats, _item_headings(rest)),
     ]
-    if not any(columns[5].cells):
-        del columns[5]
-    written = _write_table(sheet, formats, columns)
+    columns = [c for c in columns if c.heading != ATTENTION or any(c.cells)]
+    written = _write_table(sheet, formats, columns, frozen_columns=1)  # Status stays in view
     if written:
         _tracking_validation(sheet, formats, written, set(repeats))
     _page_setup(sheet)
