@@ -173,6 +173,7 @@ class Group:
     recurring: bool = False  # the same fix was needed in earlier runs too
     item_count: int = 0  # kept when a summary drops the items
     who_id: str = ""  # the catalog's who: bookkeeper, adviser or client_admin
+    total_notes: tuple[str, ...] = ()  # why the value at risk is not the sum of the amounts listed
     client_why: str = ""  # for the client's own Xero admin: why, and their steps alone, in plain words
     client_steps: tuple[str, ...] = ()
 
@@ -373,6 +374,8 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         catalog.category(c).cause for c in group.categories if c != UNCLASSIFIED
     )) or ("The error text is not in the analyzer's catalog; the items are grouped by the shape of their message.",)
     value_name = fix.group_by or ("template" if fix.id == "manual-review" else "")
+    listed = tuple(items[int(r)] for r in sorted(group.rows, key=lambda r: (_sort_date(items[int(r)]), int(r))))
+    money = money_of(group.value_by_currency)
     return Group(
         number=number,
         key=group.key,
@@ -392,13 +395,27 @@ def _group(number: int, group: FixGroup, items: dict[int, Item], catalog: Catalo
         warnings=tuple(warnings),
         publishable=group.publishable,
         actions=tuple(_action_line(a, value_name) for a in group.actions),
-        items=tuple(items[int(r)] for r in sorted(group.rows, key=lambda r: (_sort_date(items[int(r)]), int(r)))),
-        money=money_of(group.value_by_currency),
+        items=listed,
+        money=money,
+        total_notes=_total_notes(listed, money),
         item_count=group.items,
         value_name=value_name,
         approval_items=group.approval_rows,
         recurring=recurring,
     )
+
+
+def _total_notes(items: tuple[Item, ...], money: tuple[Money, ...]) -> tuple[str, ...]:
+    """Why a group's value at risk differs from the sum of its items' amounts as listed."""
+    priced = [i.money for i in items if i.money]
+    notes = []
+    if any(m.amount < 0 for m in priced):
+        notes.append("A credit note counts by its size (it is as much not in Xero as an invoice).")
+    totalled = {m.currency for m in money}
+    foreign = sorted({m.currency for m in priced if m.currency and m.currency not in totalled})
+    if foreign:
+        notes.append(f"Amounts in {', '.join(foreign)} count at their value in the export's base currency.")
+    return tuple(notes)
 
 
 def _sort_date(item: Item) -> dt.date:
