@@ -470,6 +470,6 @@ def test_a_client_name_merged_down_the_rows_of_its_items_names_each_row(tmp_path
     ["classify", str(SAMPLES / "Greenleaf Landscaping Pty Ltd - failed items Oct 2026.csv"), "--client", "   "],
     ["report", str(SAMPLES / "Greenleaf Landscaping Pty Ltd - failed items Oct 2026.csv"), "--as-client", ""],
 ])
-def test_a_blank_client_name_is_a_usage_error(argv, tmp_path):
+def test_a_blank_client_name_is_a_usage_error_for_classify_too(argv, tmp_path):
     code, out, err = run(*argv, "--out" if argv[0] == "report" else "-o", str(tmp_path / ("out" if argv[0] == "report" else "x.csv")))
     assert code == 2 and "the client's name is blank" in err and len(err.strip().splitlines()) == 1
