@@ -246,13 +246,16 @@ def test_many_practices_in_one_call(tmp_path, scheduler, on_cluster):
 def test_two_practices_given_one_output_folder_the_second_is_refused(tmp_path):
     configs = _configs(tmp_path / "practices", SAMPLES)
     south = configs / "south.toml"
-    south.write_text(south.read_text(encoding="utf-8").replace("reports/south", "reports/north"), encoding="utf-8")
+    south.write_text(south.read_text(encoding="utf-8").replace("reports/south", "reports/north")
+                     + f'log_file = "{tmp_path / "south.log"}"\n', encoding="utf-8")
     code, err = _run("run", "--config", configs)
     assert code == 2, err
     assert (f"{south}: output: {(tmp_path / 'reports' / 'north').resolve()} is where {configs / 'north.toml'} writes"
             " its reports too; give each practice its own output folder (this practice was not run)") in err
     assert f"practice {configs / 'north.toml'}: done (exit 0)" in err  # not quiet: a line per practice
     assert f"practice {south}: configuration or usage error (exit 2)" in err
+    logged = (tmp_path / "south.log").read_text(encoding="utf-8")  # its owner reads its log
+    assert " ERROR " in logged and "is where" in logged and logged.rstrip().endswith("(exit 2)")
     manifest = json.loads((tmp_path / "reports" / "north" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["options"]["practice"] == "North"
 

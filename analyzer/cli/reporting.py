@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import threading
 import os
 import re
@@ -171,8 +172,12 @@ def _run(args, stdout, stderr) -> int:
     def one(path: Path, cluster) -> int:
         if owners.get(path, (path, None))[0] != path:
             first, out = owners[path]
-            raise ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each practice"
-                              " its own output folder (this practice was not run)")
+            refused = ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each"
+                                  " practice its own output folder (this practice was not run)")
+            config = load_config(path)
+            today = dt.date.today()
+            with _logging(io.StringIO(), config.log_path(config.period_for(today), today), True):
+                raise refused  # said in the practice's own log too, which its owner reads
         return _run_practice(args, path, stderr, cluster)
 
     with _cluster(args.scheduler) as cluster:
