@@ -374,19 +374,24 @@ def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Pat
     return found, lost
 
 
-def latest_lines(store: Store | Path, period: str, before: bool = False) -> dict[str, tuple[str, dict]]:
+def latest_lines(store: Store | Path, period: str) -> tuple[dict[str, tuple[str, dict]], dict[str, tuple[str, dict]]]:
     """Each client's index line and state from its latest run up to `period` (for a --client
-    run, which keeps the other clients' lines as they were); `before`: from runs of earlier
-    periods only (a period run again replaces its record, so its last run counts for nothing)."""
+    run, which keeps the other clients' lines as they were), and from its latest run of an
+    earlier period (a period run again replaces its own record: how each client's export came
+    before it)."""
     store = as_store(store)
     if not store.exists():
-        return {}
+        return {}, {}
     with store.transaction() as db:
         rows = db.rows(
-            "SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
-            f" WHERE r.practice = ? AND r.period {'<' if before else '<='} ? ORDER BY r.period, r.id",
-            (db.practice, period))
-    return {client: (state, json.loads(line)) for client, state, line in rows}  # later periods win
+            "SELECT c.client, c.state, c.line, r.period FROM run_clients c JOIN runs r ON r.id = c.run_id"
+            " WHERE r.practice = ? AND r.period <= ? ORDER BY r.period, r.id", (db.practice, period))
+    up_to, before = {}, {}
+    for client, state, line, of in rows:  # later periods win
+        up_to[client] = (state, json.loads(line))
+        if of < period:
+            before[client] = up_to[client]
+    return up_to, before
 
 
 def summary(store: Store | Path, client: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -139,7 +139,7 @@ def _fix_titles(analysis: "Analysis", plan: Plan) -> tuple[np.ndarray, np.ndarra
             rows = group.rows
             first = titles[rows] == ""
             titles[rows[first]] = group.title
-            if group.who and group.who != group.fix.who:
+            if group.who != group.fix.who:
                 who[rows[first]] = WHO[group.who]
             seconds = rows[~first]
             also[seconds] = [f"{a}; {group.title}" if a else group.title for a in also[seconds]]

@@ -259,10 +259,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     plan = plan_actions(analysis.batch, analysis.classified, analysis.catalog, tracking.set_aside)
     release_free_memory()
     seen = compare(store, period.slug, _history_keys(analysis, keys)) if store else None
-    last_lines = latest_lines(store, period.slug) if store else {}
+    last_lines, earlier_lines = latest_lines(store, period.slug) if store else ({}, {})
     # How each client's export came before this period (a period run again replaces its own record).
-    last_export = {c: line.get("export", "") for c, (_, line) in
-                   (latest_lines(store, period.slug, before=True) if store else {}).items()}
+    last_export = {c: line.get("export", "") for c, (_, line) in earlier_lines.items()}
     last_export.update({c: "merged" for c in settings.merged_clients})  # the practice says so
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
                            _unreadable_clients(analysis, settings), last_export)

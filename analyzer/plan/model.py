@@ -69,9 +69,9 @@ class FixGroup:
     actions: tuple[Action, ...]
     rows: np.ndarray
     value_by_currency: tuple[tuple[str, float], ...]
+    who: str  # who acts (a key of catalog.WHO) and where: the variant's, else the fix's
+    where: str
     approval_rows: int = 0
-    who: str = ""  # who acts (a key of catalog.WHO) and where: the variant's, else the fix's
-    where: str = ""
 
     @property
     def items(self) -> int:
