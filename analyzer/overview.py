@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field, fields
 
 from analyzer.catalog import WHO, Catalog
-from analyzer.plan.model import slug
+from analyzer.plan.model import group_title
 from analyzer.report_model import (
     CLEAN, CLEARED, EXPORT_MISSING, FAILING, STATE_LABELS, STATE_WORDS, STATUS_LABELS, ClientReport, Money, Source,
 )
@@ -160,15 +160,6 @@ def attention_order(lines: list[ClientLine]) -> list[ClientLine]:
     return sorted(lines, key=key)
 
 
-def fix_title(catalog: Catalog, key: str) -> str:
-    """A fix group's title from its key: the fix's, or its variant's (`tax-line-amount:tax-is-...`)."""
-    fix_id, _, variant = key.partition(":")
-    fix = catalog.fixes.get(fix_id)
-    if fix is None:
-        return key
-    return next((v.title for v in fix.variants if slug(v.title) == variant), fix.title) if variant else fix.title
-
-
 def build_overview(lines: list[ClientLine], catalog: Catalog, *, practice: str, period: str,
                    run_date: dt.datetime, version: str, sources: tuple[Source, ...], skipped: int,
                    failures: tuple[str, ...]) -> Overview:
@@ -177,7 +168,7 @@ def build_overview(lines: list[ClientLine], catalog: Catalog, *, practice: str, 
     totals: dict[str, float] = {}
     for line in lines:
         for key, items in line.fix_items.items():
-            entry = fix_items.setdefault(key, [fix_title(catalog, key), 0, 0])
+            entry = fix_items.setdefault(key, [group_title(catalog, key), 0, 0])
             entry[1] += items
             entry[2] += 1
         for money in line.money:

@@ -170,14 +170,11 @@ def _run(args, stdout, stderr) -> int:
     owners = _output_owners(paths)
 
     def one(path: Path, cluster) -> int:
-        if owners.get(path, (path, None))[0] != path:
-            first, out = owners[path]
-            refused = ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each"
+        if path in owners and owners[path][0] != path:
+            first, out, log_file = owners[path]
+            with _logging(io.StringIO(), log_file, True):  # said in the practice's own log too, which its owner reads
+                raise ConfigError(f"{path}: output: {out} is where {first} writes its reports too; give each"
                                   " practice its own output folder (this practice was not run)")
-            config = load_config(path)
-            today = dt.date.today()
-            with _logging(io.StringIO(), config.log_path(config.period_for(today), today), True):
-                raise refused  # said in the practice's own log too, which its owner reads
         return _run_practice(args, path, stderr, cluster)
 
     with _cluster(args.scheduler) as cluster:
@@ -185,20 +182,21 @@ def _run(args, stdout, stderr) -> int:
                              stderr, concurrent=cluster is not None, quiet=args.quiet)
 
 
-def _output_owners(paths: list[Path]) -> dict[Path, tuple[Path, Path]]:
+def _output_owners(paths: list[Path]) -> dict[Path, tuple[Path, Path, str]]:
     """Practices run in one call each write their own folder: a second config giving the same
     output (a copy-paste slip) would replace the first's index and leave its reports unlisted.
-    Each config -> the first config, in the order given, writing to its folder, and the folder (a
-    config that cannot be read is left to its own run to report)."""
+    Each config -> the first config, in the order given, writing to its folder, the folder, and
+    its log file (a config that cannot be read is left to its own run to report)."""
     owners, first_of = {}, {}
     today = dt.date.today()
     for path in paths:
         try:
             config = load_config(path)
-            out = config.output_dir(config.period_for(today), today).resolve()
+            period = config.period_for(today)
+            out = config.output_dir(period, today).resolve()
         except (ConfigError, PeriodError, OSError):
             continue
-        owners[path] = (first_of.setdefault(out, path), out)
+        owners[path] = (first_of.setdefault(out, path), out, config.log_path(period, today))
     return owners
 
 

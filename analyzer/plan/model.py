@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analyzer.catalog import Fix
+from analyzer.catalog import Catalog, Fix
 
 
 APPROVAL_WORDS = r"approv|awaiting review|in review"
@@ -126,6 +126,15 @@ class Plan:
     clients: tuple[ClientPlan, ...]
     notes: tuple[str, ...] = (STAYS_ON_ITEM,)
 
+
+
+def group_title(catalog: Catalog, key: str) -> str:
+    """A fix group's title from its key (`FixGroup.key`): the fix's, or its variant's."""
+    fix_id, _, variant = key.partition(":")
+    fix = catalog.fixes.get(fix_id)
+    if fix is None:
+        return key
+    return next((v.title for v in fix.variants if slug(v.title) == variant), fix.title) if variant else fix.title
 
 
 def slug(text: str) -> str:
