@@ -83,36 +83,51 @@ class Classified:
         import numpy as np
         import pandas as pd
 
-        per_cell: dict[str, list[str]] = {k: [] for k in ("categories", "fixes", "template", "match", *value_names)}
-        confidence = []
-        for findings in self.findings:
-            per_cell["categories"].append(_join(f.category for f in findings))
-            per_cell["fixes"].append(_join(f.fix for f in findings))
-            per_cell["template"].append(" | ".join(f.template for f in findings if f.template))
-            weakest = min(findings, key=lambda f: f.confidence, default=None)  # how sure the cell is
-            per_cell["match"].append(weakest.match if weakest else "none")
-            confidence.append(weakest.confidence if weakest else 0.0)
-            values: dict[str, dict[str, None]] = {}
-            for finding in findings:
-                for name, value in finding.values:
-                    values.setdefault(name, {})[value] = None
-            for name in value_names:
-                per_cell[name].append(", ".join(values.get(name, ())))
+        names = ("categories", "fixes", "template", "match", "confidence", *value_names)
+        per_cell = dict(zip(names, zip(*(_cell_columns(f, value_names) for f in self.findings)))) if self.findings \
+            else {name: () for name in names}
+        confidence = per_cell.pop("confidence")
         table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()}, copy=False)
         table["confidence"] = np.asarray(confidence or [0.0], dtype=np.float32)[self.codes] if len(self.codes) \
             else np.zeros(0, dtype=np.float32)
         return table
 
 
+def _cell_columns(findings: tuple[Finding, ...], value_names: tuple[str, ...]) -> tuple:
+    """One cell's categories, fixes, template, match, confidence and values (in `value_names`'
+    order): the weakest finding says how sure the cell is; a value found twice is listed once."""
+    if len(findings) == 1 and len({name for name, _ in findings[0].values}) == len(findings[0].values):
+        only = findings[0]  # most cells: one finding, nothing to join
+        values = dict(only.values)
+        return (only.category, only.fix, only.template, only.match, only.confidence,
+                *(values.get(name, "") for name in value_names))
+    weakest = min(findings, key=lambda f: f.confidence, default=None)
+    values: dict[str, dict[str, None]] = {}
+    for finding in findings:
+        for name, value in finding.values:
+            values.setdefault(name, {})[value] = None
+    return (_join(f.category for f in findings), _join(f.fix for f in findings),
+            " | ".join(f.template for f in findings if f.template),
+            weakest.match if weakest else "none", weakest.confidence if weakest else 0.0,
+            *(", ".join(values.get(name, ())) for name in value_names))
+
+
 def _per_row(per_cell: list[str], codes: np.ndarray) -> pd.Categorical:
-    """Map per-cell texts to rows without copying a string per row."""
+    """Map per-cell texts to rows without copying a string per row. The distinct texts are found
+    with a dict (a few thousand cells: faster than sorting objects) and kept sorted, as the
+    category order is the order a sort of the column gives."""
     import numpy as np
     import pandas as pd
 
-    texts, positions = np.unique(np.asarray(per_cell, dtype=object), return_inverse=True)
+    texts = sorted(set(per_cell))
+    number = {text: index for index, text in enumerate(texts)}
     # Narrowed before the take: a million one- or two-byte codes, not int64 ones copied again.
     narrow = np.int8 if len(texts) < 2**7 else np.int16 if len(texts) < 2**15 else np.int32
-    return pd.Categorical.from_codes(positions.astype(narrow)[codes], categories=pd.Index(texts, dtype="str"))
+    if len(texts) == 1:  # a value no finding has: every row the same, no take
+        positions = np.zeros(len(codes), dtype=narrow)
+    else:
+        positions = np.fromiter(map(number.__getitem__, per_cell), dtype=narrow, count=len(per_cell))[codes]
+    return pd.Categorical.from_codes(positions, categories=pd.Index(texts, dtype="str"), validate=False)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.catalog import load_default_catalog
-from analyzer.classify import NO_ERROR_TEXT, classify_cell, classify_rows, split_messages
+from analyzer.classify import NO_ERROR_TEXT, Classified, Finding, classify_cell, classify_rows, split_messages
 
 CATALOG = load_default_catalog()
 ARCHIVED = "Account code '455' has been archived, or has been deleted. Each line item must reference a valid account."
@@ -87,6 +88,42 @@ def test_classification_never_drops_or_duplicates_a_row(values):
     assert all(columns["categories"].str.len() > 0)
     for value, categories in zip(values, columns["categories"]):
         assert categories == "+".join(dict.fromkeys(f.category for f in classify_cell(value or "", CATALOG)))
+
+
+_FINDINGS = st.builds(
+    Finding,
+    category=st.sampled_from(["account_archived", "tax_type_invalid", "unclassified"]),
+    fix=st.sampled_from(["reactivate_account", "fix_tax", "manual_review"]),
+    values=st.lists(st.tuples(st.sampled_from(["account_code", "tax_type"]), st.sampled_from(["200", "400", "OUTPUT"])),
+                    max_size=3).map(tuple),
+    template=st.sampled_from(["", "Thing {id} failed"]),
+    match=st.sampled_from(["pattern", "similar", "none"]),
+    confidence=st.sampled_from([1.0, 0.9, 0.0]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_FINDINGS, max_size=3).map(tuple), min_size=1, max_size=6), st.data())
+def test_output_columns_are_each_rows_findings_joined(per_cell, data):
+    """Each row's columns say what its cell's findings say: categories and fixes joined once each,
+    templates joined, the weakest finding's match and confidence, each value found listed once."""
+    codes = np.asarray(data.draw(st.lists(st.integers(0, len(per_cell) - 1), max_size=12)), dtype=np.int64)
+    names = ("account_code", "tax_type")
+    table = Classified(codes, tuple(str(i) for i in range(len(per_cell))), tuple(per_cell)).columns(names)
+    assert list(table.columns) == ["categories", "fixes", "template", "match", *names, "confidence"]
+    for row, code in enumerate(codes.tolist()):
+        findings = per_cell[code]
+        weakest = min(findings, key=lambda f: f.confidence, default=None)
+        assert table["categories"].iloc[row] == "+".join(dict.fromkeys(f.category for f in findings))
+        assert table["fixes"].iloc[row] == "+".join(dict.fromkeys(f.fix for f in findings))
+        assert table["template"].iloc[row] == " | ".join(f.template for f in findings if f.template)
+        assert table["match"].iloc[row] == (weakest.match if weakest else "none")
+        assert table["confidence"].iloc[row] == np.float32(weakest.confidence if weakest else 0.0)
+        for name in names:
+            found = dict.fromkeys(value for f in findings for n, value in f.values if n == name)
+            assert table[name].iloc[row] == ", ".join(found)
+    for column in ("categories", "template", *names):  # categories kept sorted: a sort of the column is by text
+        assert list(table[column].cat.categories) == sorted(table[column].cat.categories)
 
 
 _SAMPLES = [text for category in load_default_catalog().categories for text in (*category.examples, *category.near_misses)]
