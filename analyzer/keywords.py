@@ -27,15 +27,18 @@ class Reading:
 
 def read_key_words(text: str, categories) -> Reading:
     """The category whose key words a (masked) message holds."""
-    found = _word_groups(categories).found(text.lower())
+    groups = _word_groups(categories)
+    found = groups.found(text.lower())
     fits: list[tuple[int, str, str]] = []
-    for category in categories:
-        if not category.cues or (category.cue_blockers is not None and category.cue_blockers.pattern in found):
+    if not found:  # most messages hold no word of any cue
+        return Reading("")
+    for category_id, blocker, cues in groups.cues:
+        if blocker in found:
             continue
-        fitting = [cue for cue in category.cues if all(group.pattern in found for group in cue.groups)]
-        if fitting:
-            best = max(fitting, key=lambda cue: len(cue.groups))
-            fits.append((len(best.groups), category.id, best.text))
+        # the cue with most groups among those whose every group the message holds (the first on a tie)
+        best = max(((size, -order, cue) for order, (size, cue, needed) in enumerate(cues) if needed <= found), default=None)
+        if best:
+            fits.append((best[0], category_id, best[2]))
     if not fits:
         return Reading("")
     most = max(size for size, _, _ in fits)
@@ -57,6 +60,11 @@ class _WordGroups:
             [group.pattern for category in categories for cue in category.cues for group in cue.groups]
             + [category.cue_blockers.pattern for category in categories if category.cue_blockers is not None]))
         self.patterns = patterns
+        # per category with cues: its id, its blockers' pattern, and each cue's size, text and groups
+        self.cues = tuple(
+            (category.id, category.cue_blockers.pattern if category.cue_blockers is not None else None,
+             tuple((len(cue.groups), cue.text, frozenset(group.pattern for group in cue.groups)) for cue in category.cues))
+            for category in categories if category.cues)
         self.set = None
         if patterns:
             options = re2.Options()
