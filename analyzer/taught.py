@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analyzer.catalog import Catalog
-from analyzer.classify import _strip_noise, clean_text, mask_text, template_key
+from analyzer.classify import clean_text, mask_text, strip_noise, template_key
 from analyzer.store import Store, as_store
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def template_of(message: str, catalog: Catalog) -> str:
     """The template a message is taught by: its wrapper removed and its values masked."""
-    return mask_text(_strip_noise(clean_text(" ".join(message.split())), catalog), catalog)
+    return mask_text(strip_noise(clean_text(" ".join(message.split())), catalog), catalog)
 
 
 def teach(store: Store | Path, message: str, category: str, catalog: Catalog, when: dt.datetime, source: str = "") -> str:

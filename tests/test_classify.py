@@ -134,7 +134,7 @@ _SAMPLES = [text for category in load_default_catalog().categories for text in (
 def test_masks_and_noise_apply_as_one_sub_after_another(first, second, extra):
     """The set search that skips masks which cannot change a message leaves what applying every
     one in turn leaves."""
-    from analyzer.classify import _in_turn, _substitutions, mask_text
+    from analyzer.classify.patterns import in_turn, mask_text, substitutions
 
     catalog = load_default_catalog()
     message = f"{first} {extra} {second}"
@@ -145,7 +145,7 @@ def test_masks_and_noise_apply_as_one_sub_after_another(first, second, extra):
     for mask in catalog.masks:
         masked = mask.pattern.sub(mask.replace, masked)
     assert mask_text(message, catalog) == masked.strip(" .!")
-    assert _in_turn(message, _substitutions(catalog, "noise")) == noisy
+    assert in_turn(message, substitutions(catalog, "noise")) == noisy
 
 
 def _every_pattern_and_text():
@@ -164,7 +164,7 @@ def test_re2_asked_directly_finds_what_the_wrappers_finditer_finds():
     """classify asks RE2 through the wrapper's compiled object (the wrapper's finditer cost most
     of classify's time); every catalog pattern over every example and near-miss gives the same
     spans and groups either way."""
-    from analyzer.classify import _Text, _fast_matching, _matches_by_wrapper, _matches_in_re2
+    from analyzer.classify.patterns import _Text, _fast_matching, _matches_by_wrapper, _matches_in_re2
 
     assert _fast_matching()
     for pattern in PATTERNS:
@@ -177,14 +177,14 @@ def test_re2_asked_directly_finds_what_the_wrappers_finditer_finds():
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(PATTERNS), st.text(alphabet=st.sampled_from("ac0 '£é–\n\"x:-1/"), max_size=40))
 def test_re2_asked_directly_agrees_on_any_text(pattern, text):
-    from analyzer.classify import _Text, _matches_by_wrapper, _matches_in_re2
+    from analyzer.classify.patterns import _Text, _matches_by_wrapper, _matches_in_re2
 
     wrapped = _Text(text)
     assert list(_matches_in_re2(pattern, wrapped)) == list(_matches_by_wrapper(pattern, wrapped))
 
 
 def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch):
-    import analyzer.classify as classify
+    import analyzer.classify.patterns as classify
 
     def no_compiled_object(compiled, text):
         raise AttributeError("'_Regexp' object has no attribute '_regexp'")

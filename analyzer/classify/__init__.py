@@ -1,0 +1,77 @@
+"""Classify error cells into catalog categories, extracting the values each fix needs.
+
+A cell may hold several errors (newlines, ``;``, a Xero JSON body), wrapped in whatever text the
+person or integration that copied it added (`messages`). Every pattern of every category is
+scanned over each message (`patterns`); where two categories claim the same text the one earlier
+in the catalog wins (the match order is the catalog's order, on purpose). A message no pattern
+claims is looked up in what the practice taught, then read by the second stage (`second`); what
+nothing claims becomes an ``unclassified`` finding with a masked template, so unknown errors
+group into candidates for the catalog.
+
+Each distinct cell is classified once and the result mapped back to every row holding it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from analyzer.catalog import Catalog
+from analyzer.classify.messages import MAX_CLASSIFY_CHARS, PLACEHOLDERS, WORDS, clean_text, split_messages
+from analyzer.classify.model import NO_ERROR_TEXT, Classified, Finding, SecondStage, unclassified
+from analyzer.classify.patterns import mask_text, scan, strip_noise
+from analyzer.classify.second import normalised, phrasebook_of, second_stage, speller_of, template_key
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MAX_CLASSIFY_CHARS", "NO_ERROR_TEXT", "PLACEHOLDERS", "Classified", "Finding", "SecondStage", "classify_cell",
+           "classify_rows", "clean_text", "mask_text", "normalised", "phrasebook_of", "speller_of", "split_messages",
+           "strip_noise", "template_key"]
+
+
+def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = SecondStage()) -> Classified:
+    """Classify a column of error cells, each distinct cell once."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(errors.fillna(""), sort=False)
+    cells = tuple(str(u) for u in uniques)
+    messages: dict[str, list[Finding]] = {}  # cells share messages: classify each message once
+    findings = tuple(classify_cell(cell, catalog, messages, second) for cell in cells)
+    return Classified(codes=codes, cells=cells, findings=findings)
+
+
+def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] | None = None,
+                  second: SecondStage = SecondStage()) -> tuple[Finding, ...]:
+    """Every error in one cell, in order of appearance, each distinct finding once."""
+    found: dict[Finding, None] = {}
+    cache = {} if cache is None else cache
+    if len(cell) > MAX_CLASSIFY_CHARS:  # its start and its end: a wrapper's log may end in Xero's message
+        cell = f"{cell[:MAX_CLASSIFY_CHARS // 2]}\n{cell[-(MAX_CLASSIFY_CHARS // 2):]}"
+    if " ".join(cell.split()).casefold() in PLACEHOLDERS:
+        return (unclassified(NO_ERROR_TEXT),)
+    for message in split_messages(cell):
+        if message not in cache:
+            cache[message] = _classify_message(message, catalog, second)
+        for finding in cache[message]:
+            found.setdefault(finding)
+    if not found:
+        remainder = strip_noise(clean_text(cell), catalog)
+        template = NO_ERROR_TEXT if not cell.strip() else mask_text(remainder or clean_text(cell), catalog)
+        found[unclassified(template)] = None
+    return tuple(found)
+
+
+def _classify_message(message: str, catalog: Catalog, second: SecondStage = SecondStage()) -> list[Finding]:
+    matches = scan(message, catalog)
+    if matches:
+        return [finding for _, finding in sorted(matches, key=lambda m: m[0])]
+    remainder = strip_noise(message, catalog)
+    if not WORDS.search(remainder):
+        return []
+    template = mask_text(remainder, catalog)
+    taught = second.taught.get(template_key(template))
+    if taught and taught in catalog.ids:
+        return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
+    if second.similarity:
+        return second_stage(message, template, catalog)
+    return [unclassified(template)]

@@ -1,0 +1,197 @@
+"""The catalog's patterns over a message, on RE2 (time linear in the message): which categories
+claim it and the values they pull out; and the noise and masks that make an unknown message a
+template."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import re2
+
+from analyzer.catalog import Catalog, Deferred
+from analyzer.classify.model import Finding
+
+
+def scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
+    """Matches of every category, earlier categories winning any overlap. One RE2 set search
+    tells which patterns match at all (microseconds for the whole catalog), and only those run."""
+    hits = _pattern_set(catalog).Match(message)
+    if not hits:
+        return []
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, Finding]] = []
+    order = _PATTERN_SETS[id(catalog)][2]
+    text = _Text(message)
+    for category, pattern in (order[i] for i in sorted(hits)):  # in catalog order
+        for span, groups in matches(pattern.compiled() if isinstance(pattern, Deferred) else pattern, text):
+            if any(span[0] < end and start < span[1] for start, end in taken):
+                continue
+            taken.append(span)
+            values = tuple((name, _tidy_value(value)) for name, value in groups if value)
+            found.append((span[0], Finding(category.id, category.fix, values)))
+    return found
+
+
+class _Text:
+    """A message and its UTF-8 bytes, encoded once for every pattern the set says matches."""
+
+    __slots__ = ("text", "encoded", "ascii")
+
+    def __init__(self, text: str):
+        self.text, self.encoded = text, text.encode("utf-8")
+        self.ascii = len(self.encoded) == len(text)
+
+    def at(self, offset: int) -> int:
+        """A byte offset (RE2's) as a character offset."""
+        return offset if self.ascii else len(self.encoded[:offset].decode("utf-8"))
+
+    def between(self, start: int, end: int) -> str:
+        return self.encoded[start:end].decode("utf-8")
+
+
+def matches(compiled, text: _Text):
+    """Each match of `compiled` in the text as the wrapper's finditer finds them: (its span in
+    characters, the named groups in the pattern's order with their text or None).
+
+    The google-re2 wrapper's finditer does in Python, for each call, work that is the same for
+    every pattern of a message (encoding it, mapping byte offsets to characters, building match
+    objects): about 50 µs a message, most of classify's time. Here RE2 is asked through the
+    wrapper's compiled object and the message is encoded once; a wrapper version without that
+    object, or answering a probe otherwise, gets its own finditer (`_fast_matching`)."""
+    return _matches_in_re2(compiled, text) if _fast_matching() else _matches_by_wrapper(compiled, text)
+
+
+def _matches_by_wrapper(compiled, text: _Text):
+    names = _group_names(compiled)
+    for match in compiled.finditer(text.text):
+        yield match.span(), tuple((name, match.group(index)) for index, name in names)
+
+
+def _matches_in_re2(compiled, text: _Text):
+    names = _group_names(compiled)
+    search, encoded = compiled._regexp.Match, text.encoded
+    position, end = 0, len(encoded)
+    while True:
+        spans = search(re2._Anchor.UNANCHORED, encoded, position, end)
+        start, stop = spans[0]
+        if start < 0:
+            return
+        yield (text.at(start), text.at(stop)), tuple(
+            (name, None if spans[index][0] < 0 else text.between(*spans[index])) for index, name in names)
+        if position == end:
+            return
+        # An empty match where the search began would be found for ever: step one character on.
+        position = stop if stop != position else position + _character_bytes(encoded[position])
+
+
+def _character_bytes(lead: int) -> int:
+    """The length in UTF-8 of the character whose first byte is `lead`."""
+    return 1 if lead < 0x80 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+
+
+def _group_names(compiled) -> tuple[tuple[int, str], ...]:
+    """The pattern's named groups in their order in the pattern: (group number, name). Kept
+    per pattern: the wrapper builds its groupindex afresh on every call (10 µs)."""
+    names = _GROUP_NAMES.get(id(compiled))
+    if names is None or names[0] is not compiled:
+        names = _GROUP_NAMES[id(compiled)] = (compiled, tuple(sorted((i, n) for n, i in compiled.groupindex.items())))
+    return names[1]
+
+
+_GROUP_NAMES: dict[int, tuple] = {}
+
+
+@cache
+def _fast_matching() -> bool:
+    """Whether RE2's compiled object answers as the wrapper's finditer does, on a probe with
+    empty matches, characters of two and three bytes and a group that takes no part."""
+    try:
+        probe = re2.compile(r"(?P<amount>\d*)£?(?P<letter>x)?")
+        text = _Text("1£x é 22 – x")
+        return list(_matches_in_re2(probe, text)) == list(_matches_by_wrapper(probe, text))
+    except Exception:  # noqa: BLE001 - whatever another wrapper version does: its finditer is used
+        return False
+
+
+_PATTERN_SETS: dict[int, tuple] = {}
+
+
+def _pattern_set(catalog: Catalog):
+    """Every category pattern of a catalog in one RE2 set, numbered in catalog order."""
+    entry = _PATTERN_SETS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        options = re2.Options()
+        options.case_sensitive = False
+        options.log_errors = False
+        # Room for the automaton of 178 patterns: in RE2's default 8 MB it ran out and fell back
+        # to the slow matcher (40 µs a message instead of 1-7; it holds about 6 MB once built).
+        options.max_mem = 32 * 1024**2
+        patterns = re2.Set.SearchSet(options)
+        order = []
+        for category in catalog.categories:
+            for pattern in category.patterns:
+                patterns.Add(pattern.pattern)
+                order.append((category, pattern))
+        patterns.Compile()
+        entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order)
+    return entry[1]
+
+
+def _tidy_value(value: str) -> str:
+    return value.strip().strip("'\"").rstrip(".,;:").strip()
+
+
+def strip_noise(message: str, catalog: Catalog) -> str:
+    message = in_turn(message, substitutions(catalog, "noise"))
+    message = " ".join(message.split()).strip(" .,:;-!")
+    # A message quoted whole ('Invoice 12 was not approved...') is the message, not one value.
+    while len(message) > 2 and message[0] == message[-1] and message[0] in "'\"":
+        message = message[1:-1].strip(" .,:;-!")
+    return message
+
+
+def mask_text(text: str, catalog: Catalog) -> str:
+    """Mask the parts of a message that vary (codes, ids, dates, amounts) into a template."""
+    text = " ".join(text.split())
+    return in_turn(text, substitutions(catalog, "masks")).strip(" .!")
+
+
+def in_turn(text: str, substitutions) -> str:
+    """Each substitution in turn on what the ones before left, as one `sub` after another would
+    do; but one RE2 set search says which of them can change anything, repeated only after a
+    change. Most messages need one or two of the catalog's seventeen masks and noise patterns,
+    and each `sub` of RE2's wrapper costs microseconds even when it changes nothing (0.1 s of
+    a month's classification, mostly building the phrasebook)."""
+    matcher, steps = substitutions
+    hits = sorted(matcher.Match(text) or ()) if matcher is not None else []
+    while hits:
+        index = hits.pop(0)
+        pattern, replace = steps[index]
+        changed = pattern.sub(replace, text)
+        if changed != text:
+            text = changed
+            hits = [hit for hit in sorted(matcher.Match(text) or ()) if hit > index]
+    return text
+
+
+_SUBSTITUTIONS: dict[tuple[int, str], tuple] = {}
+
+
+def substitutions(catalog: Catalog, kind: str):
+    """(an RE2 set of the patterns, [(pattern, replacement)...]) of the catalog's noise or masks."""
+    entry = _SUBSTITUTIONS.get((id(catalog), kind))
+    if entry is None or entry[0] is not catalog:
+        steps = ([(pattern, " ") for pattern in catalog.noise] if kind == "noise"
+                 else [(mask.pattern, mask.replace) for mask in catalog.masks])
+        matcher = None
+        if steps:
+            options = re2.Options()
+            options.case_sensitive = False
+            options.log_errors = False
+            options.max_mem = 32 * 1024**2
+            matcher = re2.Set.SearchSet(options)
+            for pattern, _ in steps:
+                matcher.Add(pattern.pattern)
+            matcher.Compile()
+        entry = _SUBSTITUTIONS[(id(catalog), kind)] = (catalog, (matcher, steps))
+    return entry[1]
