@@ -173,3 +173,19 @@ def test_an_amount_cell_stating_its_currency_gives_the_items_currency():
     found = currencies(pd.Series(["", "", "£", "XYZ", ""], dtype="str"),
                        pd.Series(["GBP 12.50", "12.50 USD", "3.00", "4.00", "$5.00"], dtype="str"), "")
     assert found.tolist() == ["GBP", "USD", "GBP", "", ""]
+
+
+_CURRENCY_CELLS = st.sampled_from(["", "GBP", "gbp", "£", "Sterling", "US$", "XYZ", "$", "EUR ", "12.50", "USD 3.00",
+                                   "3.00 EUR", "£4.00", "AU$15.00", "$5.00", "nan"])
+
+
+@given(st.lists(st.tuples(_CURRENCY_CELLS, _CURRENCY_CELLS), max_size=30), st.sampled_from(["", "GBP", "NZD"]),
+       st.booleans())
+def test_each_rows_currency_is_its_own_cell_then_its_amount_then_the_base(cells, base, categorical):
+    """The currencies worked out on codes say, row by row, what reading each row's cells says."""
+    from analyzer.normalise import currencies, currency_named
+
+    own, totals = (pd.Series([c[i] for c in cells], dtype="category" if categorical else "str") for i in (0, 1))
+    found = currencies(own, totals, base)
+    assert isinstance(found.dtype, pd.CategoricalDtype) and list(found.cat.categories) == sorted(found.cat.categories)
+    assert found.tolist() == [currency_named(a) or currency_named(b) or base for a, b in cells]

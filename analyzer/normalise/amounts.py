@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.cells import distinct_text, is_categorical, per_distinct
+from analyzer.cells import distinct_text, is_categorical
 from analyzer.columns import ISO_CURRENCIES
 from analyzer.normalise.text import arrow_text, cell_text
 
@@ -159,12 +159,33 @@ def parse_amount(value: object, decimal_comma: bool = False) -> float:
 def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
     """The item's currency: its own column (a code, a symbol or a name: GBP, £, Sterling, US$),
     else what the amount cell says (GBP 12.50, 12.50 EUR, £12.50, AU$15.00), else the base
-    currency. Each distinct cell is read once."""
-    result = pd.Series(per_distinct(codes, lambda t: t.map(currency_named)), dtype="str")
-    unknown = (result == "").to_numpy(dtype=bool)
-    if unknown.any():
-        result[unknown] = per_distinct(totals[unknown], lambda t: t.map(currency_named))
-    return result.where(result != "", base).astype("str")
+    currency. Each distinct cell is read once, and the result is a categorical worked out on
+    codes: a million rows hold a handful of currencies, not a million strings."""
+    own, own_names = _named_currencies(codes)
+    found = sorted({*own_names, base} - {""})
+    number = {name: index for index, name in enumerate(found)}
+    # per distinct cell: its currency's code, or -1 when the cell names none
+    rows = np.array([number.get(n, -1) for n in own_names] or [-1], dtype=np.int64)[own]
+    unknown = np.flatnonzero(rows < 0)
+    if len(unknown):
+        from_total, total_names = _named_currencies(totals.iloc[unknown])
+        found = sorted({*found, *total_names} - {""})
+        number = {name: index for index, name in enumerate(found)}
+        rows = np.array([number.get(n, -1) for n in own_names] or [-1], dtype=np.int64)[own]
+        rows[unknown] = np.array([number.get(n, -1) for n in total_names] or [-1], dtype=np.int64)[from_total]
+    if (rows < 0).any():  # named by neither: the base currency, or "" when the export has none
+        if base not in number:
+            found, rows = [base, *found], rows + 1  # "" sorts first, and no code names it
+            number = {name: index for index, name in enumerate(found)}
+        rows[rows < 0] = number[base]
+    return pd.Series(pd.Categorical.from_codes(rows, categories=pd.Index(found, dtype="str"), validate=False))
+
+
+def _named_currencies(cells: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """For each row a code into the currencies its distinct cells name ("" for a cell that names
+    none): each distinct cell read once."""
+    codes, distinct = pd.factorize(cells, use_na_sentinel=False)
+    return codes, pd.Series(distinct, dtype="str").map(currency_named).tolist()
 
 
 
