@@ -39,12 +39,24 @@ def _item_keys(client_codes: np.ndarray, ids: pd.Series) -> np.ndarray:
     try:
         text = pa.array(ids.array)
         numbers = pc.cast(text, pa.int64())
-        if (pc.all(pc.equal(pc.cast(numbers, text.type), text)).as_py()
-                and 0 <= pc.min(numbers).as_py() and pc.max(numbers).as_py() < (2**62) // clients):
-            return numbers.to_numpy(zero_copy_only=False) * clients + client_codes
+        values = numbers.to_numpy(zero_copy_only=False)
+        if (len(values) and 0 <= values.min() and values.max() < (2**62) // clients
+                and _written_plainly(values, pc.binary_length(text).to_numpy(zero_copy_only=False))):
+            return values * clients + client_codes
     except (pa.ArrowException, TypeError, ValueError):
         pass
     return combine(client_codes, pd.factorize(ids, sort=False)[0])
+
+
+
+_POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
+
+
+def _written_plainly(values: np.ndarray, lengths: np.ndarray) -> bool:
+    """Whether each non-negative number was written with exactly its digits: no sign, no
+    leading zero, no space (ids "007" and "7" are two items). A number of n digits is at least
+    10^(n-1): its digit count is 1 + the powers of ten it reaches."""
+    return bool((np.searchsorted(_POWERS_OF_TEN, values, side="right") + 1 == lengths).all())
 
 
 
