@@ -42,25 +42,25 @@ def group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     action_money = facts.money(actions_of)
     first_dates, last_dates = facts.date_range(actions_of)
     value_names, client_names, fix_ids = (list(map(str, c.categories)) for c in (value, client, fix))
-    # Each slice's codes read from its first finding, as lists: no numpy scalar per loop step.
+    # Each slice's codes and bounds read as lists: no numpy scalar per loop step (a slice of the
+    # rows by Python ints, an Action made by position: about half the loop's time at 30,000).
     at = actions_of.firsts
     actions: dict[int, list[Action]] = {}
-    for index, (key, value_code) in enumerate(zip(group[at].tolist(), value.codes.to_numpy()[at].tolist())):
-        actions.setdefault(key, []).append(Action(
-            value=value_names[value_code], rows=actions_of.rows(index),
-            value_by_currency=action_money[index], first_date=first_dates[index], last_date=last_dates[index],
-        ))
+    for key, value_code, rows_of, money, first, last in zip(
+            group[at].tolist(), value.codes.to_numpy()[at].tolist(), actions_of.row_slices(), action_money,
+            first_dates, last_dates):
+        actions.setdefault(key, []).append(Action(value_names[value_code], rows_of, money, first, last))
     at = groups_of.firsts
     firsts = zip(group[at].tolist(), client.codes.to_numpy()[at].tolist(), fix.codes.to_numpy()[at].tolist(),
-                 variant[at].tolist(), np.asarray(approvals).tolist())
-    sizes, totals = (groups_of.ends - groups_of.starts).tolist(), group_totals.tolist()
+                 variant[at].tolist(), np.asarray(approvals).tolist(), groups_of.row_slices(), group_money,
+                 zip(*group_dates), (groups_of.ends - groups_of.starts).tolist(), group_totals.tolist())
+    fixes = [catalog.fixes[fix_id] for fix_id in fix_ids]
     keyed: dict[str, list[tuple[tuple, FixGroup]]] = {}
-    for index, (key, client_code, fix_code, chosen, approval_rows) in enumerate(firsts):
-        group = _group(catalog.fixes[fix_ids[fix_code]], chosen, groups_of.rows(index), actions[key], categories[key],
-                       group_money[index], approval_rows, (group_dates[0][index], group_dates[1][index]))
+    for key, client_code, fix_code, chosen, approval_rows, rows_of, money, dates, size, total in firsts:
+        group = _group(fixes[fix_code], chosen, rows_of, actions[key], categories[key], money, approval_rows, dates)
         # The fixes that unblock most first: what stops the client's publishing (the red light's
         # cause: a connection, the Xero plan, a permission), then the fix's rank, items, value at risk.
-        order = (not group.fix.blocks, group.fix.rank, -sizes[index], -totals[index], group.fix.id, group.title)
+        order = (not group.fix.blocks, group.fix.rank, -size, -total, group.fix.id, group.title)
         keyed.setdefault(client_names[client_code], []).append((order, group))
     return {client: [g for _, g in sorted(mine, key=lambda pair: pair[0])] for client, mine in keyed.items()}
 
@@ -68,7 +68,8 @@ def group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
 
 def _group(fix: Fix, variant: int, rows, actions, categories, money, approval, dates) -> FixGroup:
     if fix.group_by or fix.id == MANUAL_REVIEW:
-        actions = sorted(actions, key=lambda a: (-a.items, a.value))
+        if len(actions) > 1:
+            actions = sorted(actions, key=lambda a: (-len(a.rows), a.value))
     else:  # one action for the whole group
         actions = [Action("", rows, money, *dates)]
     chosen = fix.variants[variant - 1] if variant else None

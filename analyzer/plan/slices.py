@@ -52,5 +52,10 @@ class Slices:
     def rows(self, index: int) -> np.ndarray:
         return self.all_rows[self.starts[index] : self.ends[index]]
 
+    def row_slices(self) -> list[np.ndarray]:
+        """Each key's rows, in key order (views of one array, cut at Python ints)."""
+        rows = self.all_rows
+        return [rows[start:end] for start, end in zip(self.starts.tolist(), self.ends.tolist())]
+
     def slice_ids(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
