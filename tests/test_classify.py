@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -181,6 +182,26 @@ def test_re2_asked_directly_agrees_on_any_text(pattern, text):
 
     wrapped = _Text(text)
     assert list(_matches_in_re2(pattern, wrapped)) == list(_matches_by_wrapper(pattern, wrapped))
+
+
+_SUBSTITUTIONS = [(mask.pattern, mask.replace) for mask in load_default_catalog().masks] + \
+    [(pattern, " ") for pattern in load_default_catalog().noise] + \
+    [(re2.compile(r"(a)|(b)"), r"[\2\1]"), (re2.compile(r"x*"), "-"), (re2.compile(r"(?P<n>c)"), r"\g<n>!"),
+     (re2.compile(r"(c)(d)?"), r"<\2>"), (re2.compile(r"é"), "è"), (re2.compile(r"\s"), r"\n")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_SUBSTITUTIONS), st.one_of(st.sampled_from(TEXTS),
+       st.text(alphabet=st.sampled_from("abc0 '£é–\n\"x:-1/;|•"), max_size=40)))
+def test_sub_and_split_asked_of_re2_give_what_the_wrappers_give(substitution, text):
+    """Masks, noise and the cell's separators run on RE2 directly; a replacement it cannot expand
+    itself (a named group, an escape, a two-digit group, text outside ASCII) goes to the wrapper."""
+    from analyzer.classify.messages import _SEPARATORS
+    from analyzer.classify.patterns import split, sub
+
+    pattern, replacement = substitution
+    assert sub(pattern, replacement, text) == pattern.sub(replacement, text)
+    assert split(_SEPARATORS, text) == _SEPARATORS.split(text)
 
 
 def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch):

@@ -9,6 +9,8 @@ import re
 
 import re2
 
+from analyzer.classify.patterns import split
+
 
 # What spreadsheets and people put in a cell that has no error: no message to look up.
 PLACEHOLDERS = frozenset({"-", "--", "–", "—", "n/a", "na", "#n/a", "none", "null", "nil", "(blank)", "(none)",
@@ -46,6 +48,8 @@ def clean_text(text: str) -> str:
     """Undo what copying does to a message: HTML entities, curly quotes, odd spaces."""
     if "&" in text:
         text = html.unescape(text)
+    if text.isascii() and "`" not in text:  # nothing to translate (isascii reads a flag: no pass over the text)
+        return text
     return text.translate(_QUOTES)
 
 
@@ -56,7 +60,7 @@ def split_messages(cell: str) -> list[str]:
     for chunk in _open_json(text):
         # Most cells hold one message: no separator character, no split (RE2's wrapper costs
         # 20 µs a call, a month's classification 0.09 s).
-        parts = _SEPARATORS.split(chunk) if any(c in chunk for c in _SEPARATOR_CHARACTERS) else (chunk,)
+        parts = split(_SEPARATORS, chunk) if any(c in chunk for c in _SEPARATOR_CHARACTERS) else (chunk,)
         pieces.extend(" ".join(p.split()) for p in parts if p.strip())
     return pieces
 
