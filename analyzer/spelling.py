@@ -65,8 +65,11 @@ class Speller:
     def read(self, message: str) -> Reading:
         """The message with each slipped word read as the known word it must be."""
         message, confused = _confusions(message)
+        words = list(_WORD.finditer(message))
+        if not any(self._unknown(t.group()) for t in words):  # most messages: every word known
+            return Reading(message, confused)
         quoted = _quoted_spans(message)
-        tokens = [t for t in _WORD.finditer(message) if not _a_value(message, t, quoted)]
+        tokens = [t for t in words if not _a_value(message, t, quoted)]
         if not any(self._unknown(t.group()) for t in tokens):
             return Reading(message, confused)
         slips: list[tuple[str, str]] = list(confused)
