@@ -49,8 +49,9 @@ class Classified:
         import pandas as pd
 
         names = ("categories", "fixes", "template", "match", "confidence", *value_names)
-        per_cell = dict(zip(names, zip(*(_cell_columns(f, value_names) for f in self.findings)))) if self.findings \
-            else {name: () for name in names}
+        blanks = ("",) * len(value_names)
+        per_cell = dict(zip(names, zip(*(_cell_columns(f, value_names, blanks) for f in self.findings)))) \
+            if self.findings else {name: () for name in names}
         confidence = per_cell.pop("confidence")
         table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()}, copy=False)
         table["confidence"] = np.asarray(confidence or [0.0], dtype=np.float32)[self.codes] if len(self.codes) \
@@ -58,14 +59,14 @@ class Classified:
         return table
 
 
-def _cell_columns(findings: tuple[Finding, ...], value_names: tuple[str, ...]) -> tuple:
+def _cell_columns(findings: tuple[Finding, ...], value_names: tuple[str, ...], blanks: tuple[str, ...]) -> tuple:
     """One cell's categories, fixes, template, match, confidence and values (in `value_names`'
-    order): the weakest finding says how sure the cell is; a value found twice is listed once."""
+    order; `blanks` is a blank for each): the weakest finding says how sure the cell is; a value
+    found twice is listed once."""
     if len(findings) == 1 and len({name for name, _ in findings[0].values}) == len(findings[0].values):
         only = findings[0]  # most cells: one finding, nothing to join
-        values = dict(only.values)
         return (only.category, only.fix, only.template, only.match, only.confidence,
-                *(values.get(name, "") for name in value_names))
+                *(map(dict(only.values).get, value_names, blanks) if only.values else blanks))
     weakest = min(findings, key=lambda f: f.confidence, default=None)
     values: dict[str, dict[str, None]] = {}
     for finding in findings:
