@@ -204,6 +204,26 @@ def test_sub_and_split_asked_of_re2_give_what_the_wrappers_give(substitution, te
     assert split(_SEPARATORS, text) == _SEPARATORS.split(text)
 
 
+def _all_patterns_run(message: str, catalog) -> set:
+    """The findings when every pattern the set search names is run over the message."""
+    from analyzer.classify.patterns import _pattern_set, _scan_hits, _Text
+
+    patterns, order, _ = _pattern_set(catalog)
+    text = _Text(message)
+    return {finding for _, finding in _scan_hits(text, sorted(patterns.Match(text.encoded) or ()), order)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.sampled_from(TEXTS), st.builds(lambda a, b, glue: f"{a}{glue}{b}", st.sampled_from(TEXTS),
+                                                   st.sampled_from(TEXTS), st.sampled_from([" ", ". ", " and "]))))
+def test_one_pattern_without_values_is_its_finding_without_running_it(text):
+    """The set search naming one pattern with no named groups gives, unrun, what running it gives."""
+    from analyzer.classify.patterns import scan
+
+    catalog = load_default_catalog()
+    assert {finding for _, finding in scan(text, catalog)} == _all_patterns_run(text, catalog)
+
+
 def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch):
     import analyzer.classify.patterns as classify
 

@@ -15,15 +15,25 @@ from analyzer.classify.model import Finding
 
 def scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
     """Matches of every category, earlier categories winning any overlap. One RE2 set search
-    tells which patterns match at all (microseconds for the whole catalog), and only those run."""
-    patterns, order = _pattern_set(catalog)
+    tells which patterns match at all (microseconds for the whole catalog), and only those run;
+    when it names one pattern with no values to pull out, that is the finding (nothing can
+    overlap it, and its own automaton is neither compiled nor run: 156 of the 178 patterns)."""
+    patterns, order, valued = _pattern_set(catalog)
     text = _Text(message)
     hits = patterns.Match(text.encoded)  # the bytes the patterns will read: encoded once
     if not hits:
         return []
+    if len(hits) == 1 and not valued[hits[0]]:
+        category = order[hits[0]][0]
+        return [(0, Finding(category.id, category.fix))]
+    return _scan_hits(text, sorted(hits), order)
+
+
+def _scan_hits(text: _Text, hits: list[int], order) -> list[tuple[int, Finding]]:
+    """Each pattern the set search named, in catalog order, over the message."""
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, Finding]] = []
-    for category, pattern in (order[i] for i in sorted(hits)):  # in catalog order
+    for category, pattern in (order[i] for i in hits):
         for span, groups in matches(pattern.compiled() if isinstance(pattern, Deferred) else pattern, text):
             if any(span[0] < end and start < span[1] for start, end in taken):
                 continue
@@ -177,8 +187,9 @@ _PATTERN_SETS: dict[int, tuple] = {}
 
 
 def _pattern_set(catalog: Catalog):
-    """Every category pattern of a catalog in one RE2 set, numbered in catalog order; and the
-    (category, pattern) of each number."""
+    """Every category pattern of a catalog in one RE2 set, numbered in catalog order; the
+    (category, pattern) of each number; and whether each has named groups (values to pull out:
+    `(?P<name>`, or RE2's `(?<name>`)."""
     entry = _PATTERN_SETS.get(id(catalog))
     if entry is None or entry[0] is not catalog:
         options = re2.Options()
@@ -194,8 +205,9 @@ def _pattern_set(catalog: Catalog):
                 patterns.Add(pattern.pattern)
                 order.append((category, pattern))
         patterns.Compile()
-        entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order)
-    return entry[1], entry[2]
+        valued = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern for _, pattern in order)
+        entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, valued)
+    return entry[1:]
 
 
 def _tidy_value(value: str) -> str:
