@@ -42,12 +42,13 @@ class Slices:
         sorted_key, sorted_rows = key[order], rows[order]
         fresh = np.ones(len(order), dtype=bool)
         fresh[1:] = (sorted_key[1:] != sorted_key[:-1]) | (sorted_rows[1:] != sorted_rows[:-1])
-        self.order = order[fresh]
-        kept = sorted_key[fresh]
+        if fresh.all():  # no row twice under one key: nothing to leave out, no copies
+            self.order, kept, self.all_rows = order, sorted_key, sorted_rows
+        else:
+            self.order, kept, self.all_rows = order[fresh], sorted_key[fresh], sorted_rows[fresh]
         self.starts = np.flatnonzero(np.r_[True, kept[1:] != kept[:-1]]) if len(kept) else np.zeros(0, dtype=np.int64)
         self.ends = np.r_[self.starts[1:], len(kept)]
         self.firsts = self.order[self.starts]  # a finding of each key, to read its codes from
-        self.all_rows = rows[self.order]
 
     def rows(self, index: int) -> np.ndarray:
         return self.all_rows[self.starts[index] : self.ends[index]]
