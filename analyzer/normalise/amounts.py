@@ -161,31 +161,35 @@ def currencies(codes: pd.Series, totals: pd.Series, base: str) -> pd.Series:
     else what the amount cell says (GBP 12.50, 12.50 EUR, £12.50, AU$15.00), else the base
     currency. Each distinct cell is read once, and the result is a categorical worked out on
     codes: a million rows hold a handful of currencies, not a million strings."""
-    own, own_names = _named_currencies(codes)
-    found = sorted({*own_names, base} - {""})
-    number = {name: index for index, name in enumerate(found)}
-    # per distinct cell: its currency's code, or -1 when the cell names none
-    rows = np.array([number.get(n, -1) for n in own_names] or [-1], dtype=np.int64)[own]
-    unknown = np.flatnonzero(rows < 0)
-    if len(unknown):
-        from_total, total_names = _named_currencies(totals.iloc[unknown])
-        found = sorted({*found, *total_names} - {""})
-        number = {name: index for index, name in enumerate(found)}
-        rows = np.array([number.get(n, -1) for n in own_names] or [-1], dtype=np.int64)[own]
-        rows[unknown] = np.array([number.get(n, -1) for n in total_names] or [-1], dtype=np.int64)[from_total]
-    if (rows < 0).any():  # named by neither: the base currency, or "" when the export has none
-        if base not in number:
-            found, rows = [base, *found], rows + 1  # "" sorts first, and no code names it
-            number = {name: index for index, name in enumerate(found)}
-        rows[rows < 0] = number[base]
-    return pd.Series(pd.Categorical.from_codes(rows, categories=pd.Index(found, dtype="str"), validate=False))
+    choice, names = _named_currencies(codes)  # each row: an index into names
+    unnamed = np.flatnonzero(~_filled(names)[choice])
+    if len(unnamed):
+        from_total, total_names = _named_currencies(totals.iloc[unnamed])
+        choice[unnamed] = len(names) + from_total
+        names += total_names
+        choice[unnamed[~_filled(total_names)[from_total]]] = len(names)  # named by neither
+        names.append(base)
+    return _chosen_names(choice, names)
 
 
 def _named_currencies(cells: pd.Series) -> tuple[np.ndarray, list[str]]:
     """For each row a code into the currencies its distinct cells name ("" for a cell that names
     none): each distinct cell read once."""
     codes, distinct = pd.factorize(cells, use_na_sentinel=False)
-    return codes, pd.Series(distinct, dtype="str").map(currency_named).tolist()
+    return codes.astype(np.int64), pd.Series(distinct, dtype="str").map(currency_named).tolist()
+
+
+def _filled(names: list[str]) -> np.ndarray:
+    return np.array([bool(name) for name in names] or [False], dtype=bool)
+
+
+def _chosen_names(choice: np.ndarray, names: list[str]) -> pd.Series:
+    """Each row's name (`names` may repeat one) as a categorical of the names rows hold, sorted."""
+    held = np.bincount(choice, minlength=len(names)) > 0
+    found = sorted({name for name, used in zip(names, held.tolist()) if used})
+    number = {name: index for index, name in enumerate(found)}
+    codes = np.array([number.get(name, -1) for name in names] or [-1], dtype=np.int64)[choice]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(found, dtype="str"), validate=False))
 
 
 

@@ -50,9 +50,6 @@ class Slices:
         self.ends = np.r_[self.starts[1:], len(kept)]
         self.firsts = self.order[self.starts]  # a finding of each key, to read its codes from
 
-    def rows(self, index: int) -> np.ndarray:
-        return self.all_rows[self.starts[index] : self.ends[index]]
-
     def row_slices(self) -> list[np.ndarray]:
         """Each key's rows, in key order (views of one array, cut at Python ints)."""
         rows = self.all_rows
