@@ -39,8 +39,8 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
                                covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import (Staging, clear_leftovers, finish_left_publication, leftover_reports, output_lock,
-                            write_bytes, write_json)
+from analyzer.write import (Staging, finish_left_publication, leftover_lines, leftover_plan, leftover_reports,
+                            output_lock, write_bytes, write_json)
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")
@@ -316,11 +316,12 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     if store and "xlsx" in settings.formats:  # what each workbook written holds: its edits are what differs
         kept.save_held(store, kept.held_as_written(fields["client"], keys, tracking, {
             r.client: kept.workbook_name(settings.out / f"{stems[r.client]}.xlsx") for r in reports if r.xlsx_file}))
-    leftovers = {} if only else leftover_reports(settings.out, period.label, {line.client for line in overview.clients})
-    copies = staging.publish(written)
+    leftovers = {} if only else leftover_plan(
+        settings.out, leftover_reports(settings.out, period.label, {line.client for line in overview.clients}), written)
+    copies = staging.publish(written, [page for pages, _ in leftovers.values() for page in pages])
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,
-                      *clear_leftovers(settings.out, leftovers, written)))
+                      *leftover_lines(settings.out, leftovers, staging.not_removed)))
 
 
 def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:

@@ -277,33 +277,55 @@ def leftover_reports(out: Path, period: str, clients: set[str]) -> dict[str, lis
     return found
 
 
-def clear_leftovers(out: Path, leftovers: dict[str, list[Path]], written: list[str]) -> list[str]:
-    """The replaced run's reports of clients no longer in the practice view: their pages go (the
-    index no longer links them, and an out-of-date page meant for a client must not be sent); a
-    workbook stays, as it may hold a bookkeeper's work. One line per client says what was done.
-    A file this run wrote is never touched, whatever the case of its name (a client renamed
-    from ACME LTD to Acme Ltd is one file on Windows and macOS)."""
-    lines = []
+def leftover_plan(out: Path, leftovers: dict[str, list[Path]],
+                  written: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """What to do with the replaced run's reports of clients no longer in the practice view,
+    client -> (pages to remove, workbooks to keep): their pages go (the index no longer links
+    them, and an out-of-date page meant for a client must not be sent); a workbook stays, as it
+    may hold a bookkeeper's work. A file this run writes is neither, whatever the case of its
+    name (a client renamed from ACME LTD to Acme Ltd is one file on Windows and macOS). Worked
+    out before publishing: the pages are removed as the reports are put in place (see
+    `Staging.publish`), under the same journal, so a run killed in between cannot leave them."""
+    plan = {}
     for client, paths in sorted(leftovers.items()):
-        removed, kept = [], []
-        for path in paths:
-            if _is_written(path, out, written):
-                continue
-            if path.suffix.lower() == ".html":
-                try:
-                    path.unlink(missing_ok=True)
-                    removed.append(path.name)
-                except OSError as exc:
-                    kept.append(f"{path.name} (could not be removed: {exc.strerror})")
-            else:
-                kept.append(path.name)
-        if removed or kept:
-            done = [f"its pages were removed ({', '.join(removed)})"] if removed else []
-            if kept:
-                done.append(f"kept: {', '.join(kept)} (a workbook may hold a bookkeeper's work): move or delete")
-            lines.append(f"{out}: {client} is no longer in these reports (the run that reported it was replaced, or the"
-                         f" client renamed); {'; '.join(done)}")
+        theirs = [path for path in paths if not _is_written(path, out, written)]
+        pages = [path.name for path in theirs if _is_page(path.name)]
+        workbooks = [path.name for path in theirs if not _is_page(path.name)]
+        if pages or workbooks:
+            plan[client] = (pages, workbooks)
+    return plan
+
+
+def leftover_lines(out: Path, plan: dict[str, tuple[list[str], list[str]]], not_removed: dict[str, str]) -> list[str]:
+    """One line per client of `leftover_plan` saying what was done."""
+    lines = []
+    for client, (pages, workbooks) in plan.items():
+        removed = [name for name in pages if name not in not_removed]
+        kept = [f"{name} (could not be removed: {not_removed[name]})" for name in pages if name in not_removed]
+        kept += workbooks
+        done = [f"its pages were removed ({', '.join(removed)})"] if removed else []
+        if kept:
+            done.append(f"kept: {', '.join(kept)} (a workbook may hold a bookkeeper's work): move or delete")
+        lines.append(f"{out}: {client} is no longer in these reports (the run that reported it was replaced, or the"
+                     f" client renamed); {'; '.join(done)}")
     return lines
+
+
+def _is_page(name: str) -> bool:
+    return name.lower().endswith(".html")
+
+
+def _remove_pages(out: Path, names: list[str]) -> dict[str, str]:
+    """Remove these pages of the output folder (plain names of .html files only); the ones that
+    could not be removed, with why."""
+    failed = {}
+    for name in names:
+        if _plain(name) and _is_page(name):
+            try:
+                (out / name).unlink(missing_ok=True)
+            except OSError as exc:
+                failed[name] = exc.strerror or str(exc)
+    return failed
 
 
 def _is_written(path: Path, out: Path, written: list[str]) -> bool:
@@ -361,6 +383,7 @@ class Staging:
     def __init__(self, out: Path):
         self.out = out
         self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+        self.not_removed: dict[str, str] = {}
 
     def discard(self) -> None:
         """Remove the staging folder, unless a publish began: then the journal needs it, and the
@@ -368,11 +391,13 @@ class Staging:
         if not (self.out / JOURNAL).is_file():
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def publish(self, names: list[str]) -> list[str]:
-        """Move the staged files into place, as one step as far as a reader of the folder or a
-        signal can tell (SIGINT and SIGTERM wait until it is done). A workbook in the way that
-        this tool did not write (a practice's own file that happens to share a report's name) is
-        copied aside first; returns a line for each such copy."""
+    def publish(self, names: list[str], remove: list[str] = ()) -> list[str]:
+        """Move the staged files into place and remove the pages `remove` names (a replaced
+        run's, see `leftover_plan`), as one step as far as a reader of the folder or a signal
+        can tell (SIGINT and SIGTERM wait until it is done; after a kill the journal has the
+        next run finish it). A workbook in the way that this tool did not write (a practice's
+        own file that happens to share a report's name) is copied aside first; returns a line
+        for each such copy. The pages that could not be removed are in `not_removed`."""
         from analyzer.read.discover import written_by_us
 
         kept = []
@@ -385,8 +410,10 @@ class Staging:
                             f" kept a copy as {copy.name}")
         with _signals_deferred() as caught:
             try:
-                write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names}))
+                write_text(self.out / JOURNAL, json.dumps({"staging": self.folder.name, "files": names,
+                                                           "remove": list(remove)}))
                 _move_all(self.out, self.folder, names)
+                self.not_removed = _remove_pages(self.out, list(remove))
                 (self.out / JOURNAL).unlink()
                 shutil.rmtree(self.folder, ignore_errors=True)
             except OSError as exc:
@@ -486,6 +513,10 @@ def recover(out: Path) -> None:
             # names: a planted journal cannot move files in from, or out to, anywhere else.
             if _plain(staging) and staging.startswith(STAGING_PREFIX) and all(_plain(n) for n in names):
                 _move_all(out, out / staging, names)
+                # and the replaced run's pages it was removing (only plain .html names: a planted
+                # journal cannot have a workbook deleted)
+                remove = record.get("remove") or []
+                _remove_pages(out, [str(n) for n in remove] if isinstance(remove, list) else [])
         except (ValueError, KeyError, TypeError, OSError):
             pass  # a damaged journal: the staged files are left for the clean-up below
         journal.unlink(missing_ok=True)

@@ -1135,7 +1135,7 @@ def test_every_client_of_the_manifest_has_its_new_carried_over_and_cleared_count
 def test_a_client_renamed_only_in_case_keeps_its_new_pages(tmp_path, one_file):
     """ACME LTD renamed Acme Ltd: on Windows and macOS the two names are one file, which the run
     just wrote (a hard link stands for that here); elsewhere the old page is a leftover."""
-    from analyzer.write import clear_leftovers
+    from analyzer.write import Staging, leftover_lines, leftover_plan
 
     new = tmp_path / "Acme Ltd.html"
     new.write_text("new", encoding="utf-8")
@@ -1144,9 +1144,46 @@ def test_a_client_renamed_only_in_case_keeps_its_new_pages(tmp_path, one_file):
         os.link(new, old)
     else:
         old.write_text("old", encoding="utf-8")
-    lines = clear_leftovers(tmp_path, {"ACME LTD": [old]}, ["Acme Ltd.html", "index.html"])
+    plan = leftover_plan(tmp_path, {"ACME LTD": [old]}, ["Acme Ltd.html", "index.html"])
+    staging = Staging(tmp_path)
+    staging.publish([], [page for pages, _ in plan.values() for page in pages])
+    lines = leftover_lines(tmp_path, plan, staging.not_removed)
     assert new.read_text(encoding="utf-8") == "new"
     assert old.exists() == one_file and (lines == [] if one_file else "its pages were removed (ACME LTD.html)" in lines[0])
+
+
+def test_a_run_killed_after_putting_its_reports_in_place_has_the_replaced_pages_removed_next_run(tmp_path):
+    """The replaced run's pages of a client no longer reported go under the publishing journal:
+    a run killed after its reports are in place but before those pages went leaves the journal,
+    and the next run into the folder removes them (the new manifest no longer names them). A
+    journal asking to remove anything but a page is not followed."""
+    import json
+
+    from analyzer.write import JOURNAL, STAGING_PREFIX, recover
+
+    out = tmp_path / "out"
+    staging = out / f"{STAGING_PREFIX}killed"
+    staging.mkdir(parents=True)
+    for name in ("Old Client.html", "Old Client.xlsx", "Acme Ltd.html"):
+        (out / name).write_text("last run", encoding="utf-8")
+    (staging / "Acme Ltd.html").write_text("this run", encoding="utf-8")
+    (out / JOURNAL).write_text(json.dumps({"staging": staging.name, "files": ["Acme Ltd.html"],
+                                           "remove": ["Old Client.html", "Old Client.xlsx", "../x.html"]}),
+                               encoding="utf-8")
+    recover(out)
+    assert sorted(p.name for p in out.iterdir()) == ["Acme Ltd.html", "Old Client.xlsx"]
+    assert (out / "Acme Ltd.html").read_text(encoding="utf-8") == "this run"
+
+
+def test_replaced_pages_go_as_the_reports_are_put_in_place(tmp_path):
+    """Publishing removes the pages it was given, under the journal, and says which it could not."""
+    from analyzer.write import Staging
+
+    (tmp_path / "Gone Ltd.html").write_text("old", encoding="utf-8")
+    staging = Staging(tmp_path)
+    (staging.folder / "index.html").write_text("new", encoding="utf-8")
+    staging.publish(["index.html"], ["Gone Ltd.html", "Never There.html"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"] and staging.not_removed == {}
 
 
 def test_items_to_enter_by_hand_in_xero_are_their_own_fix_everywhere_with_who_acts_there(tmp_path):
