@@ -266,7 +266,15 @@ def _build_category(source: str, raw: dict, deferred: bool = False) -> Category:
     )
 
 
+# Columns classification adds beside the values a category extracts: a value may not take a name of one.
+OUTPUT_COLUMNS = ("source_file", "sheet", "source_row", "client", "error", "categories", "fixes", "template", "match",
+                  "confidence")
+
+
 def _check_extracts(source: str, where: str, patterns, extracts: tuple[str, ...]) -> None:
+    if taken := [name for name in extracts if name.casefold() in OUTPUT_COLUMNS]:
+        raise CatalogError(f"{source}: {where}: extracts {', '.join(map(repr, taken))}: the name of an output"
+                           f" column; rename the pattern's group (for example {taken[0]}_value)")
     groups = {name for p in patterns for name in p.groupindex}
     if unknown := groups - set(extracts):
         raise CatalogError(f"{source}: {where}: pattern group(s) {sorted(unknown)} not in extracts")

@@ -514,9 +514,10 @@ def recover(out: Path) -> None:
             if _plain(staging) and staging.startswith(STAGING_PREFIX) and all(_plain(n) for n in names):
                 _move_all(out, out / staging, names)
                 # and the replaced run's pages it was removing (only plain .html names: a planted
-                # journal cannot have a workbook deleted)
+                # journal cannot have a workbook deleted, nor a page it names as this run's)
                 remove = record.get("remove") or []
-                _remove_pages(out, [str(n) for n in remove] if isinstance(remove, list) else [])
+                _remove_pages(out, [str(n) for n in remove if _plain(str(n)) and not _is_written(out / str(n), out, names)]
+                              if isinstance(remove, list) else [])
         except (ValueError, KeyError, TypeError, OSError):
             pass  # a damaged journal: the staged files are left for the clean-up below
         journal.unlink(missing_ok=True)

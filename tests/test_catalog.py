@@ -68,6 +68,11 @@ def _doc():
         (lambda d: d["category"][0].update(patterns=["(unclosed"]), "bad pattern"),
         (lambda d: d["category"][0].update(colour="red"), "unknown key(s) colour"),
         (lambda d: d["category"][0].update(extracts=["nothing"]), "not in extracts"),
+        # a value named as an output column would stand in its place
+        (lambda d: d["category"][0].update(patterns=["score (?P<confidence>\\d+) too low"], extracts=["confidence"]),
+         "extracts 'confidence': the name of an output column"),
+        (lambda d: d["category"][0].update(patterns=["from (?P<Client>\\w+)"], extracts=["Client"]),
+         "extracts 'Client': the name of an output column"),
         (lambda d: d["fix"][0].update(who="intern"), "who must be one of"),
         (lambda d: d["fix"][0].update(scope="galaxy"), "scope must be one of"),
         (lambda d: d["category"][0].pop("cause"), "missing cause"),

@@ -224,6 +224,21 @@ def test_one_pattern_without_values_is_its_finding_without_running_it(text):
     assert {finding for _, finding in scan(text, catalog)} == _all_patterns_run(text, catalog)
 
 
+def test_a_pattern_the_set_reads_otherwise_is_run_even_alone():
+    """A compiled pattern the catalog did not make (here case-sensitive) decides for itself: the
+    set search's case-insensitive copy naming it is not its finding."""
+    from dataclasses import replace
+
+    from analyzer.classify.patterns import scan
+
+    pattern = re2.compile("zzqq widget failed")
+    catalog = load_default_catalog()
+    first = replace(catalog.categories[0], patterns=(pattern,))
+    custom = replace(catalog, categories=(first, *catalog.categories[1:]))
+    assert [f.category for _, f in scan("zzqq widget failed", custom)] == [first.id]
+    assert scan("ZZQQ WIDGET FAILED", custom) == []
+
+
 def test_a_wrapper_without_the_compiled_object_gets_its_own_finditer(monkeypatch):
     import analyzer.classify.patterns as classify
 

@@ -1166,24 +1166,33 @@ def test_a_run_killed_after_putting_its_reports_in_place_has_the_replaced_pages_
     staging.mkdir(parents=True)
     for name in ("Old Client.html", "Old Client.xlsx", "Acme Ltd.html"):
         (out / name).write_text("last run", encoding="utf-8")
+    (tmp_path / "outside.html").write_text("not ours", encoding="utf-8")
     (staging / "Acme Ltd.html").write_text("this run", encoding="utf-8")
     (out / JOURNAL).write_text(json.dumps({"staging": staging.name, "files": ["Acme Ltd.html"],
-                                           "remove": ["Old Client.html", "Old Client.xlsx", "../x.html"]}),
+                                           "remove": ["Old Client.html", "Old Client.xlsx", "../outside.html",
+                                                      "Acme Ltd.html"]}),
                                encoding="utf-8")
     recover(out)
     assert sorted(p.name for p in out.iterdir()) == ["Acme Ltd.html", "Old Client.xlsx"]
     assert (out / "Acme Ltd.html").read_text(encoding="utf-8") == "this run"
+    assert (tmp_path / "outside.html").exists()
 
 
 def test_replaced_pages_go_as_the_reports_are_put_in_place(tmp_path):
     """Publishing removes the pages it was given, under the journal, and says which it could not."""
-    from analyzer.write import Staging
+    from analyzer.write import Staging, leftover_lines
 
     (tmp_path / "Gone Ltd.html").write_text("old", encoding="utf-8")
+    (tmp_path / "Busy Ltd.html").mkdir()  # cannot be removed as a file
     staging = Staging(tmp_path)
     (staging.folder / "index.html").write_text("new", encoding="utf-8")
-    staging.publish(["index.html"], ["Gone Ltd.html", "Never There.html"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"] and staging.not_removed == {}
+    staging.publish(["index.html"], ["Gone Ltd.html", "Never There.html", "Busy Ltd.html"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Busy Ltd.html", "index.html"]
+    assert list(staging.not_removed) == ["Busy Ltd.html"]
+    lines = leftover_lines(tmp_path, {"Gone Ltd": (["Gone Ltd.html"], []), "Busy Ltd": (["Busy Ltd.html"], ["Busy Ltd.xlsx"])},
+                           staging.not_removed)
+    assert "Gone Ltd is no longer in these reports" in lines[0] and "its pages were removed (Gone Ltd.html)" in lines[0]
+    assert "kept: Busy Ltd.html (could not be removed: " in lines[1] and "Busy Ltd.xlsx" in lines[1]
 
 
 def test_items_to_enter_by_hand_in_xero_are_their_own_fix_everywhere_with_who_acts_there(tmp_path):

@@ -48,12 +48,14 @@ class Classified:
         import numpy as np
         import pandas as pd
 
-        names = ("categories", "fixes", "template", "match", "confidence", *value_names)
         blanks = ("",) * len(value_names)
-        per_cell = dict(zip(names, zip(*(_cell_columns(f, value_names, blanks) for f in self.findings)))) \
-            if self.findings else {name: () for name in names}
-        confidence = per_cell.pop("confidence")
-        table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in per_cell.items()}, copy=False)
+        per_cell = list(zip(*(_cell_columns(f, value_names, blanks) for f in self.findings))) if self.findings \
+            else [()] * (5 + len(value_names))
+        # the fixed columns by position: a value's name never stands for one of them
+        categories, fixes, template, match, confidence, *values = per_cell
+        texts = {"categories": categories, "fixes": fixes, "template": template, "match": match}
+        texts.update(zip(value_names, values))
+        table = pd.DataFrame({k: _per_row(v, self.codes) for k, v in texts.items()}, copy=False)
         table["confidence"] = np.asarray(confidence or [0.0], dtype=np.float32)[self.codes] if len(self.codes) \
             else np.zeros(0, dtype=np.float32)
         return table

@@ -205,9 +205,20 @@ def _pattern_set(catalog: Catalog):
                 patterns.Add(pattern.pattern)
                 order.append((category, pattern))
         patterns.Compile()
-        valued = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern for _, pattern in order)
+        # to run when the set names it alone: a pattern with values, or one the set may not read
+        # as it does (a practice's own compiled pattern: case-sensitive, or not RE2 at all)
+        valued = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern or not _as_in_set(pattern)
+                       for _, pattern in order)
         entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, valued)
     return entry[1:]
+
+
+def _as_in_set(pattern) -> bool:
+    """Whether the pattern matches what the set's copy of it matches (RE2, case-insensitive)."""
+    if isinstance(pattern, Deferred):  # compiled by the catalog, as every catalog pattern is
+        return True
+    options = getattr(pattern, "options", None)
+    return isinstance(pattern, re2._Regexp) and options is not None and not options.case_sensitive
 
 
 def _tidy_value(value: str) -> str:

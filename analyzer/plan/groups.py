@@ -48,12 +48,12 @@ def group_stats(findings: pd.DataFrame, fields: pd.DataFrame, catalog: Catalog,
     actions: dict[int, list[Action]] = {}
     for key, value_code, rows_of, money, first, last in zip(
             group[at].tolist(), value.codes.to_numpy()[at].tolist(), actions_of.row_slices(), action_money,
-            first_dates, last_dates):
+            first_dates, last_dates, strict=True):
         actions.setdefault(key, []).append(Action(value_names[value_code], rows_of, money, first, last))
     at = groups_of.firsts
     firsts = zip(group[at].tolist(), client.codes.to_numpy()[at].tolist(), fix.codes.to_numpy()[at].tolist(),
                  variant[at].tolist(), np.asarray(approvals).tolist(), groups_of.row_slices(), group_money,
-                 zip(*group_dates), (groups_of.ends - groups_of.starts).tolist(), group_totals.tolist())
+                 zip(*group_dates), (groups_of.ends - groups_of.starts).tolist(), group_totals.tolist(), strict=True)
     fixes = [catalog.fixes[fix_id] for fix_id in fix_ids]
     keyed: dict[str, list[tuple[tuple, FixGroup]]] = {}
     for key, client_code, fix_code, chosen, approval_rows, rows_of, money, dates, size, total in firsts:
