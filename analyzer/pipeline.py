@@ -18,7 +18,7 @@ import pandas as pd
 
 from analyzer import __version__
 from analyzer import tracking as kept
-from analyzer.catalog import Catalog, load_catalog
+from analyzer.catalog import OUTPUT_COLUMNS, Catalog, load_catalog
 from analyzer.classify import Classified, SecondStage, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
@@ -121,7 +121,7 @@ def classified_table(analysis: Analysis) -> pd.DataFrame:
         "client": fields["client"].array,
     }
     original = analysis.batch.original
-    taken = {c.casefold() for c in (*ADDED_COLUMNS, "sheet", *values)}
+    taken = {c.casefold() for c in (*OUTPUT_COLUMNS, *values)}
     for column in original.columns:
         columns[f"{column} (input)" if column.casefold() in taken else column] = original[column].array
     columns["error"] = fields["error"].array

@@ -391,7 +391,7 @@ class Staging:
         if not (self.out / JOURNAL).is_file():
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def publish(self, names: list[str], remove: list[str] = ()) -> list[str]:
+    def publish(self, names: list[str], remove: list[str] | tuple[str, ...] = ()) -> list[str]:
         """Move the staged files into place and remove the pages `remove` names (a replaced
         run's, see `leftover_plan`), as one step as far as a reader of the folder or a signal
         can tell (SIGINT and SIGTERM wait until it is done; after a kill the journal has the
@@ -515,9 +515,8 @@ def recover(out: Path) -> None:
                 _move_all(out, out / staging, names)
                 # and the replaced run's pages it was removing (only plain .html names: a planted
                 # journal cannot have a workbook deleted, nor a page it names as this run's)
-                remove = record.get("remove") or []
-                _remove_pages(out, [str(n) for n in remove if _plain(str(n)) and not _is_written(out / str(n), out, names)]
-                              if isinstance(remove, list) else [])
+                remove = [str(n) for n in record.get("remove") or []] if isinstance(record.get("remove"), list) else []
+                _remove_pages(out, [n for n in remove if _plain(n) and not _is_written(out / n, out, names)])
         except (ValueError, KeyError, TypeError, OSError):
             pass  # a damaged journal: the staged files are left for the clean-up below
         journal.unlink(missing_ok=True)

@@ -328,3 +328,11 @@ def test_a_fix_for_the_clients_xero_admin_has_words_for_the_client_and_no_practi
     the client's alone (nothing in Dext, no publishing: the practice does those)."""
     assert fix.client_why.endswith(".") and fix.client_why[0].isupper()
     assert fix.client_steps and not [s for s in fix.client_steps if "in Dext" in s or s.startswith("Publish")]
+
+
+def test_every_column_classify_adds_is_a_name_no_value_may_take():
+    from analyzer.catalog import OUTPUT_COLUMNS
+    from analyzer.pipeline import ADDED_COLUMNS
+
+    assert set(ADDED_COLUMNS) <= set(OUTPUT_COLUMNS)
+    assert not set(load_default_catalog().value_names) & set(OUTPUT_COLUMNS)
