@@ -18,12 +18,12 @@ def scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
     tells which patterns match at all (microseconds for the whole catalog), and only those run;
     when it names one pattern with no values to pull out, that is the finding (nothing can
     overlap it, and its own automaton is neither compiled nor run: 156 of the 178 patterns)."""
-    patterns, order, valued = _pattern_set(catalog)
+    patterns, order, must_run = _pattern_set(catalog)
     text = _Text(message)
     hits = patterns.Match(text.encoded)  # the bytes the patterns will read: encoded once
     if not hits:
         return []
-    if len(hits) == 1 and not valued[hits[0]]:
+    if len(hits) == 1 and not must_run[hits[0]]:
         category = order[hits[0]][0]
         return [(0, Finding(category.id, category.fix))]
     return _scan_hits(text, sorted(hits), order)
@@ -188,8 +188,9 @@ _PATTERN_SETS: dict[int, tuple] = {}
 
 def _pattern_set(catalog: Catalog):
     """Every category pattern of a catalog in one RE2 set, numbered in catalog order; the
-    (category, pattern) of each number; and whether each has named groups (values to pull out:
-    `(?P<name>`, or RE2's `(?<name>`)."""
+    (category, pattern) of each number; and whether each must be run even when the set names
+    it alone: it has named groups (values to pull out: `(?P<name>`, or RE2's `(?<name>`), or
+    the set may not read it as it does."""
     entry = _PATTERN_SETS.get(id(catalog))
     if entry is None or entry[0] is not catalog:
         options = re2.Options()
@@ -207,9 +208,9 @@ def _pattern_set(catalog: Catalog):
         patterns.Compile()
         # to run when the set names it alone: a pattern with values, or one the set may not read
         # as it does (a practice's own compiled pattern: case-sensitive, or not RE2 at all)
-        valued = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern or not _as_in_set(pattern)
+        must_run = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern or not _as_in_set(pattern)
                        for _, pattern in order)
-        entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, valued)
+        entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, must_run)
     return entry[1:]
 
 
