@@ -209,7 +209,7 @@ def _pattern_set(catalog: Catalog):
         # to run when the set names it alone: a pattern with values, or one the set may not read
         # as it does (a practice's own compiled pattern: case-sensitive, or not RE2 at all)
         must_run = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern or not _as_in_set(pattern)
-                       for _, pattern in order)
+                         for _, pattern in order)
         entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, must_run)
     return entry[1:]
 
