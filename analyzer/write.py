@@ -516,7 +516,7 @@ def recover(out: Path) -> None:
                 # and the replaced run's pages it was removing (only plain .html names: a planted
                 # journal cannot have a workbook deleted, nor a page it names as this run's)
                 remove = [str(n) for n in record.get("remove") or []] if isinstance(record.get("remove"), list) else []
-                _remove_pages(out, [n for n in remove if _plain(n) and not _is_written(out / n, out, names)])
+                _remove_pages(out, [n for n in remove if not _is_written(out / n, out, names)])
         except (ValueError, KeyError, TypeError, OSError):
             pass  # a damaged journal: the staged files are left for the clean-up below
         journal.unlink(missing_ok=True)

@@ -193,25 +193,29 @@ def _pattern_set(catalog: Catalog):
     the set may not read it as it does."""
     entry = _PATTERN_SETS.get(id(catalog))
     if entry is None or entry[0] is not catalog:
-        options = re2.Options()
-        options.case_sensitive = False
-        options.log_errors = False
-        # Room for the automaton of 178 patterns: in RE2's default 8 MB it ran out and fell back
-        # to the slow matcher (40 µs a message instead of 1-7; it holds about 6 MB once built).
-        options.max_mem = 32 * 1024**2
-        patterns = re2.Set.SearchSet(options)
-        order = []
-        for category in catalog.categories:
-            for pattern in category.patterns:
-                patterns.Add(pattern.pattern)
-                order.append((category, pattern))
-        patterns.Compile()
+        order = [(category, pattern) for category in catalog.categories for pattern in category.patterns]
+        patterns = _search_set([pattern.pattern for _, pattern in order])
         # to run when the set names it alone: a pattern with values, or one the set may not read
         # as it does (a practice's own compiled pattern: case-sensitive, or not RE2 at all)
         must_run = tuple("(?P<" in pattern.pattern or "(?<" in pattern.pattern or not _as_in_set(pattern)
                          for _, pattern in order)
         entry = _PATTERN_SETS[id(catalog)] = (catalog, patterns, order, must_run)
     return entry[1:]
+
+
+def _search_set(patterns: list[str]):
+    """One RE2 set searching for these patterns, as the catalog compiles each (case-insensitive)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    # Room for the automaton of 178 patterns: in RE2's default 8 MB it ran out and fell back to
+    # the slow matcher (40 µs a message instead of 1-7; it holds about 6 MB once built).
+    options.max_mem = 32 * 1024**2
+    found = re2.Set.SearchSet(options)
+    for pattern in patterns:
+        found.Add(pattern)
+    found.Compile()
+    return found
 
 
 def _as_in_set(pattern) -> bool:
@@ -268,15 +272,6 @@ def substitutions(catalog: Catalog, kind: str):
     if entry is None or entry[0] is not catalog:
         steps = ([(pattern, " ") for pattern in catalog.noise] if kind == "noise"
                  else [(mask.pattern, mask.replace) for mask in catalog.masks])
-        matcher = None
-        if steps:
-            options = re2.Options()
-            options.case_sensitive = False
-            options.log_errors = False
-            options.max_mem = 32 * 1024**2
-            matcher = re2.Set.SearchSet(options)
-            for pattern, _ in steps:
-                matcher.Add(pattern.pattern)
-            matcher.Compile()
+        matcher = _search_set([pattern.pattern for pattern, _ in steps]) if steps else None
         entry = _SUBSTITUTIONS[(id(catalog), kind)] = (catalog, (matcher, steps))
     return entry[1]
