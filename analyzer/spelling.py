@@ -10,7 +10,8 @@ examples and near-misses), those seen at least twice: real wordings carry slips 
 once. A word seen in no wording at all (any word of a real wording stays as typed: `blocked` is
 not a slip of `locked`) is read as the vocabulary word a single slip away (a letter dropped,
 doubled, changed, or two swapped), the commonest when one is clearly commoner (`acount`:
-account, not amount), else left as typed; a space typed a letter off (`witha ccount`, `acc ount`)
+account, not amount), else left as typed; a word is never read as itself without an ending
+(`enabled` is no slip of `enable`); a space typed a letter off (`witha ccount`, `acc ount`)
 is put back where that makes known words. A word is not split in two: error names written as
 one word (`InvalidTrackingCategory`) read as their words put a held-out near-miss into one of the
 seed's 19 when the key words tried it.
@@ -114,7 +115,7 @@ class Speller:
         from rapidfuzz.distance import OSA  # a swap of two letters is one slip, as a dropped one
 
         found = sorted((w for w, _, _ in process.extract(word, self._long, scorer=OSA.distance, score_cutoff=1,
-                                                         limit=None)), key=lambda w: -self.counts[w])
+                                                         limit=None) if not _inflected(w, word)), key=lambda w: -self.counts[w])
         if not found:
             return None
         # The commonest reading, when it is clearly commoner than the next one (twice as common).
@@ -133,6 +134,14 @@ class Speller:
             return None
         read = readings.pop()
         return _cased(read, first + second) if read != f"{first} {second}".lower() else None
+
+
+def _inflected(known: str, typed: str) -> bool:
+    """Whether one word is the other with an ending English adds (`enable`/`enabled`, `large`/
+    `larger`, `invoice`/`invoices`): both are words, not a slip of each other. Read as the
+    vocabulary's form, "not enabled for payments" became "not enable" and missed its key words."""
+    longer, shorter = (known, typed) if len(known) > len(typed) else (typed, known)
+    return len(longer) == len(shorter) + 1 and longer.startswith(shorter) and longer[-1] in "sdr"
 
 
 # A known word typed for another, which no vocabulary tells: "greater then the line amount".

@@ -19,7 +19,7 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
 @pytest.mark.parametrize("message, category", [
     ("Account 420 has been archived in Xero", "account_archived"),
     ("The account on line 2 does not exist in Xero", "account_archived"),
-    ("This account cannot be used on a bill", "account_invalid_for_document"),
+    ("The account chosen is wrong for this document", "account_invalid_for_document"),
     ("The tax rate you chose is wrong for account 429", "tax_type_invalid_for_account"),
     ("The bill has been deleted in Xero and cannot be updated", "invoice_not_found"),
     ("The bill has been approved and can no longer be edited", "invalid_status_for_modification"),
@@ -43,6 +43,28 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("The tax rate selected is no longer active in Xero. Please choose a different tax rate", "tax_type_invalid_for_account"),
     ("The tax rate 'Zero Rated Expenses' is archived in Xero", "tax_type_invalid_for_account"),
     ("Tax code is not a valid one for this organisation", "tax_type_invalid_for_account"),
+    ("Category not allowed on this document", "account_invalid_for_document"),
+    ("No category selected on line 3", "account_code_missing"),
+    ("The invoice is voided in Xero", "invalid_status_for_modification"),
+    ("Cannot modify invoice: it has been fully paid in Xero", "invalid_status_for_modification"),
+    ("Invoices sent to customers can no longer be edited", "invalid_status_for_modification"),
+    ("Your Xero login has expired", "not_authorised"),
+    ("The Xero connection was refused", "not_authorised"),
+    ("Access to the organisation has been revoked", "not_authorised"),
+    ("Xero may be experiencing an outage", "xero_unavailable"),
+    ("The account is not enabled for payments", "bank_account_mismatch"),
+    ("The payment method is not connected to a bank account", "no_linked_bank_account"),
+    ("Your Xero user role does not allow this", "user_permissions"),
+    ("The user has not been mapped to a Xero user", "user_not_linked"),
+    ("This Xero organisation is on a trial that has ended", "subscription_inactive"),
+    ("Your Xero plan only allows 5 bills awaiting approval", "approval_limit"),
+    ("This bill already exists in Xero and is no longer a draft", "already_exists_not_draft"),
+    ("No supplier selected", "contact_missing"),
+    ("The customer could not be found in Xero", "contact_missing"),
+    ("Rounding difference between the total and the lines", "totals_mismatch"),
+    ("Tracking Option must be valid", "tracking_invalid"),
+    ("Product not found in Xero", "item_code_invalid"),
+    ("Payment would overpay the invoice", "payment_exceeds_outstanding"),
 ])
 def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category):
     finding = classify_cell(message, CATALOG)[0]
@@ -62,6 +84,10 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
     "The contact name already exists",
     "Tax rate archived successfully",  # a confirmation, not a failure
     "Tax amount is required for this line",
+    "Why are card expenses exporting to the wrong account?",  # posted somewhere unwanted, not refused
+    "The invoice for this payment is paid in full",  # the payment's own problem, not an edit refused
+    "Payee has invalid bank account details",  # a payee's account number, not the Xero bank account
+    "The bill could not be updated because the contact is missing",  # a failure with its own reason
 ])
 def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
     found = {f.category for f in classify_cell(message, CATALOG)}

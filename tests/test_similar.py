@@ -16,7 +16,7 @@ from analyzer.catalog import load_default_catalog
 from analyzer.classify import SecondStage, classify_cell, normalised
 from analyzer.similar import Calibration, Phrasebook
 
-CORPORA = [Path(__file__).resolve().parent / "data" / "wordings" / name for name in ("wordings.csv", "wordings-2.csv", "wordings-5.csv")]
+CORPORA = [Path(__file__).resolve().parent / "data" / "wordings" / name for name in ("wordings.csv", "wordings-2.csv", "wordings-5.csv", "wordings-6.csv")]
 PHRASEBOOK = Path(__file__).resolve().parent.parent / "analyzer" / "phrasebook.toml"
 
 

@@ -31,6 +31,10 @@ SPELLER = speller_of(CATALOG)
      "read 'then' as 'than'"),
     ("Payment is MORE THEN outstanding", "Payment is MORE THAN outstanding", "read 'THEN' as 'THAN'"),
     ("Publish again then check the item", "Publish again then check the item", ""),  # no comparison: then
+    # a word with an ending is no slip of the word without it, nor the other way round
+    ("The account is not enabled for payments", "The account is not enabled for payments", ""),
+    ("Payment larger than the balance", "Payment larger than the balance", ""),
+    ("Please archive the invoices", "Please archive the invoices", ""),
 ])
 def test_slips_are_read_as_known_words(typed, read, said):
     reading = SPELLER.read(typed)
