@@ -332,7 +332,7 @@ def test_a_declaration_cut_into_tiny_chunks_is_found(size):
     """A part walked tag by tag keeps 16 bytes of its last chunk; chunks of a few bytes (a deflate
     stream padded with empty blocks) once cut a declaration where no search saw it whole."""
     from analyzer.read.common import ReadError
-    from analyzer.read.guard import _XmlWatch
+    from analyzer.read.sheet_xml import XmlWatch as _XmlWatch
 
     xml = (f'{corpus.PROLOG}<!DOCTYPE worksheet [<!ENTITY a "b">]><worksheet {corpus.NS}><sheetData>'
            '<row><c><v>1</v></c></row></sheetData></worksheet>').encode()
@@ -344,7 +344,7 @@ def test_a_declaration_cut_into_tiny_chunks_is_found(size):
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
 def test_the_xml_declaration_opening_a_part_is_no_hidden_markup(size):
-    from analyzer.read.guard import _XmlWatch
+    from analyzer.read.sheet_xml import XmlWatch as _XmlWatch
 
     xml = corpus.sheet_xml([["Error"], ["boom"]]).encode()
     watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), True, len(xml))
@@ -356,12 +356,12 @@ def test_the_xml_declaration_opening_a_part_is_no_hidden_markup(size):
 def test_a_long_sheet_is_measured_without_walking_its_tags(tmp_path, monkeypatch):
     """10,001 rows once read as 99,999 (rows were bounded by their number of digits), which sent
     every such export to the tag-by-tag walk: a 100,000-row workbook took 9.8 s instead of 3.3."""
-    import analyzer.read.guard as guard
+    import analyzer.read.sheet_xml as sheet_xml
 
     def no_walk(*_):
         raise AssertionError("walked")
 
-    monkeypatch.setattr(guard._XmlWatch, "_walk", no_walk)
+    monkeypatch.setattr(sheet_xml.XmlWatch, "_walk", no_walk)
     rows = [["Error"]] + [["boom"]] * 10_000
     result = read_export(_book(tmp_path, corpus.raw_zip(corpus.workbook_parts({"Data": corpus.sheet_xml(rows)}))))
     assert result.ok, result.error
@@ -373,12 +373,12 @@ def test_parts_inflated_ahead_in_a_thread_read_as_inflated_in_line(monkeypatch):
     big parts are) as inline, and no thread outlives a read, a refused one included."""
     import threading
 
-    import analyzer.read.guard as guard
+    import analyzer.read.inflate as inflate
 
     books = sorted(CORPUS.glob("*.xlsx"))
 
     def read_all(ahead_from: int) -> list[tuple[str, str]]:
-        monkeypatch.setattr(guard, "_AHEAD_FROM", ahead_from)
+        monkeypatch.setattr(inflate, "AHEAD_FROM", ahead_from)
         found = []
         for path in books:
             found.append((path.name, read_export(path).error))
@@ -390,7 +390,7 @@ def test_parts_inflated_ahead_in_a_thread_read_as_inflated_in_line(monkeypatch):
 
 
 def test_formulas_without_a_saved_value_are_counted_once_wherever_the_chunks_are_cut():
-    from analyzer.read.guard import _XmlWatch
+    from analyzer.read.sheet_xml import XmlWatch as _XmlWatch
 
     cells = ('<c r="A{0}"><f>SUM(B1:B2)</f></c>', '<c r="A{0}"><f>1+1</f><v>2</v></c>',
              '<c r="A{0}"><f t="shared" si="0"/><v></v></c>', '<c r="A{0}"><v>1</v></c>')
@@ -413,7 +413,7 @@ _ROWS = st.lists(st.tuples(st.integers(1, 3000),  # a row tag's number, in any o
 def test_the_fast_measure_never_reads_a_cell_as_nearer_than_it_is(rows, chunk, leading):
     """Whatever the positions and however the part is cut into chunks, the fast measure either
     spans every cell or asks for the exact walk."""
-    from analyzer.read.guard import _XmlWatch
+    from analyzer.read.sheet_xml import XmlWatch as _XmlWatch
 
     def position(column: int, row: int) -> str:
         return f"{corpus._column(column)}{'0' if leading else ''}{row}"
@@ -441,9 +441,9 @@ def test_wide_real_sheet_is_read(tmp_path):
 
 def test_sheet_checks_see_across_chunk_boundaries(tmp_path, monkeypatch):
     """Tags split between two inflated chunks are still measured."""
-    import analyzer.read.guard as guard
+    import analyzer.read.inflate as inflate
 
-    monkeypatch.setattr(guard, "_OUT_CHUNK", 64)
+    monkeypatch.setattr(inflate, "OUT_CHUNK", 64)
     body = '<row r="1"><c r="A1" t="inlineStr"><is><t>Error</t></is></c></row>' * 50
     assert read_export(_book(tmp_path, _sheet(body + '<row r="60"><c r="XFD1048576"><v>1</v></c></row>'))).error
     good = read_export(_book(tmp_path, corpus.good_workbook(), "g.xlsx"))
