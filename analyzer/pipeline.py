@@ -39,8 +39,9 @@ from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
                                covered_clients, export_kinds, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
-from analyzer.write import (Staging, finish_left_publication, leftover_lines, leftover_plan, leftover_reports,
-                            output_lock, write_bytes, write_json)
+from analyzer.write import write_bytes, write_json
+from analyzer.write_staging import (Staging, finish_left_publication, leftover_lines, leftover_plan, leftover_reports,
+                                    output_lock)
 
 ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
                  "confidence")

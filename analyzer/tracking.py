@@ -22,7 +22,7 @@ import pandas as pd
 from analyzer.read import read_export
 from analyzer.read.guard import UNSAVED_FORMULAS
 from analyzer.store import Store, as_store
-from analyzer.write import keep_copy
+from analyzer.write_staging import keep_copy
 
 TO_DO, IN_PROGRESS, WAITING, DONE, CANNOT, DISMISSED = (
     "To do", "In progress", "Waiting on client", "Done", "Can't fix", "Dismissed")

@@ -19,7 +19,7 @@ import pytest
 from analyzer import history
 from analyzer.cli import main
 from analyzer.store import Store
-from analyzer.write import output_lock
+from analyzer.write_staging import output_lock
 
 HEADER = "Item ID,Date,Supplier,Total Amount,Currency,Error\n"
 ARCHIVED = "Account code '455' has been archived, or has been deleted."

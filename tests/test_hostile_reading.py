@@ -223,7 +223,7 @@ def test_a_far_cell_sheet_stored_under_any_name_is_refused(tmp_path, target, sto
 
 
 def test_a_planted_journal_moves_nothing_in_or_out(tmp_path):
-    from analyzer.write import JOURNAL, output_lock
+    from analyzer.write_staging import JOURNAL, output_lock
 
     out = tmp_path / "out"
     out.mkdir()

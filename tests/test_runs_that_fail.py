@@ -117,13 +117,13 @@ def test_a_half_published_run_is_finished_by_the_next_one(tmp_path, month_one):
     folder finishes the move before anything else."""
     import json
 
-    from analyzer.write import JOURNAL
+    from analyzer.write_staging import JOURNAL
 
     staging = month_one / ".publish-failures-staging-test"
     staging.mkdir()
     (staging / "index.html").write_text("<p>the new index</p>", encoding="utf-8")
     (month_one / JOURNAL).write_text(json.dumps({"staging": staging.name, "files": ["index.html"]}), encoding="utf-8")
-    from analyzer.write import output_lock
+    from analyzer.write_staging import output_lock
 
     with output_lock(month_one, 1):
         assert (month_one / "index.html").read_text(encoding="utf-8") == "<p>the new index</p>"
@@ -212,15 +212,15 @@ def test_a_new_report_is_written_in_place_and_never_left_half_written(tmp_path):
 def test_sigterm_while_the_reports_are_moved_waits_for_the_move(tmp_path, month_one, monkeypatch):
     """Arrow's and the workers' threads take signals too, so masking them in the main thread did
     not hold the move: a SIGTERM mid-move left a folder of two runs."""
-    from analyzer import write
+    from analyzer import write_staging
 
-    real_move = write._move_all
+    real_move = write_staging._move_all
 
     def move_then_stopped(out, staging, names):
         os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the move
         real_move(out, staging, names)
 
-    monkeypatch.setattr(write, "_move_all", move_then_stopped)
+    monkeypatch.setattr(write_staging, "_move_all", move_then_stopped)
     code, err = _run("report", _exports(tmp_path / "nov", 4, 2), "--out", month_one, "--period", "November 2026")
     assert code == 143 and "the move was finished first" in err and "nothing of this run was published" not in err
     manifest = json.loads((month_one / "manifest.json").read_text(encoding="utf-8"))
@@ -241,7 +241,7 @@ def test_a_folder_where_a_report_goes_stops_the_run_before_anything_is_recorded(
 
 def test_a_move_left_half_done_in_last_months_folder_is_finished_by_this_months_run(tmp_path):
     """With a folder per month the next run writes elsewhere: it finishes the left move there."""
-    from analyzer.write import JOURNAL
+    from analyzer.write_staging import JOURNAL
 
     history = tmp_path / "history.sqlite"
     october = tmp_path / "2026-10"

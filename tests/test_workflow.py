@@ -1135,7 +1135,7 @@ def test_every_client_of_the_manifest_has_its_new_carried_over_and_cleared_count
 def test_a_client_renamed_only_in_case_keeps_its_new_pages(tmp_path, one_file):
     """ACME LTD renamed Acme Ltd: on Windows and macOS the two names are one file, which the run
     just wrote (a hard link stands for that here); elsewhere the old page is a leftover."""
-    from analyzer.write import Staging, leftover_lines, leftover_plan
+    from analyzer.write_staging import Staging, leftover_lines, leftover_plan
 
     new = tmp_path / "Acme Ltd.html"
     new.write_text("new", encoding="utf-8")
@@ -1159,7 +1159,7 @@ def test_a_run_killed_after_putting_its_reports_in_place_has_the_replaced_pages_
     journal asking to remove anything but a page is not followed."""
     import json
 
-    from analyzer.write import JOURNAL, STAGING_PREFIX, recover
+    from analyzer.write_staging import JOURNAL, STAGING_PREFIX, recover
 
     out = tmp_path / "out"
     staging = out / f"{STAGING_PREFIX}killed"
@@ -1180,7 +1180,7 @@ def test_a_run_killed_after_putting_its_reports_in_place_has_the_replaced_pages_
 
 def test_replaced_pages_go_as_the_reports_are_put_in_place(tmp_path):
     """Publishing removes the pages it was given, under the journal, and says which it could not."""
-    from analyzer.write import Staging, leftover_lines
+    from analyzer.write_staging import Staging, leftover_lines
 
     (tmp_path / "Gone Ltd.html").write_text("old", encoding="utf-8")
     (tmp_path / "Busy Ltd.html").mkdir()  # cannot be removed as a file
