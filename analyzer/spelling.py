@@ -10,8 +10,8 @@ examples and near-misses), those seen at least twice: real wordings carry slips 
 once. A word seen in no wording at all (any word of a real wording stays as typed: `blocked` is
 not a slip of `locked`) is read as the vocabulary word a single slip away (a letter dropped,
 doubled, changed, or two swapped), the commonest when one is clearly commoner (`acount`:
-account, not amount), else left as typed; a word is never read as itself without an ending
-(`enabled` is no slip of `enable`); a space typed a letter off (`witha ccount`, `acc ount`)
+account, not amount), else left as typed; a word that is a known word with an ending English adds
+is no slip of it (`enabled`, `larger`, `invoices`); a space typed a letter off (`witha ccount`, `acc ount`)
 is put back where that makes known words. A word is not split in two: error names written as
 one word (`InvalidTrackingCategory`) read as their words put a held-out near-miss into one of the
 seed's 19 when the key words tried it.
@@ -137,11 +137,18 @@ class Speller:
 
 
 def _inflected(known: str, typed: str) -> bool:
-    """Whether one word is the other with an ending English adds (`enable`/`enabled`, `large`/
-    `larger`, `invoice`/`invoices`): both are words, not a slip of each other. Read as the
-    vocabulary's form, "not enabled for payments" became "not enable" and missed its key words."""
-    longer, shorter = (known, typed) if len(known) > len(typed) else (typed, known)
-    return len(longer) == len(shorter) + 1 and longer.startswith(shorter) and longer[-1] in "sdr"
+    """Whether the typed word is the known one with an ending English adds: `enable`/`enabled`,
+    `large`/`larger` (a `d` or `r` after a final `e`), `invoice`/`invoices` (an `s`, but not after
+    the endings that take `es`). Both are words, not a slip: read as the vocabulary's form, "not
+    enabled for payments" missed its key words. Only that way round: a final letter dropped or
+    doubled (`invali`, `invalidd`, `greaterr`) is a slip, and is read."""
+    if len(typed) != len(known) + 1 or not typed.startswith(known):
+        return False
+    ending = typed[-1]
+    return (ending in "dr" and known.endswith("e")) or (ending == "s" and not known.endswith(_TAKES_ES))
+
+
+_TAKES_ES = ("s", "x", "z", "ch", "sh", "u")
 
 
 # A known word typed for another, which no vocabulary tells: "greater then the line amount".

@@ -47,12 +47,12 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("No category selected on line 3", "account_code_missing"),
     ("The invoice is voided in Xero", "invalid_status_for_modification"),
     ("Cannot modify invoice: it has been fully paid in Xero", "invalid_status_for_modification"),
-    ("Invoices sent to customers can no longer be edited", "invalid_status_for_modification"),
+    ("Invoices in Xero can no longer be edited once sent", "invalid_status_for_modification"),
     ("Your Xero login has expired", "not_authorised"),
     ("The Xero connection was refused", "not_authorised"),
-    ("Access to the organisation has been revoked", "not_authorised"),
+    ("Xero access to the organisation has been revoked", "not_authorised"),
     ("Xero may be experiencing an outage", "xero_unavailable"),
-    ("The account is not enabled for payments", "bank_account_mismatch"),
+    ("The account is not enabled for payments in Xero", "bank_account_mismatch"),
     ("The payment method is not connected to a bank account", "no_linked_bank_account"),
     ("Your Xero user role does not allow this", "user_permissions"),
     ("The user has not been mapped to a Xero user", "user_not_linked"),
@@ -65,6 +65,10 @@ SEED = {c.id for c in CATALOG.categories if c.seed}
     ("Tracking Option must be valid", "tracking_invalid"),
     ("Product not found in Xero", "item_code_invalid"),
     ("Payment would overpay the invoice", "payment_exceeds_outstanding"),
+    ("Account isn't enabled for payments in Xero", "bank_account_mismatch"),
+    ("Xero free trial finished", "subscription_inactive"),
+    ("Already published: the bill is no longer in draft", "already_exists_not_draft"),
+    ("Connect a bank account to the payment method", "no_linked_bank_account"),
 ])
 def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category):
     finding = classify_cell(message, CATALOG)[0]
@@ -74,7 +78,6 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
 @pytest.mark.parametrize("message", [
     "Can only update STATUS on Archived accounts",
     "Tracking category 'Region' may be deleted or inactive",
-    "GBP bank account is archived and cannot be used",
     "Cannot create voided invoices in Xero",
     "Payments can only be made against authorized documents",
     "Cost Of Goods Sold Account must be used with an Inventory Asset Account",
@@ -88,10 +91,47 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
     "The invoice for this payment is paid in full",  # the payment's own problem, not an edit refused
     "Payee has invalid bank account details",  # a payee's account number, not the Xero bank account
     "The bill could not be updated because the contact is missing",  # a failure with its own reason
+    # Found by a reviewer: the same words about another product, a success, or Dext's own state.
+    # Key words that name no place need Xero named with them.
+    "Connection refused: could not reach smtp.office365.com",
+    "Stripe connection invalid: check your API key",
+    "Wise connection renewed successfully",
+    "Dext access has been revoked for this user",
+    "Your Dext login has expired",
+    "Login required to view this document",
+    "Do not disconnect while the export is running",
+    "Partner app inactive: HubDoc",
+    "User not logged in to the Dext mobile app",
+    "Your invoice has been paid. Thank you!",
+    "Cannot record payment. The bill has been paid",
+    "Invoice is voided in QuickBooks Online",
+    "Documents can't be edited once they are in the publish queue",
+    "Invoice cannot be edited: PDF is password protected",
+    "Stripe account not enabled for payments",
+    "This vendor account cannot receive payments yet",
+    "Trial balance report link expired",
+    "Your Dext trial has ended",
+    "Your Dext plan only allows 2 approvers",
+    "User not mapped to a Gusto employee",
+    "Connect a bank account before enabling bank feeds",
+    "Invite an advisor level user to the practice",
+    "Standard user permissions are required to submit expense claims in Dext",
+    "You cannot use a bank account on a bill",
+    "You cannot use this credit card account on a bill",
+    "Your Xero user account cannot be used for invoices",
+    "The Amazon account cannot be used with this supplier",
+    "Invoices are being coded to an incorrect account",
+    "Invalid bank account number for payee",
 ])
 def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
     found = {f.category for f in classify_cell(message, CATALOG)}
-    assert not (found & SEED) or found == {"bank_account_mismatch"}, found
+    assert not (found & SEED), found
+
+
+def test_a_bank_account_archived_is_the_bank_accounts_not_an_account_code():
+    """"Archived" and "cannot be used" are an account code's words too; a bank account's they are not."""
+    assert {f.category for f in classify_cell("GBP bank account is archived and cannot be used", CATALOG)} == {
+        "bank_account_mismatch"}
 
 
 def _catalog(*cues, blockers=()):
