@@ -125,6 +125,8 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
     "Bank connection has expired, please renew it in Xero",
     "Amazon Business connection expired; reconnect Amazon in Dext",
     "Shopify connection was lost, please reconnect Shopify",
+    "The Stripe account cannot be used for invoices in a different currency",
+    "Dext account cannot be used for multiple practices",
 ])
 def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
     found = {f.category for f in classify_cell(message, CATALOG)}
