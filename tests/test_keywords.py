@@ -127,6 +127,8 @@ def test_a_wording_the_patterns_miss_is_read_by_its_key_words(message, category)
     "Shopify connection was lost, please reconnect Shopify",
     "The Stripe account cannot be used for invoices in a different currency",
     "Dext account cannot be used for multiple practices",
+    "Receipts published into the wrong account in Xero",
+    "Incorrect bank account details entered for the direct debit",
 ])
 def test_words_about_another_thing_never_land_in_the_seeds_nineteen(message):
     found = {f.category for f in classify_cell(message, CATALOG)}
