@@ -43,10 +43,6 @@ from analyzer.write import write_bytes, write_json
 from analyzer.write_staging import (Staging, finish_left_publication, leftover_lines, leftover_plan, leftover_reports,
                                     output_lock)
 
-ADDED_COLUMNS = ("source_file", "source_row", "client", "error", "categories", "fixes", "template", "match",
-                 "confidence")
-
-
 @dataclass
 class Analysis:
     inputs: list[InputFile]

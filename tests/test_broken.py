@@ -336,7 +336,7 @@ def test_a_declaration_cut_into_tiny_chunks_is_found(size):
 
     xml = (f'{corpus.PROLOG}<!DOCTYPE worksheet [<!ENTITY a "b">]><worksheet {corpus.NS}><sheetData>'
            '<row><c><v>1</v></c></row></sheetData></worksheet>').encode()
-    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), True, len(xml))
+    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), len(xml))
     with pytest.raises(ReadError, match="entity declarations"):
         for start in range(0, len(xml), size):
             watch.feed(xml[start:start + size])
@@ -347,7 +347,7 @@ def test_the_xml_declaration_opening_a_part_is_no_hidden_markup(size):
     from analyzer.read.sheet_xml import XmlWatch as _XmlWatch
 
     xml = corpus.sheet_xml([["Error"], ["boom"]]).encode()
-    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), True, len(xml))
+    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), len(xml))
     for start in range(0, len(xml), size):
         watch.feed(xml[start:start + size])
     assert watch.fast_bound() is not None
@@ -397,7 +397,7 @@ def test_formulas_without_a_saved_value_are_counted_once_wherever_the_chunks_are
     body = "".join(f'<row r="{r}">{cells[r % 4].format(r)}</row>' for r in range(1, 13))
     xml = f'{corpus.PROLOG}<worksheet {corpus.NS}><sheetData>{body}</sheetData></worksheet>'.encode()
     for size in range(1, 120):
-        watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), True, len(xml))
+        watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), len(xml))
         for start in range(0, len(xml), size):
             watch.feed(xml[start:start + size])
         assert watch.uncached == 6, size  # rows 2, 4, 6, 8, 10, 12: SUM and the shared one, no value
@@ -421,7 +421,7 @@ def test_the_fast_measure_never_reads_a_cell_as_nearer_than_it_is(rows, chunk, l
     body = "".join(f'<row r="{r}">' + "".join(f'<c r="{position(c, cr)}"><v>1</v></c>' for c, cr in cells) + "</row>"
                    for r, cells in rows)
     xml = f'{corpus.PROLOG}<worksheet {corpus.NS}><sheetData>{body}</sheetData></worksheet>'.encode()
-    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), True, len(xml))
+    watch = _XmlWatch("xl/worksheets/sheet1.xml", Limits(), len(xml))
     for start in range(0, len(xml), chunk):
         watch.feed(xml[start:start + chunk])
     bound = watch.fast_bound()

@@ -330,9 +330,16 @@ def test_a_fix_for_the_clients_xero_admin_has_words_for_the_client_and_no_practi
     assert fix.client_steps and not [s for s in fix.client_steps if "in Dext" in s or s.startswith("Publish")]
 
 
-def test_every_column_classify_adds_is_a_name_no_value_may_take():
+def test_every_column_classify_adds_is_a_name_no_value_may_take(tmp_path):
     from analyzer.catalog import OUTPUT_COLUMNS
-    from analyzer.pipeline import ADDED_COLUMNS
+    from analyzer.pipeline import analyse, classified_table
 
-    assert set(ADDED_COLUMNS) <= set(OUTPUT_COLUMNS)
+    export = tmp_path / "Client.csv"
+    export.write_text("Receipt ID,Supplier,Sheet,Error\n1,Acme,x,Account code '200' is not a valid code for this document\n",
+                      encoding="utf-8")
+    analysis = analyse([str(export)])
+    table = classified_table(analysis)
+    input_columns = {f"{c} (input)" if f"{c} (input)" in table.columns else c for c in analysis.batch.original.columns}
+    added = set(table.columns) - input_columns - set(analysis.catalog.value_names)
+    assert added and added <= set(OUTPUT_COLUMNS)
     assert not set(load_default_catalog().value_names) & set(OUTPUT_COLUMNS)

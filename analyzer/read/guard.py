@@ -11,9 +11,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from analyzer.read import inflate as inflate_module
 from analyzer.read.common import Limits, ReadError, _reason
-from analyzer.read.inflate import LOCAL_HEADER, ahead, inflate
+from analyzer.read.inflate import part_chunks
 from analyzer.read.sheet_xml import ENTITY_ATTACK, XmlWatch
 
 
@@ -47,7 +46,7 @@ def _check_workbook_archive(path: Path, limits: Limits) -> dict[str, list[str]]:
             uncached: dict[str, int] = {}  # per sheet name
             for member in members:
                 part = member.filename.lower()
-                size, formulas = _verify_member(handle, member, limits, total, part in sheets)
+                size, formulas = _verify_member(handle, member, limits, total)
                 total += size
                 if formulas:
                     uncached[sheets.get(part, "")] = uncached.get(sheets.get(part, ""), 0) + formulas
@@ -99,8 +98,6 @@ def _parse_structure(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
         raise ReadError(f"workbook is damaged ({member.filename}: {_reason(exc)}); open it in Excel and save it again") from None
 
 
-
-
 def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> dict[str, str]:
     """The parts the Excel reader will parse as sheets, wherever they are stored, with the sheet
     name workbook.xml gives each ("" for a part only a relationship calls a sheet): the targets
@@ -132,26 +129,15 @@ def _sheet_parts(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) 
     return parts
 
 
-def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_before: int,
-                   referenced: bool = False) -> tuple[int, int]:
+def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_before: int) -> tuple[int, int]:
     """Inflate one part in bounded chunks: its real size (never over the declared one or the
     limits), its CRC, and for XML parts the checks that keep the Excel reader's memory bounded."""
-    handle.seek(member.header_offset)
-    signature, name_length, extra_length = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
-    if signature != b"PK\x03\x04":
-        raise zipfile.BadZipFile
-    handle.seek(member.header_offset + LOCAL_HEADER.size + name_length + extra_length)
-    name = member.filename.lower()
-    # Every part, whatever its name, folder or extension: the reader parses whatever part the
-    # relationships name as a sheet, joining paths its own way (`./`, `//`, `\\`, `..`), so
-    # the measure cannot depend on working out which parts those are.
-    sheet = True
-    xml = sheet or (name.endswith((".xml", ".rels", ".vml")) and (name.startswith("xl/") or name in _STRUCTURE))
-    watch = XmlWatch(member.filename, limits, sheet, member.file_size) if xml else None
+    # Every part is watched as a sheet, whatever its name, folder or extension: the reader parses
+    # whatever part the relationships name as a sheet, joining paths its own way (`./`, `//`,
+    # `\\`, `..`), so the measure cannot depend on working out which parts those are.
+    watch = XmlWatch(member.filename, limits, member.file_size)
     size = crc = 0
-    chunks = inflate(handle, member)
-    if member.compress_size > inflate_module.AHEAD_FROM:
-        chunks = ahead(chunks)
+    chunks = part_chunks(handle, member)
     with contextlib.closing(chunks):  # closed at once if a check refuses the part: the thread ends first
         for chunk in chunks:
             size += len(chunk)
@@ -162,10 +148,8 @@ def _verify_member(handle, member: zipfile.ZipInfo, limits: Limits, unpacked_bef
                 raise ReadError(f"workbook unpacks to more than {limits.max_unzipped_bytes / 1024**2:,.0f} MB; refusing it"
                                 " (raise --max-unzipped-mb if it is genuine)")
             crc = zlib.crc32(chunk, crc)
-            if watch:
-                watch.feed(chunk)
+            watch.feed(chunk)
     if size != member.file_size or crc != member.CRC:
         raise ReadError("workbook is truncated or corrupt; open it in Excel and save it again")
-    if watch:
-        watch.finish(handle, member)
-    return size, watch.uncached if watch else 0
+    watch.finish(handle, member)
+    return size, watch.uncached

@@ -59,10 +59,26 @@ def ahead(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
         thread.join()
 
 
-def inflate(handle, member: zipfile.ZipInfo, offset: int | None = None):
-    """The part's bytes, at most OUT_CHUNK at a time, however well they compress."""
-    if offset is not None:
-        handle.seek(offset)
+def part_chunks(handle, member: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The part's bytes from its start; a big part's inflated ahead in a thread (close the
+    iterator to stop it)."""
+    seek_data(handle, member)
+    chunks = inflate(handle, member)
+    return ahead(chunks) if member.compress_size > AHEAD_FROM else chunks
+
+
+def seek_data(handle, member: zipfile.ZipInfo) -> None:
+    """To the part's compressed bytes, past its local header (whose name and extra field need
+    not be as long as the central directory's)."""
+    handle.seek(member.header_offset)
+    signature, name_length, extra_length = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile
+    handle.seek(member.header_offset + LOCAL_HEADER.size + name_length + extra_length)
+
+
+def inflate(handle, member: zipfile.ZipInfo):
+    """The part's bytes from where the handle is, at most OUT_CHUNK at a time, however well they compress."""
     left = member.compress_size
     if member.compress_type == zipfile.ZIP_STORED:
         while left:

@@ -10,7 +10,7 @@ import re
 import zipfile
 
 from analyzer.read.common import Limits, ReadError
-from analyzer.read.inflate import LOCAL_HEADER, OUT_CHUNK, inflate
+from analyzer.read.inflate import OUT_CHUNK, inflate, seek_data
 
 ENTITY_ATTACK = "workbook contains XML entity declarations (a known attack: the file may be malicious); refusing it"
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
@@ -40,8 +40,8 @@ class XmlWatch:
       write them are measured with a few fast searches; anything else is walked tag by tag.
     """
 
-    def __init__(self, name: str, limits: Limits, sheet: bool, size: int) -> None:
-        self.name, self.limits, self.sheet, self.size = name, limits, sheet, size
+    def __init__(self, name: str, limits: Limits, size: int) -> None:
+        self.name, self.limits, self.size = name, limits, size
         self.strings = name.lower() == "xl/sharedstrings.xml"  # the reader reserves room for its declared count
         self.max_run = max(16 * limits.max_cell_chars, 2 * OUT_CHUNK)
         self.run = 0
@@ -77,16 +77,16 @@ class XmlWatch:
         # A sheet's chunk is searched once for a declaration, a comment, CDATA, a processing
         # instruction or a formula (in RE2: one pass for all); only when it holds one is each
         # looked for.
-        unusual = not self.sheet or _holds(buffer, len(buffer), _RARE_MARKUP)
+        unusual = _holds(buffer, len(buffer), _RARE_MARKUP)
         if unusual and _DECLARATION.search(buffer, start) or _straddles(_DECLARATION, edge, cut_at):
             raise ReadError(ENTITY_ATTACK)
-        if self.sheet and (unusual and self._hidden(buffer, start, self.fed - carried)
-                           or self._hidden(edge, 0, self.fed - cut_at, before=cut_at)):
+        if (unusual and self._hidden(buffer, start, self.fed - carried)
+                or self._hidden(edge, 0, self.fed - cut_at, before=cut_at)):
             # The reader skips them; the walk that measures the sheet would read tags inside them.
             raise ReadError(f"sheet part {self.name!r} holds XML comments, CDATA or processing instructions, which"
                             " Excel never writes in a sheet; open the workbook in Excel and save it again")
         self.fed += len(chunk)
-        if self.sheet and (unusual or _FORMULA.search(back)):
+        if unusual or _FORMULA.search(back):
             # A formula's end (`</f></c>`) may be cut from its start by the chunk boundary: the
             # window reaches back into the last chunk, and a match is counted where it ends.
             window = back + chunk
@@ -94,7 +94,7 @@ class XmlWatch:
         self._runs(chunk)
         if self.strings:
             self._declared_strings(buffer)
-        if self.sheet and not self.exact:
+        if not self.exact:
             cut = buffer.rfind(b"<")
             if cut < 0:
                 self.tail = buffer
@@ -170,8 +170,6 @@ class XmlWatch:
             self.exact = True
 
     def finish(self, handle, member: zipfile.ZipInfo) -> None:
-        if not self.sheet:
-            return
         # The reader allocates every cell of the rectangle (about 45 bytes each, as Python values):
         # a rectangle may be at most a few times the cells the part really holds, and never more
         # than the limit, so a sparse sheet cannot make it allocate gigabytes.
@@ -211,10 +209,8 @@ class XmlWatch:
         row = column = cells = 0
         max_row = max_col = -1
         carry = b""
-        start = member.header_offset
-        handle.seek(start)
-        _, name_length, extra_length = LOCAL_HEADER.unpack(handle.read(LOCAL_HEADER.size))
-        for chunk in inflate(handle, member, start + LOCAL_HEADER.size + name_length + extra_length):
+        seek_data(handle, member)
+        for chunk in inflate(handle, member):
             buffer = carry + chunk
             cut = buffer.rfind(b"<")
             text, carry = (buffer[:cut], buffer[cut:]) if cut >= 0 else (b"", buffer)
