@@ -29,6 +29,10 @@ SCOPES = ("connection", "settings", "item", "review")
 MACROS = {
     "{q}": r"""['"]?""",
     "{code}": r"""['"]?(?P<{name}>[\pL\pN][\pL\pN_./&-]*)['"]?""",  # letters of any script: "Café", not "Caf"
+    # Before "category": not "tracking", nor "trackin" with its last letter dropped (RE2 has no look-behind).
+    "{not_tracking}": r"(?:^|[^gn\s]|[^i]n|[^k]in)",
+    # Before "connection": nothing, punctuation, an article or Xero; not another product ("Bank connection").
+    "{no_other_product}": r"(?:^|[^\w\s]\s*|\b(?:the|your|a|an|our|its|this|that|xero)\s+)",
 }
 
 
@@ -333,11 +337,15 @@ def _build_mask(source: str, raw: dict) -> Mask:
 
 
 def expand_macros(pattern: str) -> str:
-    """``{code:account_code}`` captures a code, quoted or not, as the named value."""
+    """``{code:account_code}`` captures a code, quoted or not, as the named value; the other
+    MACROS stand for their text."""
     pattern = re.sub(
         r"\{code:(\w+)\}", lambda m: MACROS["{code}"].replace("{name}", m.group(1)), pattern
     )
-    return pattern.replace("{q}", MACROS["{q}"])
+    for name, text in MACROS.items():
+        if name != "{code}":
+            pattern = pattern.replace(name, text)
+    return pattern
 
 
 def _compile(source: str, where: str, pattern: str):
