@@ -405,6 +405,29 @@ def test_a_report_without_an_items_table_lists_the_groups_items(tmp_path):
     assert all(c.is_date for c in _column(book["Items"], "Date"))
 
 
+@pytest.mark.parametrize("constant_memory", [False, True])
+def test_a_rendered_workbook_leaves_no_garbage_for_the_collector(monkeypatch, constant_memory):
+    """Reference counting frees a client's workbook when its render returns: a cycle left in it
+    would keep every cell alive until the collector walked them (cells._close_workbook)."""
+    import gc
+
+    import analyzer.render_xlsx.cells as cells
+
+    if constant_memory:
+        monkeypatch.setattr(cells, "CONSTANT_MEMORY_ROWS", 0)
+    items = tuple(_item(r, f"item {r}") for r in range(5))
+    report = _report(pd.DataFrame({"Item ID": [i.item_id for i in items]}), items)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        assert render_client_xlsx(report)[:2] == b"PK"
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_a_client_with_nothing_failed(tmp_path):
     report = _report(pd.DataFrame(), (), groups=(), templates=(), money=(), item_count=0, rows=0,
                      status="green", status_label="Nothing failed")

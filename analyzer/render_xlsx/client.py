@@ -12,7 +12,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from analyzer.render_xlsx.cells import (
     LINE_HEIGHT, MAX_ROWS, WIDTH_CAP, _excel_dates, _text, clean_text,
-    _Column, _Formats, _currencies, _date_column, _frame_columns, _money_columns,
+    _Column, _Formats, _close_workbook, _currencies, _date_column, _frame_columns, _money_columns,
     _new_workbook, _number_column, _page_setup, _text_column, _texts, _write_table, _write_value,
 )
 from analyzer.items_table import REPEAT_COLUMN, TRACKING
@@ -60,8 +60,7 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     if report.templates:
         _write_unrecognised(book, formats, report)
     summary.activate()
-    book.close()
-    return buffer.getvalue()
+    return _close_workbook(book, buffer)
 
 
 def _ordered_items(report: ClientReport) -> tuple[RowArrays, np.ndarray | None, list[int | None], dict[int, int]]:

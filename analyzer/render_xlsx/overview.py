@@ -8,7 +8,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from analyzer.render_xlsx.cells import (  # private helpers, named for readers
-    _Column, _Formats, _amounts, _date_column, _currencies, _fit, _measure, _money_columns,
+    _Column, _Formats, _amounts, _close_workbook, _date_column, _currencies, _fit, _measure, _money_columns,
     _new_workbook, _number_column, _page_setup, _text_column, _texts, _write_table, _write_value,
 )
 from analyzer.overview import Overview
@@ -49,8 +49,7 @@ def render_overview_xlsx(overview: Overview) -> bytes:
     run = book.add_worksheet("Run")
     _write_run(run, formats, overview)
     sheet.activate()
-    book.close()
-    return buffer.getvalue()
+    return _close_workbook(book, buffer)
 
 
 def _write_overview(sheet: Worksheet, formats: _Formats, overview: Overview) -> None:
