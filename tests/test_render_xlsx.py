@@ -91,6 +91,28 @@ def test_workbook_parts_are_deflated_quickly(sample_run):
                 assert part.compress_size == len(deflate.compress(book.read(part)) + deflate.flush()), part.filename
 
 
+@pytest.mark.parametrize("constant_memory", [False, True])
+def test_quick_attribute_escaping_writes_the_same_bytes_as_xlsxwriters(monkeypatch, constant_memory):
+    """cells._quick_escape_attribute only skips XlsxWriter's exception for numbers: a workbook
+    whose sheet names, links and texts hold every character XML attributes escape comes out
+    byte for byte as XlsxWriter's own escaping writes it."""
+    import xlsxwriter.xmlwriter
+
+    import analyzer.render_xlsx.cells as cells
+
+    if constant_memory:
+        monkeypatch.setattr(cells, "CONSTANT_MEMORY_ROWS", 0)
+    texts = [*HOSTILE, 'a "quoted" <b> & c\nd', " padded "]
+    items = tuple(_item(r, text) for r, text in enumerate(texts))
+    table = pd.DataFrame({"Supplier": texts, "Amount": [1.5] * len(texts),
+                          "Link": ['https://ok.example/?a=1&b="2"<3>'] * len(texts)})
+    report = _report(table, items, client='Smith & "Sons" <Ltd>', practice="A&B <Co>")
+    quick = render_client_xlsx(report)
+    assert xlsxwriter.xmlwriter.XMLwriter._escape_attributes is cells._quick_escape_attribute
+    monkeypatch.setattr(xlsxwriter.xmlwriter.XMLwriter, "_escape_attributes", cells._escape_attribute)
+    assert render_client_xlsx(report) == quick
+
+
 def test_items_hold_every_input_row_exactly_once(sample_run):
     run, out = sample_run
     fields = run.analysis.batch.fields
