@@ -62,27 +62,3 @@ def test_explain_with_a_practice_database_still_imports_no_table_library(tmp_pat
     result = _run("explain", "Widget 12 is wobbly", cwd=tmp_path)
     assert "taught" in result["out"]
     assert result["heavy"] == []
-
-
-HUGEPAGES = """
-import analyzer, numpy
-try:
-    from numpy._core import multiarray
-except ImportError:  # NumPy 1
-    from numpy.core import multiarray
-print(multiarray._get_madvise_hugepage())
-"""
-
-
-@pytest.mark.parametrize("setting, expected", [(None, "False"), ("1", "True"), ("0", "False")])
-def test_numpy_huge_pages_are_off_unless_the_practice_sets_them(setting, expected, tmp_path):
-    """analyzer imported first turns NumPy's huge-page requests off (the kernel's zeroing and
-    compaction of 2 MB pages cost a million-row run seconds); NUMPY_MADVISE_HUGEPAGE set by
-    the practice wins."""
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    if setting is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = setting
-    done = subprocess.run([sys.executable, "-c", HUGEPAGES], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=120, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == expected
