@@ -94,8 +94,9 @@ def test_workbook_parts_are_deflated_quickly(sample_run):
 @pytest.mark.parametrize("constant_memory", [False, True])
 def test_quick_attribute_escaping_writes_the_same_bytes_as_xlsxwriters(monkeypatch, constant_memory):
     """cells._quick_escape_attribute only skips XlsxWriter's exception for numbers: a workbook
-    whose sheet names, links and texts hold every character XML attributes escape comes out
-    byte for byte as XlsxWriter's own escaping writes it."""
+    whose attributes need escaping (a link's address with & in the relationships, number formats
+    with quotes) and whose texts hold XML's special characters comes out byte for byte as
+    XlsxWriter's own escaping writes it, and that escaping is still what escapes them."""
     import xlsxwriter.xmlwriter
 
     import analyzer.render_xlsx.cells as cells
@@ -105,11 +106,19 @@ def test_quick_attribute_escaping_writes_the_same_bytes_as_xlsxwriters(monkeypat
     texts = [*HOSTILE, 'a "quoted" <b> & c\nd', " padded "]
     items = tuple(_item(r, text) for r, text in enumerate(texts))
     table = pd.DataFrame({"Supplier": texts, "Amount": [1.5] * len(texts),
-                          "Link": ['https://ok.example/?a=1&b="2"<3>'] * len(texts)})
+                          "Link": ["https://ok.example/?a=1&b=2"] * len(texts)})
     report = _report(table, items, client='Smith & "Sons" <Ltd>', practice="A&B <Co>")
+    escaped, original = [], cells._escape_attribute
+
+    def escape(writer, attribute):
+        escaped.append(attribute)
+        return original(writer, attribute)
+
+    monkeypatch.setattr(cells, "_escape_attribute", escape)
     quick = render_client_xlsx(report)
     assert xlsxwriter.xmlwriter.XMLwriter._escape_attributes is cells._quick_escape_attribute
-    monkeypatch.setattr(xlsxwriter.xmlwriter.XMLwriter, "_escape_attributes", cells._escape_attribute)
+    assert "https://ok.example/?a=1&b=2" in escaped and all(isinstance(a, str) for a in escaped)
+    monkeypatch.setattr(xlsxwriter.xmlwriter.XMLwriter, "_escape_attributes", escape)
     assert render_client_xlsx(report) == quick
 
 
@@ -427,24 +436,37 @@ def test_a_report_without_an_items_table_lists_the_groups_items(tmp_path):
     assert all(c.is_date for c in _column(book["Items"], "Date"))
 
 
-@pytest.mark.parametrize("constant_memory", [False, True])
-def test_a_rendered_workbook_leaves_no_garbage_for_the_collector(monkeypatch, constant_memory):
-    """Reference counting frees a client's workbook when its render returns: a cycle left in it
-    would keep every cell alive until the collector walked them (cells._close_workbook)."""
+@pytest.mark.parametrize("kind", ["client", "client in constant memory", "overview"])
+def test_a_rendered_workbook_is_freed_when_its_render_returns(monkeypatch, kind):
+    """Reference counting frees a workbook as soon as its render returns, with the cycle
+    collector off: a cycle left in it would keep every cell alive until the collector walked
+    them (cells._close_workbook)."""
     import gc
+    import weakref
 
     import analyzer.render_xlsx.cells as cells
+    import analyzer.render_xlsx.client as client
+    import analyzer.render_xlsx.overview as overview
 
-    if constant_memory:
+    books = []
+
+    def remembered(*args, **kwargs):
+        book = cells._new_workbook(*args, **kwargs)
+        books.append(weakref.ref(book))
+        return book
+
+    monkeypatch.setattr(client, "_new_workbook", remembered)
+    monkeypatch.setattr(overview, "_new_workbook", remembered)
+    if kind == "client in constant memory":
         monkeypatch.setattr(cells, "CONSTANT_MEMORY_ROWS", 0)
     items = tuple(_item(r, f"item {r}") for r in range(5))
     report = _report(pd.DataFrame({"Item ID": [i.item_id for i in items]}), items)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        gc.collect()
-        assert render_client_xlsx(report)[:2] == b"PK"
-        assert gc.collect() == 0
+        data = render_overview_xlsx(_hostile_overview()) if kind == "overview" else render_client_xlsx(report)
+        assert data[:2] == b"PK" and len(books) == 1
+        assert books[0]() is None
     finally:
         if was_enabled:
             gc.enable()
@@ -470,18 +492,21 @@ def test_clean_text():
     assert clean_text("x" * MAX_CELL) == "x" * MAX_CELL
 
 
-def test_overview_with_hostile_client_names(tmp_path):
+def _hostile_overview():
     from analyzer.overview import ClientLine, Overview
 
-    overview = Overview(
+    return Overview(
         practice="=P", period="October 2026", run_date=dt.datetime(2026, 11, 3), version="0.1.0",
         sources=(Source("=a.csv", 3, 1, "failed", "+bad"),),
         clients=(ClientLine("=HYPERLINK(\"http://evil\")", "failing", "amber", "Items to fix", 3, (Money("GBP", 1.5),),
                             "=Fix", 3, {"fix-a": 3}, xlsx_file="..\\..\\evil.xlsx"),),
         fixes=(("fix-a", "=Fix", 3, 1),), item_count=3, money=(Money("GBP", 1.5),), skipped=1, failures=("-fail",),
     )
+
+
+def test_overview_with_hostile_client_names(tmp_path):
     path = tmp_path / "overview.xlsx"
-    path.write_bytes(render_overview_xlsx(overview))
+    path.write_bytes(render_overview_xlsx(_hostile_overview()))
     book = _book(path)
     sheet = book["Overview"]
     assert sheet["A2"].value == "=HYPERLINK(\"http://evil\")" and sheet["A2"].data_type == "s"

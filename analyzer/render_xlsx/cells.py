@@ -57,8 +57,8 @@ def _quick_escape_attribute(writer, attribute):
     return _escape_attribute(writer, attribute)
 
 
-# Only over the XlsxWriter this was measured on (3.x: a plain method and a module regex); another
-# keeps its own escaping.
+# Only where XlsxWriter's escaping has the shape it was measured on (3.x: a plain method and a
+# module regex); otherwise XlsxWriter keeps its own.
 if inspect.isfunction(_escape_attribute) and isinstance(_attribute_escapes, re.Pattern):
     xlsxwriter.xmlwriter.XMLwriter._escape_attributes = _quick_escape_attribute
 
