@@ -129,6 +129,9 @@ class Catalog:
     sources: tuple[str, ...] = field(default=())
     # Said once per run: a practice's file replacing a category of an earlier file (by its id).
     notes: tuple[str, ...] = field(default=())
+    # Other ledgers' names and their own error names (one compiled pattern, or None): a message
+    # holding one and not naming Xero is another ledger's error, which no category here fixes.
+    other_ledgers: object | None = None
 
     def category(self, category_id: str) -> Category:
         return self._by_id()[category_id]
@@ -187,6 +190,7 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
     categories: dict[str, Category] = {}
     masks: list[Mask] = []
     noise: list[re.Pattern[str]] = []
+    ledgers: dict[str, None] = {}  # other ledgers' names, every file's
     origins: dict[str, str] = {}  # category id -> the file it comes from
     notes: list[str] = []
     for index, (source, doc) in enumerate(documents):
@@ -207,6 +211,8 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
         categories = {**new, **categories} if index else {**categories, **new}
         masks.extend(_build_mask(source, raw) for raw in doc.get("mask", []))
         noise.extend(_compile(source, "noise", p) for p in doc.get("noise", {}).get("patterns", []))
+        other = doc.get("other_ledgers", {})
+        ledgers.update(dict.fromkeys(_ledger_names(source, [*other.get("names", []), *other.get("wordings", [])])))
     catalog = Catalog(
         categories=tuple(categories.values()),
         fixes=fixes,
@@ -214,9 +220,16 @@ def build_catalog(documents: list[tuple[str, dict]], trusted: int = 0) -> Catalo
         noise=tuple(noise),
         sources=tuple(source for source, _ in documents),
         notes=tuple(notes),
+        other_ledgers=_words_pattern("catalog", "other_ledgers", list(ledgers), deferred=True) if ledgers else None,
     )
     _check_references(catalog, origins)
     return catalog
+
+
+def _ledger_names(source: str, names: list[str]) -> list[str]:
+    if not all(name.strip() for name in names):
+        raise CatalogError(f"{source}: other_ledgers: names and wordings hold an empty one")
+    return [name.strip().lower() for name in names]
 
 
 def _build_fix(source: str, raw: dict) -> Fix:

@@ -30,7 +30,8 @@ CATEGORY_KEYS = {
     "cue_blockers": "strings",
 }
 MASK_KEYS = {"name": str, "pattern": str, "replace": str}
-TOP_LEVEL = {"fix": "tables", "category": "tables", "mask": "tables", "noise": dict}
+TOP_LEVEL = {"fix": "tables", "category": "tables", "mask": "tables", "noise": dict, "other_ledgers": dict}
+OTHER_LEDGER_KEYS = {"names": "strings", "wordings": "strings", "examples": "strings", "near_misses": "strings"}
 _TYPE_WORDS = {str: "text", bool: "true or false", dict: "a table", "strings": "a list of texts",
                "tables": "a list of tables ([[...]] entries)"}
 _MAX_PATTERN_MEMORY = 64 * 1024**2  # RE2 refuses a pattern whose automaton would need more
@@ -54,6 +55,8 @@ def check_document(source: str, doc: dict) -> None:
         _check_table(source, f"mask {raw.get('name', '?')!r}", raw, MASK_KEYS)
     if "noise" in doc:
         _check_table(source, "noise", doc["noise"], {"patterns": "strings"})
+    if "other_ledgers" in doc:
+        _check_table(source, "other_ledgers", doc["other_ledgers"], OTHER_LEDGER_KEYS)
 
 
 def _check_table(source: str, where: str, raw: object, schema: dict) -> None:

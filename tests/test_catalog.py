@@ -1,5 +1,6 @@
 """Every catalog example must classify as its category (first), every near-miss must not."""
 
+import re
 import tomllib
 
 import pytest
@@ -343,3 +344,41 @@ def test_every_column_classify_adds_is_a_name_no_value_may_take(tmp_path):
     added = set(table.columns) - input_columns - set(analysis.catalog.value_names)
     assert added and added <= set(OUTPUT_COLUMNS)
     assert not set(load_default_catalog().value_names) & set(OUTPUT_COLUMNS)
+
+
+LEDGERS = tomllib.loads(default_catalog_text())["other_ledgers"]
+
+
+@pytest.mark.parametrize("text", LEDGERS["examples"])
+def test_another_ledgers_message_is_not_looked_up_in_xeros_catalog(text):
+    found = classify_cell(text, CATALOG)
+    assert [f.category for f in found] == ["unclassified"], text
+    assert found[0].cue.startswith("another ledger's message"), found[0].cue
+
+
+@pytest.mark.parametrize("text", LEDGERS["near_misses"])
+def test_a_message_naming_xero_too_is_looked_up(text):
+    assert classify_cell(text, CATALOG)[0].category != "unclassified", text
+
+
+def test_a_practice_names_more_ledgers_and_what_it_taught_still_holds():
+    from analyzer.classify import SecondStage, template_key
+
+    text = "Acme Ledger: Account code '200' has been archived, or has been deleted"
+    assert classify_cell(text, CATALOG)[0].category == "account_archived"
+    extra = {"other_ledgers": {"names": ["Acme Ledger"]}}
+    catalog = build_catalog([("catalog.toml", tomllib.loads(default_catalog_text())), ("ours.toml", extra)], trusted=1)
+    found = classify_cell(text, catalog)
+    assert [f.category for f in found] == ["unclassified"] and "(Acme Ledger)" in found[0].cue
+    taught = SecondStage({template_key(found[0].template): "account_archived"})
+    assert [f.match for f in classify_cell(text, catalog, None, taught)] == ["taught"]
+
+
+@pytest.mark.parametrize("section, error", [
+    ({"names": "quickbooks"}, "names must be a list of texts"),
+    ({"names": ["sage", " "]}, "names and wordings hold an empty one"),
+    ({"other": []}, "unknown key(s) other"),
+])
+def test_a_bad_other_ledgers_section_is_one_line(section, error):
+    with pytest.raises(CatalogError, match=re.escape(error)):
+        build_catalog([("ours.toml", {"other_ledgers": section})])

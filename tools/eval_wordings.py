@@ -35,10 +35,10 @@ WORDINGS = ROOT / "tests" / "data" / "wordings"
 # Blind-labelled corpora split in halves, each collected by someone who had not read the catalog (the
 # second after the key words were written, the fifth after corpus 4 was learned from). Their held-out
 # halves were not read while writing patterns or key words, but for one row of the first and one of the
-# fifth (each read to mend a wrong category; README.md). Corpora 5 and 6 were measured whole, unseen, before
-# their phrasebook halves went in (README-6.md has corpus 6's figures).
+# fifth (each read to mend a wrong category; README.md). Corpora 5, 6 and 7 were measured whole, unseen,
+# before their phrasebook halves went in (README-6.md and README-7.md have their figures).
 CORPORA = (WORDINGS / "wordings.csv", WORDINGS / "wordings-2.csv", WORDINGS / "wordings-5.csv",
-           WORDINGS / "wordings-6.csv")
+           WORDINGS / "wordings-6.csv", WORDINGS / "wordings-7.csv")
 # A third and a fourth, collected to learn from: all of them go into the phrasebook and were read while writing
 # patterns and key words, so none of them is held out.
 LEARNING = (WORDINGS / "wordings-3.csv", WORDINGS / "wordings-4.csv")

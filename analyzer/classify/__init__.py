@@ -13,6 +13,7 @@ Each distinct cell is classified once and the result mapped back to every row ho
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from analyzer.catalog import Catalog
@@ -62,16 +63,33 @@ def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] |
 
 
 def _classify_message(message: str, catalog: Catalog, second: SecondStage = SecondStage()) -> list[Finding]:
-    matches = scan(message, catalog)
+    elsewhere = another_ledgers(message, catalog)
+    matches = [] if elsewhere else scan(message, catalog)
     if matches:
         return [finding for _, finding in sorted(matches, key=lambda m: m[0])]
     remainder = strip_noise(message, catalog)
     if not WORDS.search(remainder):
         return []
     template = mask_text(remainder, catalog)
-    taught = second.taught.get(template_key(template))
+    taught = second.taught.get(template_key(template))  # what the practice taught holds even there
     if taught and taught in catalog.ids:
         return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
+    if elsewhere:
+        return [unclassified(template, f"another ledger's message ({elsewhere}), not Xero's")]
     if second.similarity:
         return second_stage(message, template, catalog)
     return [unclassified(template)]
+
+
+_XERO = re.compile(r"\bxero\b", re.IGNORECASE)
+
+
+def another_ledgers(message: str, catalog: Catalog) -> str:
+    """The other ledger a message is about ("" when none): it names one (QuickBooks, Sage,
+    MYOB...) and not Xero. Dext publishes to those too and one export can hold their clients'
+    failures; their "subscription inactive" or "closed period" is not Xero's and no fix here is
+    theirs."""
+    if catalog.other_ledgers is None or _XERO.search(message):
+        return ""
+    found = catalog.other_ledgers.search(message)
+    return found.group(0) if found else ""

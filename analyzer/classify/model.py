@@ -27,7 +27,7 @@ class Finding:
     match: str = "pattern"  # how it was decided: pattern, similar (the phrasebook), taught, none
     confidence: float = 1.0  # 0-1: a pattern or a taught template is certain
     suggestion: str = ""  # for an unclassified message: the category it looks most like
-    cue: str = ""  # for a match by key words: the catalog's cue that fitted
+    cue: str = ""  # for a match by key words: the catalog's cue that fitted; unclassified: why not looked up
     read_as: str = ""  # a pattern's match after reading typing slips: what was read ("read 'acount' as 'account'")
 
     def value(self, name: str) -> str:
@@ -108,9 +108,10 @@ class SecondStage:
     similarity: bool = True
 
 
-def unclassified(template: str) -> Finding:
-    """An unrecognised message: nothing decided it (match none), nothing vouches for it."""
-    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", 0.0)
+def unclassified(template: str, why: str = "") -> Finding:
+    """An unrecognised message: nothing decided it (match none), nothing vouches for it; `why`
+    when the catalog chose not to look it up (another ledger's message)."""
+    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", 0.0, cue=why)
 
 
 def _join(items, separator: str = "+") -> str:
