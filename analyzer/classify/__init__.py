@@ -13,13 +13,14 @@ Each distinct cell is classified once and the result mapped back to every row ho
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
+
+import re2
 
 from analyzer.catalog import Catalog
 from analyzer.classify.messages import MAX_CLASSIFY_CHARS, PLACEHOLDERS, WORDS, clean_text, split_messages
 from analyzer.classify.model import NO_ERROR_TEXT, Classified, Finding, SecondStage, unclassified
-from analyzer.classify.patterns import mask_text, scan, strip_noise
+from analyzer.classify.patterns import mask_text, scan, strip_noise, sub
 from analyzer.classify.second import normalised, phrasebook_of, second_stage, speller_of, template_key
 
 if TYPE_CHECKING:
@@ -81,15 +82,19 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
     return [unclassified(template)]
 
 
-_XERO = re.compile(r"\bxero\b", re.IGNORECASE)
+_XERO = re2.compile(r"(?i)\bxero\b")
+# A quoted value ('Sage (UK) Ltd', "Intuit"): a supplier or contact of that name, not the ledger
+# speaking. The opening quote follows no letter, so "can't" opens nothing (the catalog's mask of
+# quoted values, on RE2 as every pattern over cell text).
+_QUOTED = re2.compile(r"(^|[^\w'])'(?:[^'\n]|'\w)+'" r'|"[^"\n]+"')
 
 
 def another_ledgers(message: str, catalog: Catalog) -> str:
     """The other ledger a message is about ("" when none): it names one (QuickBooks, Sage,
-    MYOB...) and not Xero. Dext publishes to those too and one export can hold their clients'
-    failures; their "subscription inactive" or "closed period" is not Xero's and no fix here is
-    theirs."""
+    MYOB...) outside quotes and not Xero. Dext publishes to those too and one export can hold
+    their clients' failures; their "subscription inactive" or "closed period" is not Xero's and
+    no fix here is theirs."""
     if catalog.other_ledgers is None or _XERO.search(message):
         return ""
-    found = catalog.other_ledgers.search(message)
+    found = catalog.other_ledgers.search(sub(_QUOTED, "\\1 ", message))
     return found.group(0) if found else ""
