@@ -94,7 +94,9 @@ def another_ledgers(message: str, catalog: Catalog) -> str:
     MYOB...) outside quotes and not Xero. Dext publishes to those too and one export can hold
     their clients' failures; their "subscription inactive" or "closed period" is not Xero's and
     no fix here is theirs."""
-    if catalog.other_ledgers is None or _XERO.search(message):
+    ledgers = catalog.other_ledgers
+    # Most messages name no ledger: one search says so, before quotes are taken out
+    if ledgers is None or ledgers.search(message) is None or _XERO.search(message):
         return ""
-    found = catalog.other_ledgers.search(sub(_QUOTED, "\\1 ", message))
+    found = ledgers.search(sub(_QUOTED, "\\1 ", message))
     return found.group(0) if found else ""
