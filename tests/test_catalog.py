@@ -353,7 +353,7 @@ LEDGERS = tomllib.loads(default_catalog_text())["other_ledgers"]
 def test_another_ledgers_message_is_not_looked_up_in_xeros_catalog(text):
     found = classify_cell(text, CATALOG)
     assert [f.category for f in found] == ["unclassified"], text
-    assert found[0].cue.startswith("another ledger's message"), found[0].cue
+    assert found[0].not_consulted.startswith("another ledger's message"), found[0].not_consulted
 
 
 @pytest.mark.parametrize("text", LEDGERS["near_misses"])
@@ -369,7 +369,7 @@ def test_a_practice_names_more_ledgers_and_what_it_taught_still_holds():
     extra = {"other_ledgers": {"names": ["Acme Ledger"]}}
     catalog = build_catalog([("catalog.toml", tomllib.loads(default_catalog_text())), ("ours.toml", extra)], trusted=1)
     found = classify_cell(text, catalog)
-    assert [f.category for f in found] == ["unclassified"] and "(Acme Ledger)" in found[0].cue
+    assert [f.category for f in found] == ["unclassified"] and "(Acme Ledger)" in found[0].not_consulted
     taught = SecondStage({template_key(found[0].template): "account_archived"})
     assert [f.match for f in classify_cell(text, catalog, None, taught)] == ["taught"]
 

@@ -76,17 +76,13 @@ def _classify_message(message: str, catalog: Catalog, second: SecondStage = Seco
     if taught and taught in catalog.ids:
         return [Finding(taught, catalog.category(taught).fix, (), "", "taught", 1.0)]
     if elsewhere:
-        return [unclassified(template, f"another ledger's message ({elsewhere}), not Xero's")]
+        return [unclassified(template, not_consulted=f"another ledger's message ({elsewhere}), not Xero's")]
     if second.similarity:
         return second_stage(message, template, catalog)
     return [unclassified(template)]
 
 
 _XERO = re2.compile(r"(?i)\bxero\b")
-# A quoted value ('Sage (UK) Ltd', "Intuit"): a supplier or contact of that name, not the ledger
-# speaking. The opening quote follows no letter, so "can't" opens nothing (the catalog's mask of
-# quoted values, on RE2 as every pattern over cell text).
-_QUOTED = re2.compile(r"(^|[^\w'])'(?:[^'\n]|'\w)+'" r'|"[^"\n]+"')
 
 
 def another_ledgers(message: str, catalog: Catalog) -> str:
@@ -98,5 +94,14 @@ def another_ledgers(message: str, catalog: Catalog) -> str:
     # Most messages name no ledger: one search says so, before quotes are taken out
     if ledgers is None or ledgers.search(message) is None or _XERO.search(message):
         return ""
-    found = ledgers.search(sub(_QUOTED, "\\1 ", message))
+    found = ledgers.search(_quoted_masked(message, catalog))
     return found.group(0) if found else ""
+
+
+def _quoted_masked(message: str, catalog: Catalog) -> str:
+    """The message with its quoted values masked as the catalog's `quoted` mask masks them: a
+    name in quotes ('Sage (UK) Ltd', "Intuit") is a supplier or contact, not the ledger speaking."""
+    for mask in catalog.masks:
+        if mask.name == "quoted":
+            return sub(mask.pattern, mask.replace, message)
+    return message

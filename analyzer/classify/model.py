@@ -27,8 +27,9 @@ class Finding:
     match: str = "pattern"  # how it was decided: pattern, similar (the phrasebook), taught, none
     confidence: float = 1.0  # 0-1: a pattern or a taught template is certain
     suggestion: str = ""  # for an unclassified message: the category it looks most like
-    cue: str = ""  # for a match by key words: the catalog's cue that fitted; unclassified: why not looked up
+    cue: str = ""  # for a match by key words: the catalog's cue that fitted
     read_as: str = ""  # a pattern's match after reading typing slips: what was read ("read 'acount' as 'account'")
+    not_consulted: str = ""  # for an unclassified message: why the catalog was not looked in (another ledger's)
 
     def value(self, name: str) -> str:
         return dict(self.values).get(name, "")
@@ -108,10 +109,10 @@ class SecondStage:
     similarity: bool = True
 
 
-def unclassified(template: str, why: str = "") -> Finding:
-    """An unrecognised message: nothing decided it (match none), nothing vouches for it; `why`
-    when the catalog chose not to look it up (another ledger's message)."""
-    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", 0.0, cue=why)
+def unclassified(template: str, not_consulted: str = "") -> Finding:
+    """An unrecognised message: nothing decided it (match none), nothing vouches for it;
+    `not_consulted` says why the catalog was not looked in, when it was not."""
+    return Finding(UNCLASSIFIED, MANUAL_REVIEW, (), template, "none", 0.0, not_consulted=not_consulted)
 
 
 def _join(items, separator: str = "+") -> str:

@@ -25,8 +25,8 @@ def _how_decided(finding, catalog) -> str:
     if finding.match == "similar":
         return (f"similarity to known wordings of this error ({finding.confidence:.2f}): probably right; check the"
                 " cause matches")
-    if finding.match == "none" and finding.cue:
-        return f"nothing: it is {finding.cue}, so Xero's catalog was not consulted"
+    if finding.not_consulted:
+        return f"nothing: it is {finding.not_consulted}, so Xero's catalog was not consulted"
     if finding.suggestion:
         title = catalog.category(finding.suggestion).title
         return (f"nothing: not recognised; it looks most like '{title}' ({finding.confidence:.2f}), too little"
