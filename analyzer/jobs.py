@@ -156,6 +156,8 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
     per_cell_values, per_cell_categories = _row_lookups(analysis)
     suggestions = {f.template: (analysis.catalog.category(f.suggestion).title, f.confidence)
                    for findings in analysis.classified.findings for f in findings if f.suggestion}
+    not_looked_up = {f.template: f.not_consulted for findings in analysis.classified.findings for f in findings
+                     if f.not_consulted}
     stems = carried.stems or _stems(clients)
     shared = _Shared(table, analysis.batch.fields, clients, analysis.batch.tables)
     for client, fields, items in _client_rows(analysis.batch.fields, table, clients):
@@ -176,6 +178,7 @@ def client_jobs(analysis: Analysis, plan: Plan, clients, settings, period: str,
             cleared=carried.cleared.get(client.name, ()),
             previous_period=_previous_period(seen, client.name),
             suggestions={t: suggestions[t] for t, _ in client.templates if t in suggestions},
+            not_looked_up={t: not_looked_up[t] for t, _ in client.templates if t in not_looked_up},
             stem=stems[client.name],
             context=RenderContext(
                 catalog=analysis.catalog, practice=settings.practice, period=period, run_date=report_date,

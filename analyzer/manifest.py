@@ -71,6 +71,8 @@ def _client(line: ClientLine, this_run: bool) -> dict:
         value={m.currency or "unknown": m.amount for m in line.money},
         who={who: n for who, n in line.who_items.items()},
         oldest_item=line.oldest,
+        # The messages the catalog does not know: a scheduled job can say when a new one appears.
+        unrecognised=[{"template": t, "items": n, "looks_like": looks} for t, n, looks in line.unrecognised],
         files=[f for f in (line.html_file, line.xlsx_file, line.asks_file) if f],
         reported_this_run=this_run,
         period=line.period,

@@ -51,6 +51,8 @@ class ClientLine:
     # How the client's export came: "own" (its own file or sheet), "merged" (only in a practice-wide
     # export), "" (not known). Next month, a merged export vouches only for "merged" clients.
     export: str = ""
+    # Its Unrecognised section: (template, items, what it looks like), for the overview's sheet
+    unrecognised: tuple[tuple[str, int, str], ...] = ()
 
     @property
     def state_label(self) -> str:
@@ -72,7 +74,18 @@ class ClientLine:
         data = {k: v for k, v in data.items() if k in known}
         data["money"] = tuple(Money(c, a) for c, a in data.get("money", ()))
         data["who_money"] = {k: tuple(Money(c, a) for c, a in v) for k, v in data.get("who_money", {}).items()}
+        data["unrecognised"] = tuple((str(t), int(n), str(looks)) for t, n, looks in data.get("unrecognised", ()))
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class UnrecognisedLine:
+    """A message template the catalog does not know, across the practice's clients."""
+
+    template: str
+    items: int
+    clients: tuple[str, ...]
+    looks_like: str  # the category it looks most like (score), or why the catalog was not consulted
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,8 @@ class Overview:
     skipped: int = 0
     failures: tuple[str, ...] = ()
     who: tuple[WhoLine, ...] = ()
+    unrecognised: tuple[UnrecognisedLine, ...] = ()  # most items first
+    category_titles: tuple[str, ...] = ()  # the catalog's titles, for the Unrecognised sheet's drop-down
 
     def count(self, state: str) -> int:
         return sum(line.state == state for line in self.clients)
@@ -130,7 +145,7 @@ def client_line(report: ClientReport, asks_file: str = "") -> ClientLine:
         dismissed=len(report.dismissed), snoozed=len(report.snoozed), rows=report.rows,
         oldest=min(dates).isoformat() if dates else "", who_items=who_items,
         who_money={k: tuple(Money(c, a) for c, a in sorted(v.items())) for k, v in who_money.items()},
-        period=report.period,
+        period=report.period, unrecognised=tuple((t, n, report.looks_like(t)) for t, n in report.templates),
     )
 
 
@@ -178,8 +193,24 @@ def build_overview(lines: list[ClientLine], catalog: Catalog, *, practice: str, 
         practice=practice, period=period, run_date=run_date, version=version, sources=sources,
         clients=tuple(lines), fixes=fixes, item_count=sum(line.item_count for line in lines),
         money=tuple(Money(c, round(v, 2)) for c, v in sorted(totals.items())), skipped=skipped,
-        failures=failures, who=_who_lines(lines),
+        failures=failures, who=_who_lines(lines), unrecognised=_unrecognised_lines(lines),
+        category_titles=tuple(c.title for c in catalog.categories),
     )
+
+
+def _unrecognised_lines(lines: list[ClientLine]) -> tuple[UnrecognisedLine, ...]:
+    """Each unrecognised template once, with its items and clients summed over the clients'
+    lines: most items first. A message many clients share is taught once, for all of them."""
+    found: dict[str, list] = {}
+    for line in lines:
+        for template, items, looks_like in line.unrecognised:
+            entry = found.setdefault(template, [0, [], looks_like])
+            entry[0] += items
+            entry[1].append(line.client)
+            entry[2] = entry[2] or looks_like
+    ordered = sorted(found.items(), key=lambda pair: (-pair[1][0], pair[0].casefold(), pair[0]))
+    return tuple(UnrecognisedLine(t, n, tuple(sorted(clients, key=str.casefold)), looks)
+                 for t, (n, clients, looks) in ordered)
 
 
 def _who_lines(lines: list[ClientLine]) -> tuple[WhoLine, ...]:

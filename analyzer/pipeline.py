@@ -33,7 +33,7 @@ from analyzer.normalise import Batch, Options, client_from_path, normalise_input
 from analyzer.overview import ClientLine, Overview, build_overview, client_line, missing_line
 from analyzer.plan import NO_ROWS, ClientPlan, Plan, item_keys, plan_actions
 from analyzer.read import InputFile, Limits, discover, read_export
-from analyzer.read.discover import written_by_us
+from analyzer.read.discover import OVERVIEW_WORKBOOK, written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
@@ -93,10 +93,13 @@ def _what_the_practice_taught(database: Path | None, outputs: Path | None, catal
         learned: list[str] = []
         books = [p for p in outputs.glob("*.xlsx") if written_by_us(p)] if outputs is not None and outputs.is_dir() else []
         # Last month's workbooks too: with {period} folders this month's folder is new and empty.
+        # Beside them, that month's overview, whose Unrecognised sheet lists every client's.
         if database.exists():
             recorded = last_workbooks(database, "9999-12")
             recorded = located(recorded, outputs)[0] if outputs is not None else recorded
-            books += [p for paths in recorded.values() for p in paths]
+            clients_books = [p for paths in recorded.values() for p in paths]
+            overviews = {p.parent / OVERVIEW_WORKBOOK for p in clients_books}
+            books += clients_books + sorted(p for p in overviews if p.is_file() and written_by_us(p))
         if books:
             learned = learn_from_workbooks(database, list(dict.fromkeys(books)), catalog, now or dt.datetime.now())
         return learned, taught(database)

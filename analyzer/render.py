@@ -17,6 +17,7 @@ from analyzer.catalog import Catalog
 from analyzer.plan import ClientPlan
 from analyzer.render_html import client_html_bytes, render_asks_html, render_index_html
 from analyzer.render_xlsx import render_client_xlsx, render_overview_xlsx
+from analyzer.read.discover import OVERVIEW_WORKBOOK
 from analyzer.overview import Overview
 from analyzer.report_model import FAILING, ClientReport, Source, build_client_report
 from analyzer.row_arrays import RowArrays
@@ -61,6 +62,7 @@ class ClientJob:
     cleared: tuple = ()  # report_model.ClearedItem, the items that cleared since the last run
     previous_period: str = ""
     suggestions: dict = field(default_factory=dict)  # unrecognised template -> (category title it looks like, score)
+    not_looked_up: dict = field(default_factory=dict)  # unrecognised template -> why the catalog was not consulted
 
 
 def build_report(job: ClientJob) -> ClientReport:
@@ -78,7 +80,7 @@ def build_report(job: ClientJob) -> ClientReport:
         history=history, client_history=job.client_history, tracking=job.tracking, state=job.state,
         cleared_items=job.cleared, previous_period=job.previous_period,
     )
-    report = replace(report, suggestions=job.suggestions)
+    report = replace(report, suggestions=job.suggestions, not_looked_up=job.not_looked_up)
     return replace(
         report,
         html_file=f"{job.stem}.html" if "html" in ctx.formats else "",
@@ -151,7 +153,8 @@ def overview_files(overview: Overview, formats: tuple[str, ...], templates: Path
     """The practice's pages (index.html, overview.xlsx): each file's name and bytes."""
     files = {}
     if "html" in formats:
-        files["index.html"] = render_index_html(overview, templates).encode("utf-8")
+        workbook = OVERVIEW_WORKBOOK if "xlsx" in formats else ""
+        files["index.html"] = render_index_html(overview, templates, workbook).encode("utf-8")
     if "xlsx" in formats:
-        files["overview.xlsx"] = render_overview_xlsx(overview)
+        files[OVERVIEW_WORKBOOK] = render_overview_xlsx(overview)
     return files

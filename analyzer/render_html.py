@@ -55,8 +55,9 @@ def render_asks_html(report: ClientReport, templates: Path | None) -> str:
     return _render(templates, ASKS_TEMPLATE, report=report, **_shell(report))
 
 
-def render_index_html(overview: Overview, templates: Path | None) -> str:
-    return _render(templates, INDEX_TEMPLATE, overview=overview, **_shell(overview))
+def render_index_html(overview: Overview, templates: Path | None, workbook: str = "") -> str:
+    """The practice's page; `workbook`: the overview workbook written beside it ("" when none is)."""
+    return _render(templates, INDEX_TEMPLATE, overview=overview, overview_workbook=workbook, **_shell(overview))
 
 
 def _render(templates: Path | None, name: str, **context) -> str:

@@ -222,7 +222,18 @@ class ClientReport:
     cleared_items: tuple[ClearedItem, ...] = ()
     previous_period: str = ""
     suggestions: dict = field(default_factory=dict)  # unrecognised template -> (category title, score)
+    not_looked_up: dict = field(default_factory=dict)  # unrecognised template -> why the catalog was not consulted
     category_titles: tuple[str, ...] = ()  # the catalog's titles, for the workbook's Category drop-down
+
+    def looks_like(self, template: str) -> str:
+        """What the Unrecognised section says beside a template: why the catalog was not
+        consulted for it (another ledger's message: no Xero category is its fix), else the
+        category it looks most like, with the score."""
+        reason = self.not_looked_up.get(template)
+        if reason:
+            return f"Not looked up: {reason}"
+        suggestion = self.suggestions.get(template)
+        return f"{suggestion[0]} ({suggestion[1]:.2f})" if suggestion else ""
 
     @property
     def dismissed(self) -> tuple[Item, ...]:

@@ -253,7 +253,12 @@ def test_actions_sheet(sample_run):
 def test_overview_workbook(sample_run):
     run, out = sample_run
     book = _book(out / "overview.xlsx")
-    assert book.sheetnames == ["Overview", "Who acts", "Sources", "Run"]
+    assert book.sheetnames == ["Overview", "Who acts", "Unrecognised", "Lists", "Sources", "Run"]
+    unrecognised = [[c.value for c in row] for row in book["Unrecognised"].iter_rows()]
+    assert unrecognised[0] == ["Template", "Items", "Clients", "Looks like", "Category"]
+    assert [row[:3] for row in unrecognised[1:]] == [
+        [u.template, u.items, ", ".join(u.clients)] for u in run.overview.unrecognised]
+    assert sum(u.items for u in run.overview.unrecognised) == sum(n for r in run.reports for _, n in r.templates)
     sheet = book["Overview"]
     header = _header(sheet)
     assert header[:4] == ["Client", "Status", "State", "Items to fix"]

@@ -137,3 +137,71 @@ def test_a_forgotten_template_is_not_taught_again_by_an_older_workbook_but_is_by
     os.utime(out / "Acme Ltd.xlsx", (later, later))
     assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
     assert "contact_archived" in _run("teach", "--list", "--db", database)[1]
+
+
+def _two_clients(folder: Path, first: str, second: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, error in (("Acme Ltd", first), ("Bolt Ltd", second)):
+        (folder / f"{name} - failed items.csv").write_text(
+            HEADER + f'1001,15/10/2026,Supplier,10.00,GBP,"{error}"\n', encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("folders", ["one folder", "a folder a month"])
+def test_a_category_chosen_in_the_overview_is_learned_for_every_client(tmp_path, folders):
+    """The overview's Unrecognised sheet lists each template once, with the clients it failed
+    for: one choice there teaches it for all of them, in the same folder or next month's."""
+    inputs, database = _two_clients(tmp_path / "in", UNKNOWN, SIBLING), tmp_path / "practice.sqlite"
+    october = tmp_path / ("out" if folders == "one folder" else "2026-10")
+    november = tmp_path / ("out" if folders == "one folder" else "2026-11")
+    assert _run("report", inputs, "--out", october, "--db", database, "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(october / "overview.xlsx")
+    sheet = book["Unrecognised"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["Template", "Items", "Clients", "Looks like", "Category"]
+    assert [r[:3] for r in rows[1:]] == [["Contact name <CODE> is too long", 2, "Acme Ltd, Bolt Ltd"]]
+    validation = sheet.data_validations.dataValidation[0]
+    assert str(validation.sqref) == "E2" and validation.formula1.startswith("Lists!")
+    sheet.cell(2, 5).value = "Supplier or customer archived in Xero"
+    book.save(october / "overview.xlsx")
+
+    code, _, err = _run("report", inputs, "--out", november, "--db", database, "--period", "November 2026")
+    assert code == 0, err
+    manifest = json.loads((november / "manifest.json").read_text(encoding="utf-8"))
+    assert [c["fixes"] for c in manifest["clients"]] == [{"unarchive-contact": 1}] * 2
+    assert "Unrecognised" not in openpyxl.load_workbook(november / "overview.xlsx").sheetnames
+    assert "from: Contact name <CODE> is too long" in _run("teach", "--list", "--db", database)[1]
+
+
+def test_another_ledgers_message_says_why_it_was_not_looked_up(tmp_path):
+    """A QuickBooks error in a Xero practice's export is not Xero's: the Unrecognised section says
+    so (the workbook's, the overview's and the pages'), so nobody teaches it a Xero category."""
+    quickbooks = "Your QuickBooks Online subscription appears to be inactive"
+    inputs, out = _two_clients(tmp_path / "in", quickbooks, UNKNOWN), tmp_path / "out"
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    said = "Not looked up: another ledger's message (QuickBooks), not Xero's"
+    client = openpyxl.load_workbook(out / "Acme Ltd.xlsx")["Unrecognised"]
+    assert [c.value for c in client[2]][:3] == [quickbooks, 1, said]
+    overview = [[c.value for c in row] for row in openpyxl.load_workbook(out / "overview.xlsx")["Unrecognised"].iter_rows()]
+    assert [quickbooks, 1, "Acme Ltd", said, None] in overview
+    assert ["Contact name <CODE> is too long", 1, "Bolt Ltd", None, None] in overview
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [c["unrecognised"] for c in manifest["clients"]] == [
+        [{"template": quickbooks, "items": 1, "looks_like": said}],
+        [{"template": "Contact name <CODE> is too long", "items": 1, "looks_like": ""}]]
+    for page in ("Acme Ltd.html", "index.html"):
+        assert said.replace("'", "&#39;") in (out / page).read_text(encoding="utf-8")
+    assert "Not looked up" not in (out / "Bolt Ltd.html").read_text(encoding="utf-8")
+
+
+def test_a_run_for_one_client_keeps_the_others_unrecognised_in_the_overview(tmp_path):
+    """A client's line, kept in the state store, carries its Unrecognised section: the overview of
+    a run limited to another client still lists it (and its drop-down still teaches it)."""
+    other = "Frobnication quota reached for widget 7"
+    inputs, out = _two_clients(tmp_path / "in", UNKNOWN, other), tmp_path / "out"
+    assert _run("report", inputs, "--out", out, "--period", "October 2026")[0] == 0
+    code, _, err = _run("report", inputs, "--out", out, "--period", "October 2026", "--client", "Acme Ltd")
+    assert code == 0, err
+    rows = [[c.value for c in row][:3] for row in openpyxl.load_workbook(out / "overview.xlsx")["Unrecognised"].iter_rows()]
+    assert rows[1:] == [["Contact name <CODE> is too long", 1, "Acme Ltd"],
+                        ["Frobnication quota reached for widget <NUM>", 1, "Bolt Ltd"]]

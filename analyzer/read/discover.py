@@ -150,12 +150,15 @@ def _special_message(path: Path) -> str:
     return "is not a regular file (a named pipe, socket or device); give the export file itself"
 
 
+OVERVIEW_WORKBOOK = "overview.xlsx"  # the practice's workbook across clients, in the output folder
+
+
 def _reports_in(outputs: Path | None) -> set[Path]:
     """The reports this tool wrote in the output folder (from its manifest), and the copies of
     workbooks it kept aside: never inputs, even when the output folder is the input folder."""
     if outputs is None or not outputs.is_dir():
         return set()
-    ours = {p for p in outputs.glob("* (kept *).xlsx")} | {outputs / "overview.xlsx"}
+    ours = {p for p in outputs.glob("* (kept *).xlsx")} | {outputs / OVERVIEW_WORKBOOK}
     try:
         manifest = json.loads((outputs / "manifest.json").read_text(encoding="utf-8"))
         ours |= {outputs / name for client in manifest.get("clients", []) for name in client.get("files", [])}

@@ -17,6 +17,7 @@ from analyzer.render_xlsx.cells import (
 )
 from analyzer.items_table import REPEAT_COLUMN, TRACKING
 from analyzer.report_model import STATE_LABELS, ClientReport, Group, Item, format_date
+from analyzer.render_xlsx.unrecognised import write_unrecognised
 from analyzer.row_arrays import RowArrays
 from analyzer.tracking import DISMISSED, DONE, REPEAT_PREFIX, STATUSES, WAITING, CANNOT
 
@@ -362,28 +363,14 @@ def _write_actions(sheet: Worksheet, formats: _Formats, report: ClientReport) ->
 
 
 def _write_unrecognised(book, formats: _Formats, report: ClientReport) -> None:
-    """Messages the catalog does not know, each with the category it looks most like, and a
-    Category drop-down: what a bookkeeper chooses there is taught to the practice by the next run
-    into the same folder, so the message is never unrecognised again."""
-    sheet = book.add_worksheet("Unrecognised")
+    """Messages the catalog does not know, each with the category it looks most like (or why the
+    catalog was not consulted), and the Category drop-down."""
     templates = report.templates
-    looks = [report.suggestions.get(t) for t, _ in templates]
-    rows = _write_table(sheet, formats, [
+    write_unrecognised(book, formats, [
         _text_column("Template", (t for t, _ in templates), formats),
         _number_column("Count", [n for _, n in templates], formats.count, 10),
-        _text_column("Looks like", [f"{s[0]} ({s[1]:.2f})" if s else "" for s in looks], formats, width=40, wrap=True),
-        _Column("Category", "text", [], formats.text, 40.0),
-    ])
-    if rows and report.category_titles:
-        lists = book.add_worksheet("Lists")  # the drop-down's choices: too long to write inline
-        for number, title in enumerate(report.category_titles):
-            lists.write_string(number, 0, clean_text(title))
-        lists.hide()
-        sheet.data_validation(1, 3, rows, 3, {
-            "validate": "list", "source": f"=Lists!$A$1:$A${len(report.category_titles)}",
-            "input_title": "Category", "input_message": "Choose what this message is: the next run learns it",
-        })
-    _page_setup(sheet)
+        _text_column("Looks like", [report.looks_like(t) for t, _ in templates], formats, width=40, wrap=True),
+    ], report.category_titles)
 
 
 def _write_client_asks(sheet: Worksheet, formats: _Formats, report: ClientReport) -> None:

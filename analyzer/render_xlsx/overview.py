@@ -12,6 +12,7 @@ from analyzer.render_xlsx.cells import (  # private helpers, named for readers
     _new_workbook, _number_column, _page_setup, _text_column, _texts, _write_table, _write_value,
 )
 from analyzer.overview import Overview
+from analyzer.render_xlsx.unrecognised import write_unrecognised
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,6 +37,8 @@ def render_overview_xlsx(overview: Overview) -> bytes:
     if overview.who:
         who = book.add_worksheet("Who acts")
         _write_who(who, formats, overview)
+    if overview.unrecognised:
+        _write_unrecognised(book, formats, overview)
     sources = book.add_worksheet("Sources")
     src = overview.sources
     _write_table(sources, formats, [
@@ -96,6 +99,18 @@ def _write_overview(sheet: Worksheet, formats: _Formats, overview: Overview) -> 
             sheet.write_formula(total_row, col, f"=SUM({letter}2:{letter}{rows + 1})", fmt, value)
         else:
             sheet.write_number(total_row, col, value, fmt)
+
+
+def _write_unrecognised(book, formats: _Formats, overview: Overview) -> None:
+    """Every client's unrecognised messages in one list: a category chosen here is taught for
+    every client at once."""
+    lines = overview.unrecognised
+    write_unrecognised(book, formats, [
+        _text_column("Template", [u.template for u in lines], formats),
+        _number_column("Items", [u.items for u in lines], formats.count, 10),
+        _text_column("Clients", [", ".join(u.clients) for u in lines], formats, width=40, wrap=True),
+        _text_column("Looks like", [u.looks_like for u in lines], formats, width=40, wrap=True),
+    ], overview.category_titles)
 
 
 def _write_run(sheet: Worksheet, formats: _Formats, overview: Overview) -> None:
