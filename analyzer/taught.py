@@ -83,17 +83,16 @@ def listing(store: Store | Path) -> pd.DataFrame:
 
 def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Catalog, when: dt.datetime) -> list[str]:
     """Teach what bookkeepers chose in the Category column of workbooks' Unrecognised sheets;
-    one line each for a choice that names no category."""
+    one line each for a choice that names no category, and for one that another workbook
+    contradicts. Where two workbooks choose differently for one template (a client's workbook
+    and the overview), the one saved last counts, as the newest edit of an item's tracking does."""
     from analyzer.read import read_export  # reading a workbook: the reader's job
 
     by_title = {c.title.casefold(): c.id for c in catalog.categories} | {c.id.casefold(): c.id for c in catalog.categories}
-    messages, seen = [], set()
-    store = as_store(store)
-    remembered = _remembered(store)
-    for workbook in workbooks:
-        if not workbook.is_file() or workbook.resolve() in seen:
-            continue
-        seen.add(workbook.resolve())
+    messages: list[str] = []
+    # template key -> each choice made for it, oldest saved first: (saved, workbook, template, category)
+    choices: dict[str, list[tuple[str, Path, str, str]]] = {}
+    for workbook in _oldest_saved_first(workbooks):
         saved = dt.datetime.fromtimestamp(workbook.stat().st_mtime).isoformat(timespec="seconds")
         result = read_export(workbook, sheet="Unrecognised")
         if not result.ok or not result.sheets:
@@ -110,9 +109,29 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
                 messages.append(f"{workbook}: Unrecognised row {row}: {chosen!r} is no category; not taught")
                 continue
             key = template_key(template_of(str(template), catalog))
-            known, at = remembered.get(key, (None, ""))
-            if known == category or (known == "" and saved <= at):
-                continue  # taught already, or forgotten since this workbook was saved
-            teach(store, str(template), category, catalog, when, str(workbook))
-            remembered[key] = (category, when.isoformat(timespec="seconds"))
+            choices.setdefault(key, []).append((saved, workbook, str(template), category))
+    store = as_store(store)
+    remembered = _remembered(store)
+    titles = {c.id: c.title for c in catalog.categories}
+    for key, made in choices.items():
+        saved, workbook, template, category = made[-1]
+        known, at = remembered.get(key, (None, ""))
+        if known == category or (known == "" and saved <= at):
+            continue  # taught already, or forgotten since the workbook was saved
+        other = next(((w, c) for _, w, _, c in reversed(made[:-1]) if c != category), None)
+        if other:
+            messages.append(f"{workbook}: Unrecognised sheet: {template!r} is {titles[category]!r} here and"
+                            f" {titles[other[1]]!r} in {other[0]}; taught as chosen here, in the workbook saved last")
+        teach(store, template, category, catalog, when, str(workbook))
     return messages
+
+
+def _oldest_saved_first(workbooks: list[Path]) -> list[Path]:
+    """The workbooks that exist, each once, oldest saved first (then by name)."""
+    found: dict[Path, tuple[int, str]] = {}
+    for workbook in workbooks:
+        try:
+            found.setdefault(workbook.resolve(), (workbook.stat().st_mtime_ns, str(workbook)))
+        except OSError:
+            continue
+    return [Path(name) for _, name in sorted(found.values()) if Path(name).is_file()]

@@ -205,3 +205,32 @@ def test_a_run_for_one_client_keeps_the_others_unrecognised_in_the_overview(tmp_
     rows = [[c.value for c in row][:3] for row in openpyxl.load_workbook(out / "overview.xlsx")["Unrecognised"].iter_rows()]
     assert rows[1:] == [["Contact name <CODE> is too long", 1, "Acme Ltd"],
                         ["Frobnication quota reached for widget <NUM>", 1, "Bolt Ltd"]]
+
+
+@pytest.mark.parametrize("saved_last", ["overview", "client"])
+def test_two_workbooks_that_choose_differently_the_one_saved_last_counts(tmp_path, saved_last):
+    import os
+
+    inputs, database = _two_clients(tmp_path / "in", UNKNOWN, SIBLING), tmp_path / "practice.sqlite"
+    october, november = tmp_path / "2026-10", tmp_path / "2026-11"
+    assert _run("report", inputs, "--out", october, "--db", database, "--period", "October 2026")[0] == 0
+    choices = {"overview": ("overview.xlsx", 5, "Supplier or customer archived in Xero"),
+               "client": ("Acme Ltd.xlsx", 4, "No supplier or customer on the item")}
+    for when, name in enumerate(sorted(choices, key=lambda n: n == saved_last)):
+        workbook, column, title = choices[name]
+        book = openpyxl.load_workbook(october / workbook)
+        book["Unrecognised"].cell(2, column).value = title
+        book.save(october / workbook)
+        os.utime(october / workbook, (1_800_000_000 + when * 60,) * 2)
+
+    code, _, err = _run("report", inputs, "--out", november, "--db", database, "--period", "November 2026")
+    assert code == 0, err
+    expected = {"overview": "contact_archived", "client": "contact_missing"}[saved_last]
+    listed = _run("teach", "--list", "--db", database)[1]
+    assert expected in listed and ({"contact_archived", "contact_missing"} - {expected}).pop() not in listed
+    said = [line for line in err.splitlines() if "Unrecognised sheet" in line]
+    assert len(said) == 1 and "taught as chosen here, in the workbook saved last" in said[0]
+    assert f"{choices[saved_last][0]}: Unrecognised sheet" in said[0]
+    # Once taught, the older contradicting choice is no news: the next run says nothing of it.
+    code, _, err = _run("report", inputs, "--out", november, "--db", database, "--period", "November 2026")
+    assert code == 0 and "Unrecognised sheet" not in err
