@@ -74,7 +74,7 @@ class Item:
     categories: str
     values: tuple[tuple[str, str], ...]
     fix_key: str  # the first group that must act on it
-    also: tuple[str, ...] = ()  # titles of the other groups it needs
+    needs: tuple[str, ...] = ()  # titles of every group it needs, the first group's first
     in_approval: bool = False
     history: str = ""  # "new" / "carried over" / "back again" (cleared, failing again) when run history is kept
     first_seen: str = ""  # the period the item was first seen failing
@@ -83,6 +83,15 @@ class Item:
     @property
     def money(self) -> Money | None:
         return None if self.amount is None else Money(self.currency or UNKNOWN_CURRENCY, self.amount)
+
+    @property
+    def also(self) -> tuple[str, ...]:
+        """The other groups it needs, besides its first."""
+        return self.needs[1:]
+
+    def besides(self, title: str) -> tuple[str, ...]:
+        """The groups it needs besides the one titled so (the group it is listed under)."""
+        return tuple(t for t in self.needs if t != title)
 
     @property
     def status(self) -> str:
@@ -282,7 +291,7 @@ def build_client_report(
     for row, record in zip(fields.index.tolist(), _records(fields)):
         keys = keys_of_row.get(row, [""])
         status, first_seen = (history or {}).get(row, ("", ""))
-        items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys[1:]),
+        items[row] = _item(row, record, keys[0], tuple(titles[k] for k in keys if k),
                            values.get(row, ()), categories.get(row, ""), status, first_seen,
                            (tracking or {}).get(row))
     recurring = client_history.recurring_fixes if client_history else frozenset()
@@ -344,7 +353,7 @@ def _dext_address(link: str) -> bool:
     return parts.scheme.lower() in ("https", "http") and any(host == h or host.endswith("." + h) for h in DEXT_HOSTS)
 
 
-def _item(row, record, fix_key, also, values, categories, status="", first_seen="", tracking=None) -> Item:
+def _item(row, record, fix_key, needs, values, categories, status="", first_seen="", tracking=None) -> Item:
     link = str(record.link)
     return Item(
         row=row,
@@ -363,7 +372,7 @@ def _item(row, record, fix_key, also, values, categories, status="", first_seen=
         categories=categories,
         values=values,
         fix_key=fix_key,
-        also=also,
+        needs=needs,
         in_approval="approv" in str(record.status).lower(),
         history=status,
         first_seen=first_seen or "",

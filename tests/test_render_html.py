@@ -230,6 +230,27 @@ def test_each_group_shows_who_steps_and_items(run, pages):
             assert f"{plural(group.item_count, 'item')} in this group" in section
 
 
+def test_an_item_in_two_groups_names_under_each_the_other_it_needs(run, pages):
+    """An item needing two fixes is listed under both; under each, "Also needs" names the other
+    group, never the one it is listed under."""
+    checked = 0
+    for report in run.reports:
+        html = pages[report.client]
+        for group in report.groups:
+            section = html[html.index(f'id="{group.anchor}"'):]
+            section = section[: section.index("</section>")]
+            for item in group.items:
+                others = [title for title in item.needs if title != group.title]
+                row = section[section.index(f'<span class="item-id">{text(item.item_id)}</span>'):]
+                row = row[: row.index("</tr>")]
+                if others:
+                    checked += 1
+                    assert f"<strong>Also needs:</strong> {text('; '.join(others))}</p>" in row
+                else:
+                    assert "Also needs" not in row
+    assert checked >= 10  # the samples hold items in two groups, listed under each
+
+
 def test_unrecognised_templates_are_listed(run, pages):
     with_templates = [r for r in run.reports if r.templates]
     assert with_templates
