@@ -69,6 +69,26 @@ def test_ragged_rows_are_read_with_care_and_noted(tmp_path):
     assert any("more or fewer cells" in n for n in batch.tables[0].notes)
 
 
+@pytest.mark.parametrize("short, long, refused", [
+    (5, 4, True),  # most rows stop short of the header: text, not a table
+    (4, 0, False),  # too few to judge
+    (5, 5, False),  # half: a ragged export, read with care
+    (0, 30, False),  # commas in cells without quotes make rows too long: an export, read with care
+])
+def test_a_file_whose_rows_mostly_stop_short_of_the_header_is_no_export(tmp_path, short, long, refused):
+    """A README or a letter saved as .csv whose one line happens to name a client and an error
+    column: refused in one line, not read as hundreds of rows of junk clients."""
+    lines = [f"{n},31-Aug-2026,S,1.00,GBP,x,more" for n in range(long)]
+    lines += [f"Some prose about the month end number {n}" for n in range(short)]
+    path = _write(tmp_path, "readme.csv", (HEADER + "\n" + "\n".join(lines) + "\n").encode())
+    result = read_export(path)
+    if refused:
+        assert not result.ok and f"{short} of its {short + long} rows have fewer cells than the header" in result.error
+        assert "no table of failed items" in result.error and "\n" not in result.error
+    else:
+        assert result.ok and sum(len(s.rows) for s in result.sheets) == short + long
+
+
 def test_duplicate_headers_keep_both_columns(tmp_path):
     data = b"Receipt ID,Note,Note,Error\n1,a,b,boom\n"
     batch = _batch(_write(tmp_path, "c.csv", data))

@@ -183,7 +183,7 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
     csv.field_size_limit(max(limits.max_cell_chars + 1, 131072))
     width = len(header)
     rows: list[list[str]] = []
-    ragged = 0
+    ragged = short = filled = first_short = 0
     ragged_rows: list[int] = []  # the first few, by record number (the line, unless a cell spans lines)
     unclosed: list[int] = []
     physical = _count_lines(path)
@@ -196,8 +196,13 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
         for index, record in enumerate(_careful_records(lines, delimiter, width, unclosed)):
             if index <= header_index:
                 continue
-            if len(record) != width and any(c.strip() for c in record):
+            written = any(c.strip() for c in record)
+            filled += written
+            if len(record) != width and written:
                 ragged += 1
+                if len(record) < width:
+                    short += 1
+                    first_short = first_short or index + 1
                 if len(ragged_rows) < 5:
                     ragged_rows.append(index + 1)
             extra = record[width:]
@@ -212,6 +217,9 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
                             " --max-cell-chars") from None
         raise ReadError(f"{where}: {exc}; re-save the file as CSV") from None
     del lines
+    if short >= MIN_SHORT_ROWS and short * 2 > filled:
+        raise ReadError(f"{short:,} of its {filled:,} rows have fewer cells than the header (row {first_short}): it is"
+                        " no table of failed items (a text file saved as .csv?); export the failed items from Dext again")
     frame = pd.DataFrame(rows, columns=[*header, "(extra cells)"], dtype="str")
     if not frame["(extra cells)"].str.len().any():
         frame = frame.drop(columns="(extra cells)")
@@ -228,6 +236,10 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
                      " was read as written")
     return frame, tuple(notes)
 
+
+# A file most of whose rows stop short of the header is text, not a table: an export with
+# commas in cells without quotes has rows too long, not too short.
+MIN_SHORT_ROWS = 5
 
 # The careful reader holds the file as lines (about 60 bytes each beyond their text): past this
 # many it would need gigabytes, so such a file is refused in one line instead.
