@@ -304,7 +304,9 @@ def retire(store: Store | Path, client: str, when: dt.datetime, restore: bool = 
     known = {name.casefold(): name for name in roster(store)["client"]}
     name = known.get(client.casefold())
     if name is None:
-        closest = difflib.get_close_matches(client.casefold(), list(known), n=3, cutoff=0.5)
+        # names holding what was typed ("Greenleaf" of "Greenleaf Landscaping Pty Ltd"), then spellings close to it
+        holding = [k for k in known if client.casefold().strip() and client.casefold().strip() in k]
+        closest = list(dict.fromkeys([*holding, *difflib.get_close_matches(client.casefold(), list(known), n=3, cutoff=0.5)]))[:3]
         hint = f"closest: {', '.join(known[c] for c in closest)}; " if closest else ""
         raise NoSuchClient(f"{store}: no client {client!r} in the history; {hint}`publish-failures clients` lists them")
     with store.transaction(write=True) as db:
@@ -372,6 +374,17 @@ def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Pat
                 lost.append(path)
         found[client] = kept
     return found, lost
+
+
+def period_states(store: Store | Path, period: str) -> dict[str, str]:
+    """Each client the record of `period` holds (a period has one record, which a run of it
+    replaces), and its state there."""
+    store = as_store(store)
+    if not store.exists():
+        return {}
+    with store.transaction() as db:
+        return dict(db.rows("SELECT c.client, c.state FROM run_clients c JOIN runs r ON r.id = c.run_id"
+                            " WHERE r.practice = ? AND r.period = ?", (db.practice, period)))
 
 
 def latest_lines(store: Store | Path, period: str) -> tuple[dict[str, tuple[str, dict]], dict[str, tuple[str, dict]]]:

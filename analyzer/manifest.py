@@ -75,6 +75,7 @@ def _client(line: ClientLine, this_run: bool) -> dict:
         unrecognised=[{"template": t, "items": n, "looks_like": looks} for t, n, looks in line.unrecognised],
         files=[f for f in (line.html_file, line.xlsx_file, line.asks_file) if f],
         reported_this_run=this_run,
+        unreadable=line.unreadable,  # why its export, which came, could not be read ("" when it could)
         period=line.period,
     )
     return entry

@@ -53,10 +53,13 @@ class ClientLine:
     export: str = ""
     # Its Unrecognised section: (template, items, what it looks like), for the overview's sheet
     unrecognised: tuple[tuple[str, int, str], ...] = ()
+    # Why its own export, which came, could not be read: still export missing (never good news),
+    # but nobody should ask the client for a file the practice has
+    unreadable: str = ""
 
     @property
     def state_label(self) -> str:
-        return STATE_LABELS[self.state]
+        return "Export unreadable" if self.unreadable else STATE_LABELS[self.state]
 
     @property
     def oldest_date(self) -> dt.date | None:
@@ -149,10 +152,12 @@ def client_line(report: ClientReport, asks_file: str = "") -> ClientLine:
     )
 
 
-def missing_line(client: str, period: str, previous_items: int | None = None, export: str = "") -> ClientLine:
-    """A client of the roster whose export did not come this run (`export`: how it came before)."""
+def missing_line(client: str, period: str, previous_items: int | None = None, export: str = "",
+                 unreadable: str = "") -> ClientLine:
+    """A client of the roster whose export did not come this run (`export`: how it came before),
+    or came and could not be read (`unreadable`: why)."""
     return ClientLine(client=client, state=EXPORT_MISSING, status="grey", status_label=STATUS_LABELS["grey"],
-                      previous_items=previous_items, period=period, export=export)
+                      previous_items=previous_items, period=period, export=export, unreadable=unreadable)
 
 
 def states_line(lines: tuple[ClientLine, ...] | list[ClientLine], named: int = 5) -> str:

@@ -24,8 +24,8 @@ from analyzer.config import Period
 from analyzer.cells import change_text
 from analyzer.errors import NothingRead, OutputError
 from analyzer.history import (
-    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, record, rename_clients, run_outputs,
-    unedited_marks,
+    RunRecord, compare, known_clients, last_workbooks, latest_lines, located, period_states, record, rename_clients,
+    run_outputs, unedited_marks,
 )
 from analyzer.jobs import Carried, _render_all, _sources, client_jobs, release_free_memory, stems_for
 from analyzer.manifest import build_manifest
@@ -151,6 +151,9 @@ class ReportSettings:
     merged_clients: tuple[str, ...] = ()  # those the practice-wide export speaks for (config `merged = true`)
     aliases: dict[str, str] = field(default_factory=dict)  # other spellings -> client, as in the config
     cluster: object = None  # analyzer.cluster.Cluster: clients render on its workers; None: the local pool
+    # A period run again with fewer exports than its record (a late export alone) keeps the absent
+    # clients' reports, as a --client run does; `replace` reports them as export missing instead.
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,9 +235,12 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # The clients expected this period: those seen before it (a re-run of an older month does not
     # call a client first seen later "export missing"; a period run again replaces its own record,
     # but a run for some clients keeps the others'), and the config's.
-    known_by_then = known_clients(store, period.slug, before=not settings.clients) if store else set()
+    wanted, kept_note = settings.clients, ""
+    if store and not wanted and not settings.replace:
+        wanted, kept_note = _keep_earlier_reports(store, period, present | covered)
+    known_by_then = known_clients(store, period.slug, before=not wanted) if store else set()
     roster = {names.get(c, c) for c in known_by_then} | set(settings.expected)
-    only = check_wanted(settings.clients, present | covered | roster) if settings.clients else set()
+    only = check_wanted(wanted, present | covered | roster) if wanted else set()
     _something_read(analysis, settings.out)  # after usage errors, before anything is recorded
     stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
 
@@ -263,8 +269,9 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # How each client's export came before this period (a period run again replaces its own record).
     last_export = {c: line.get("export", "") for c, (_, line) in earlier_lines.items()}
     last_export.update({c: "merged" for c in settings.merged_clients})  # the practice says so
+    unreadable = _unreadable_clients(analysis, settings)
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
-                           _unreadable_clients(analysis, settings), last_export)
+                           set(unreadable), last_export)
     exports = export_kinds(states, covered, merged_clients(analysis.batch), last_export)
     if only:
         states = {c: s for c, s in states.items() if c in only}
@@ -279,7 +286,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     release_free_memory()  # what the jobs' Items table and row arrays held, before the history is written
 
     lines = [replace(client_line(r, r.asks_file), export=exports.get(r.client, "")) for r in reports]
-    lines += [missing_line(c, period.label, _previous_items(seen, c), exports.get(c, ""))
+    lines += [missing_line(c, period.label, _previous_items(seen, c), exports.get(c, ""), unreadable.get(c, ""))
               for c, s in states.items() if s == EXPORT_MISSING]
     this_run = {line.client for line in lines}
     if only and store:  # the other clients' lines as their last run (this period's, else earlier) left them
@@ -299,6 +306,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                                    conflicting_repeats(fields, repeats)]))
     id_lines += tuple(f"{copy}: read as a copy of {client}'s workbook (what was typed there counts); once its work is"
                       f" in {stems[client]}.xlsx, delete or rename it" for client, copy in copies_read)
+    id_lines += (kept_note,) if kept_note else ()
     manifest = build_manifest(analysis, list(overview.clients), settings, run_date, period.label, this_run,
                               (*_lost_workbooks(lost), *harvest.messages, *id_lines))
     write_json(staging.folder / "manifest.json", manifest)
@@ -322,6 +330,21 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,
                       *leftover_lines(settings.out, leftovers, staging.not_removed)))
+
+
+def _keep_earlier_reports(store: Store, period: Period, reported: set[str]) -> tuple[tuple[str, ...], str]:
+    """The clients to report when this period was reported before: all of them (), unless some
+    client reported then from an export has none in this run (a late export run alone), when
+    only this run's clients are reported and the others keep the period's earlier report, and
+    a note saying so."""
+    earlier = period_states(store, period.slug)
+    absent = sorted((c for c, state in earlier.items() if state != EXPORT_MISSING and c not in reported), key=str.casefold)
+    if not absent:
+        return (), ""
+    names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    return tuple(sorted(reported)), (
+        f"{len(absent)} client(s) reported earlier for {period.label} have no export in this run and keep that"
+        f" report ({names}); to replace the period's report with this run's exports alone, run again with --replace")
 
 
 def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:
@@ -365,12 +388,16 @@ def _use_names(analysis: Analysis, names: dict[str, str]) -> None:
         fields["client"] = change_text(fields["client"], lambda text: text.map(lambda n: names.get(n, n)))
 
 
-def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> set[str]:
-    """The clients whose own export could not be read (named by its file name)."""
-    failed = [f.split(": ", 1)[0] for f in analysis.failures]
+def _unreadable_clients(analysis: Analysis, settings: ReportSettings) -> dict[str, str]:
+    """The clients whose own export could not be read (named by its file name), and why."""
     aliases = {k.casefold(): v for k, v in settings.aliases.items()}
-    names = {client_from_path(path) for path in failed if Path(path).suffix}
-    return {aliases.get(name.casefold(), name) for name in names}
+    found: dict[str, str] = {}
+    for failure in analysis.failures:
+        path, _, why = failure.partition(": ")
+        if Path(path).suffix:
+            name = client_from_path(path)
+            found.setdefault(aliases.get(name.casefold(), name), f"{Path(path).name}: {why}" if why else Path(path).name)
+    return found
 
 
 def _lost_workbooks(lost: list[Path]) -> list[str]:

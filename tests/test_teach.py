@@ -234,3 +234,22 @@ def test_two_workbooks_that_choose_differently_the_one_saved_last_counts(tmp_pat
     # Once taught, the older contradicting choice is no news: the next run says nothing of it.
     code, _, err = _run("report", inputs, "--out", november, "--db", database, "--period", "November 2026")
     assert code == 0 and "Unrecognised sheet" not in err
+
+
+def test_explain_and_teach_say_which_database_and_explain_takes_one(tmp_path, monkeypatch):
+    """Run outside the reports folder: teach says where it taught, explain says it read no
+    practice database, and explain --db reads the one the practice uses."""
+    monkeypatch.chdir(tmp_path)
+    database = tmp_path / "practice" / "history.sqlite"
+    code, out, _ = _run("teach", UNKNOWN, "contact_archived", "--db", database)
+    assert code == 0 and out.rstrip().endswith(f"(in {database}).")
+    code, out, err = _run("explain", SIBLING)
+    assert code == 0 and out.startswith("Not recognised") and "pass --db FILE" in err
+    code, out, err = _run("explain", SIBLING, "--db", database)
+    assert code == 0 and out.startswith("Supplier or customer archived in Xero") and "taught" in out and err == ""
+    code, _, err = _run("explain", SIBLING, "--db", tmp_path / "nowhere.sqlite")
+    assert code == 0 and f"no database at {tmp_path / 'nowhere.sqlite'}" in err
+    code, out, err = _run("explain", "Account code '4100' has been archived")  # recognised: no note
+    assert code == 0 and err == ""
+    code, out, _ = _run("teach", SIBLING, "--forget", "--db", database)
+    assert out.strip() == f"Forgotten (in {database})."

@@ -409,7 +409,14 @@ def test_a_file_that_is_no_export_does_not_make_a_client_clean(tmp_path):
     (folder / "Bolt Ltd - failed items.csv").write_text("Your session has expired. Please log in.\n", encoding="utf-8")
     code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "November 2026")
     assert code == 1 and "Bolt Ltd - failed items.csv" in err
-    assert _manifest(tmp_path)["Bolt Ltd"]["state"] == "export_missing"
+    bolt = _manifest(tmp_path)["Bolt Ltd"]
+    assert bolt["state"] == "export_missing" and bolt["unreadable"].startswith("Bolt Ltd - failed items.csv: ")
+    # It came: the practice view says to fix the file, not to ask the client for it
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    row = next(r for r in index.split("<tr") if "Bolt Ltd" in r and "<th scope=\"row\">" in r)
+    assert "Export unreadable" in row and "could not be read: fix the file and run again" in row
+    assert "ask for it" not in row and "Acme Ltd" not in row
+    assert _manifest(tmp_path)["Acme Ltd"]["unreadable"] == ""
 
 
 def test_one_clients_file_with_a_company_column_does_not_hide_another_missing(tmp_path):
@@ -496,6 +503,8 @@ def test_a_retired_client_leaves_the_index_until_it_exports_again(tmp_path, data
     assert _run("clients", "--db", db, "--retire", "Nobody")[0] == 2
     code, _, err = _run("clients", "--db", db, "--retire", "Acme Ltdd")  # a typo: the closest names said
     assert code == 2 and "no client 'Acme Ltdd' in the history; closest: Acme Ltd" in err
+    code, _, err = _run("clients", "--db", db, "--retire", "old")  # the start of a name: the names holding it
+    assert code == 2 and "no client 'old' in the history; closest: Old Co;" in err
     # December its export comes again: it is back, no longer retired; January none comes: missing.
     assert _month(tmp_path, "dec", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Old Co": {"3": (UNIQUE, 5)}}, "December 2026",
                   "--db", database)[0] == 0
@@ -666,6 +675,9 @@ def test_clients_lists_failing_and_to_fix_as_the_index_counts_them(two_months):
     assert code == 0 and (acme["items"], acme["to_fix"]) == (6, 4)  # one dismissed, one snoozed
     code, out, _ = _run("clients", "--config", str(config))
     assert "Failing  To fix" in out.splitlines()[0]
+    # A client whose export did not come: how many fail is not known, not none
+    missing = [line for line in out.splitlines() if "export missing" in line]
+    assert missing and all(line.split()[-2:] == ["—", "—"] for line in missing)
 
 
 def test_a_client_declared_merged_is_clean_when_the_merged_export_leaves_it_out(tmp_path):
@@ -1110,7 +1122,7 @@ def test_a_period_run_again_without_a_stray_client_drops_it_and_its_pages(tmp_pa
     folder = _exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Stray Ltd": {"2": (UNIQUE, 5)}})
     assert _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")[0] == 0
     (folder / "Stray Ltd - failed items.csv").unlink()
-    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
+    code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026", "--replace")
     assert code == 0, err
     assert set(_manifest(tmp_path)) == {"Acme Ltd"}
     assert not (tmp_path / "out" / "Stray Ltd.html").exists() and (tmp_path / "out" / "Stray Ltd.xlsx").exists()
@@ -1119,6 +1131,42 @@ def test_a_period_run_again_without_a_stray_client_drops_it_and_its_pages(tmp_pa
     assert "kept: Stray Ltd.xlsx (a workbook may hold a bookkeeper's work): move or delete" in said[0]
     code, _, err = _run("report", str(folder), "--out", str(tmp_path / "out"), "--period", "October 2026")
     assert code == 0 and "Stray Ltd" not in err  # said once
+
+
+def test_a_late_export_run_alone_keeps_the_periods_other_reports_unless_replace_is_asked(tmp_path):
+    """November is reported; Bolt's corrected export comes late and is run alone into the same
+    folder: the run reports Bolt and keeps Acme's and Cole's November as they were (their pages, their
+    lines, their items in the history), and says so. --replace makes the run the whole of November:
+    clients seen before without an export now are export missing."""
+    out = tmp_path / "out"
+    october = _exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": {"2": (UNIQUE, 7)},
+                                          "Cole Ltd": {"3": (UNIQUE, 9)}})
+    assert _run("report", str(october), "--out", str(out), "--period", "October 2026")[0] == 0
+    november = _exports(tmp_path / "nov", {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": {"2": (UNIQUE, 7)},
+                                           "Cole Ltd": None})
+    assert _run("report", str(november), "--out", str(out), "--period", "November 2026")[0] == 0
+    before = _manifest(tmp_path)
+    late = _exports(tmp_path / "late", {"Bolt Ltd": {"2": (UNIQUE, 7), "4": (UNIQUE, 8)}})
+
+    code, _, err = _run("report", str(late), "--out", str(out), "--period", "November 2026")
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "keep that report" in line]
+    assert len(said) == 1 and "2 client(s) reported earlier for November 2026 have no export in this run" in said[0]
+    assert "(Acme Ltd, Cole Ltd)" in said[0] and "--replace" in said[0]
+    after = _manifest(tmp_path)
+    assert {c: (e["state"], e["items"]) for c, e in after.items()} == {
+        "Acme Ltd": ("failing", 1), "Bolt Ltd": ("failing", 2), "Cole Ltd": ("cleared", 0)}
+    assert after["Acme Ltd"]["reported_this_run"] is False and after["Bolt Ltd"]["reported_this_run"] is True
+    assert {c: e["state"] for c, e in before.items()} == {c: e["state"] for c, e in after.items()}
+    assert (out / "Acme Ltd.html").exists() and "Acme Ltd" in (out / "index.html").read_text(encoding="utf-8")
+    code, listed, _ = _run("clients", "--db", str(out / "history.sqlite"))
+    assert code == 0 and all(name in listed for name in ("Acme Ltd", "Bolt Ltd", "Cole Ltd"))
+
+    code, _, err = _run("report", str(late), "--out", str(out), "--period", "November 2026", "--replace")
+    assert code == 0, err
+    assert "keep that report" not in err
+    assert {c: e["state"] for c, e in _manifest(tmp_path).items()} == {
+        "Acme Ltd": "export_missing", "Bolt Ltd": "failing", "Cole Ltd": "export_missing"}
 
 
 def test_every_client_of_the_manifest_has_its_new_carried_over_and_cleared_counts(tmp_path):

@@ -7,7 +7,7 @@ import json
 from analyzer.errors import MissingExtra, StoreLocationError
 from analyzer.store import StoreError as HistoryError
 from analyzer.cli.common import EXIT_OK, _load_catalog, _message
-from analyzer.cli.state import _default_database
+from analyzer.cli.state import _database, _default_database
 
 
 
@@ -40,14 +40,22 @@ def _explain(args, stdout, stderr) -> int:
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
+    database = None
     try:
-        known = taught(_default_database(None))
+        database = _database(args) if args.db else _default_database(None)
+        if database is not None and not database.exists():
+            print(f"publish-failures: note: no database at {database}; explained with the catalog alone", file=stderr)
+        known = taught(database)
     except (HistoryError, StoreLocationError, MissingExtra) as exc:
         # A message is explained without the practice's database too (a shared server may be down).
         print(f"publish-failures: note: the errors this practice taught could not be read ({exc}); explained"
               " with the catalog alone", file=stderr)
         known = {}
     findings = classify_cell(message, catalog, None, SecondStage(known))
+    if database is None and any(f.category == "unclassified" for f in findings):
+        # Not recognised here may be taught in the practice's database, kept elsewhere
+        print("publish-failures: note: no practice database here (reports/history.sqlite or a config's): what the"
+              " practice taught was not looked at; pass --db FILE to use it", file=stderr)
     explained = []
     for finding in findings:
         fix = catalog.fixes[finding.fix]

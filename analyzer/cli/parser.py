@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-unclassified", action="store_true",
                      help="exit 3 when any error was not recognised, so a job can alert someone")
     run.add_argument("--no-history", action="store_true", help="do not read or record run history")
+    _add_replace_option(run)
     run.set_defaults(handler=_run, consequence=_run_undone)
 
     history = commands.add_parser(
@@ -123,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                          help="an extra catalog file (may repeat)")
+    explain.add_argument("--db", default=None, metavar="FILE|URL",
+                         help="the practice's database, for the errors it taught (default: the config's, else"
+                              " reports/history.sqlite when there is one)")
+    explain.add_argument("--config", type=Path, default=None, metavar="FILE", help=argparse.SUPPRESS)
     explain.set_defaults(handler=_explain)
 
     rules = commands.add_parser("rules", help="list the catalog of errors and fixes",
@@ -179,7 +184,15 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
                               " (SQLite) or a postgresql://user@host/db URL (default: history.sqlite in the --out folder)")
     command.add_argument("--no-history", action="store_true",
                          help="do not read or record run history (no new / carried-over marks)")
+    _add_replace_option(command)
     _add_scheduler_option(command)
+
+
+def _add_replace_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--replace", action="store_true",
+                         help="when the period was reported before, replace its report with this run's exports alone: a"
+                              " client whose export is not in this run is export missing, or gone if first seen in the"
+                              " period (default: it keeps the period's earlier report, as a late export run alone needs)")
 
 
 def _add_scheduler_option(command: argparse.ArgumentParser) -> None:

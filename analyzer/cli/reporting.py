@@ -106,7 +106,8 @@ def report_settings_from(args: argparse.Namespace) -> ReportSettings:
         check_templates(args.templates)
     history = None if args.no_history else Store(args.history or args.out / "history.sqlite")
     return ReportSettings(out=args.out, formats=formats, practice=args.practice, period=_period(args.period),
-                          history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers)
+                          history=history, templates=args.templates, clients=tuple(args.clients), workers=args.workers,
+                          replace=args.replace)
 
 
 def _period(text: str) -> Period | None:
@@ -237,7 +238,7 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
             history=store, templates=config.templates,
             lock_timeout=config.lock_timeout, expected=config.clients, aliases=config.client_aliases,
             merged_clients=config.merged_clients,
-            cluster=cluster,
+            cluster=cluster, replace=args.replace,
         )
         bar = _progress(stderr) if not args.quiet and _is_terminal(stderr) else None
         result = run_report(analysis, settings, now, progress=bar)

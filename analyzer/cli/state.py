@@ -70,12 +70,13 @@ def _teach(args, stdout, stderr) -> int:
         raise UsageError("publish-failures teach: give the error message, quoted, and a category (see --help)")
     if args.forget:
         done = taught.forget(db, message, catalog, dt.datetime.now().replace(microsecond=0))
-        stdout.write("Forgotten.\n" if done else "Nothing was taught for that message.\n")
+        stdout.write(f"Forgotten (in {db}).\n" if done else f"Nothing was taught for that message in {db}.\n")
         return EXIT_OK
     category = _category_named(args.category, catalog)
     _not_recognised_already(message, catalog)
     template = taught.teach(db, message, category, catalog, dt.datetime.now().replace(microsecond=0), "teach command")
-    stdout.write(f"Taught: messages like {template!r} are {catalog.category(category).title} [{category}].\n")
+    stdout.write(f"Taught: messages like {template!r} are {catalog.category(category).title} [{category}]"
+                 f" (in {db}).\n")
     return EXIT_OK
 
 
@@ -133,11 +134,13 @@ def _clients(args, stdout, stderr) -> int:
     # Failing: in Dext then; to fix: as the index counted them (dismissed and snoozed items left out).
     stdout.write(f"{'Client'.ljust(width)}  Last period     State            Failing  To fix  Retired\n")
     for row in table.itertuples(index=False):
-        from analyzer.report_model import STATE_WORDS
+        from analyzer.report_model import EXPORT_MISSING, STATE_WORDS
 
         state = STATE_WORDS.get(row.last_state, row.last_state)
-        stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {state:<15}  {row.items:>7}"
-                     f"  {row.to_fix:>6}  {'yes' if row.retired else ''}".rstrip() + "\n")
+        # No export: how many fail is not known, which is not none
+        failing, to_fix = ("—", "—") if row.last_state == EXPORT_MISSING else (row.items, row.to_fix)
+        stdout.write(f"{row.client.ljust(width)}  {row.last_period:<14}  {state:<15}  {failing:>7}"
+                     f"  {to_fix:>6}  {'yes' if row.retired else ''}".rstrip() + "\n")
     return EXIT_OK
 
 
