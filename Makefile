@@ -20,7 +20,7 @@ $(TEST_STAMP): $(STAMP)
 
 ## report: the month-end job on sample_exports/ into reports/ (installs the runtime dependencies only)
 report: $(STAMP)
-	$(BIN)/publish-failures report sample_exports --out reports
+	$(BIN)/publish-failures report sample_exports --out reports --period 2026-10
 
 ## test: the whole test suite
 test: $(TEST_STAMP)
