@@ -92,7 +92,7 @@ def test_history_command(two_months, database):
     code = main(["history", "--db", database], stdout=out, stderr=io.StringIO())
     assert code == 0
     text = out.getvalue()
-    assert "September 2026" in text and "October 2026" in text and "keep coming back" in text
+    assert "September 2026" in text and "October 2026" in text and "failing in more than one run" in text
     out = io.StringIO()
     main(["history", "--db", database, "--client", "bolt ltd", "--json"], stdout=out)
     data = json.loads(out.getvalue())
@@ -263,7 +263,7 @@ def test_history_table_per_client_and_period(recorded):
         "  September 2026    0 items",
         "  October 2026      0 items",
         "",
-        "Items that keep coming back (2)",
+        "Items failing in more than one run (2)",
         "",
         "Acme Ltd",  # most runs first, then by key: an item without an id shows its fingerprint key
         "  fp:0123456789abcdef                 2 runs   September 2026 to October 2026   lock_date, tax_type_invalid",
@@ -290,7 +290,7 @@ def test_history_items_listed_under_each_period(recorded):
         "      fp:0123456789abcdef                   2026-09-03               lock_date, tax_type_invalid",
         "      1001                  Widgets Ltd     2026-09-15   10.00 GBP   account_archived",
     ]
-    listed = lines[october + 1:lines.index("Items that keep coming back (2)") - 1]
+    listed = lines[october + 1:lines.index("Items failing in more than one run (2)") - 1]
     assert len(listed) == 13
     assert listed[0] == "      fp:0123456789abcdef                   2026-09-03               lock_date, tax_type_invalid"
     assert listed[1] == "      3000                  Supplier 3000   2026-10-01    5.00 GBP   account_archived"

@@ -174,7 +174,7 @@ def _history(args, stdout, stderr) -> int:
     labels = dict(zip(client_states["slug"], client_states["period"])) | dict(zip(counts["slug"], counts["period"]))
     _write_runs(stdout, counts, labels, recorded, client_states)
     if not recurring.empty:
-        stdout.write(f"\nItems that keep coming back ({len(recurring)})\n")
+        stdout.write(f"\nItems failing in more than one run ({len(recurring)})\n")
         _write_recurring(stdout, recurring.head(RECURRING_SHOWN), labels)
         if len(recurring) > RECURRING_SHOWN:
             stdout.write(f"\n... and {len(recurring) - RECURRING_SHOWN} more (use --json for all)\n")
