@@ -376,15 +376,16 @@ def located(books: dict[str, list[Path]], out: Path) -> tuple[dict[str, list[Pat
     return found, lost
 
 
-def period_states(store: Store | Path, period: str) -> dict[str, str]:
+def period_states(store: Store | Path, period: str) -> dict[str, tuple[str, str]]:
     """Each client the record of `period` holds (a period has one record, which a run of it
-    replaces), and its state there."""
+    replaces): its state there, and how its export came ("own", "merged", "")."""
     store = as_store(store)
     if not store.exists():
         return {}
     with store.transaction() as db:
-        return dict(db.rows("SELECT c.client, c.state FROM run_clients c JOIN runs r ON r.id = c.run_id"
-                            " WHERE r.practice = ? AND r.period = ?", (db.practice, period)))
+        rows = db.rows("SELECT c.client, c.state, c.line FROM run_clients c JOIN runs r ON r.id = c.run_id"
+                       " WHERE r.practice = ? AND r.period = ?", (db.practice, period))
+    return {client: (state, json.loads(line).get("export", "")) for client, state, line in rows}
 
 
 def latest_lines(store: Store | Path, period: str) -> tuple[dict[str, tuple[str, dict]], dict[str, tuple[str, dict]]]:

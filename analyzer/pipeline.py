@@ -237,7 +237,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # but a run for some clients keeps the others'), and the config's.
     wanted, kept_note = settings.clients, ""
     if store and not wanted and not settings.replace:
-        wanted, kept_note = _keep_earlier_reports(store, period, present | covered)
+        wanted, kept_note = _keep_earlier_reports(store, period, present | covered, merged)
     known_by_then = known_clients(store, period.slug, before=not wanted) if store else set()
     roster = {names.get(c, c) for c in known_by_then} | set(settings.expected)
     only = check_wanted(wanted, present | covered | roster) if wanted else set()
@@ -332,13 +332,16 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                       *leftover_lines(settings.out, leftovers, staging.not_removed)))
 
 
-def _keep_earlier_reports(store: Store, period: Period, reported: set[str]) -> tuple[tuple[str, ...], str]:
+def _keep_earlier_reports(store: Store, period: Period, reported: set[str], merged: bool) -> tuple[tuple[str, ...], str]:
     """The clients to report when this period was reported before: all of them (), unless some
     client reported then from an export has none in this run (a late export run alone), when
     only this run's clients are reported and the others keep the period's earlier report, and
-    a note saying so."""
+    a note saying so. A client the practice-wide export spoke for then is spoken for by this
+    run's, when it has one (clean or cleared by its absence from it)."""
     earlier = period_states(store, period.slug)
-    absent = sorted((c for c, state in earlier.items() if state != EXPORT_MISSING and c not in reported), key=str.casefold)
+    absent = sorted((c for c, (state, export) in earlier.items()
+                     if state != EXPORT_MISSING and c not in reported and not (merged and export == "merged")),
+                    key=str.casefold)
     if not absent:
         return (), ""
     names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")

@@ -695,6 +695,10 @@ def test_a_client_declared_merged_is_clean_when_the_merged_export_leaves_it_out(
     assert code == 0, err
     states = {name: c["state"] for name, c in _manifest(tmp_path).items()}
     assert (states["Fay Ltd"], states["Gus Ltd"]) == ("clean", "export_missing")
+    # The period run again on the same inputs: the merged export speaks for Fay again, nothing is kept
+    code, _, err = _run("run", "--config", str(config))
+    assert code == 0 and "keep that report" not in err
+    assert {name: c["state"] for name, c in _manifest(tmp_path).items()} == states
     config.write_text(config.read_text(encoding="utf-8").replace("merged = true", 'merged = "yes"'), encoding="utf-8")
     code, _, err = _run("run", "--config", str(config))
     assert code == 2 and "clients.Fay Ltd.merged" in err and "true or false" in err
