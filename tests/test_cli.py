@@ -98,6 +98,7 @@ def test_usage_errors_exit_2_with_one_line(argv, message):
     code, _, err = run(*argv)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("publish-failures")  # every line names the tool
 
 
 def test_explain_text_and_json():
@@ -473,3 +474,27 @@ def test_a_client_name_merged_down_the_rows_of_its_items_names_each_row(tmp_path
 def test_a_blank_client_name_is_a_usage_error_for_classify_too(argv, tmp_path):
     code, out, err = run(*argv, "--out" if argv[0] == "report" else "-o", str(tmp_path / ("out" if argv[0] == "report" else "x.csv")))
     assert code == 2 and "the client's name is blank" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("given, expected", [
+    ([], {"Acme Ltd": {"unknown": 12.5}, "Bolt Ltd": {"unknown": 3.0}}),
+    (["--currency", "aud"], {"Acme Ltd": {"AUD": 12.5}, "Bolt Ltd": {"AUD": 3.0}}),
+    (["--currency", "AUD", "--currency", "acme  ltd=NZD"], {"Acme Ltd": {"NZD": 12.5}, "Bolt Ltd": {"AUD": 3.0}}),
+])
+def test_currency_names_what_dollar_amounts_are_in(tmp_path, given, expected):
+    """A $ alone is AUD, NZD, USD...: the tool says it does not know, unless told (as the config's
+    currency keys tell it for scheduled runs)."""
+    for client, amount in (("Acme Ltd", "$12.50"), ("Bolt Ltd", "$3.00")):
+        (tmp_path / f"{client} - failed items.csv").write_text(
+            "Item ID,Date,Supplier,Total,Error\n"
+            f"1,15/10/2026,S,{amount},\"Account code '400' has been archived\"\n", encoding="utf-8")
+    code, _, err = run("report", str(tmp_path), "--out", str(tmp_path / "out"), "--period", "2026-10", *given)
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert {c["name"]: c["value"] for c in manifest["clients"]} == expected
+
+
+@pytest.mark.parametrize("value", ["dollars", "=AUD", "Acme=A1"])
+def test_a_currency_that_is_no_code_is_a_usage_error(value):
+    code, _, err = run("classify", "x.csv", "--currency", value)
+    assert code == 2 and "--currency" in err and "three-letter code" in err and len(err.strip().splitlines()) == 1

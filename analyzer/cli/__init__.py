@@ -19,8 +19,8 @@ import sys
 import threading
 from typing import TextIO
 
-from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _FAILURES, _KNOWN_FAILURES, HistoryError,
-                                 Terminated, UsageError, UnreadableInput)
+from analyzer.cli.common import (EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, _KNOWN_FAILURES, HistoryError,
+                                 Terminated, UsageError, UnreadableInput, _known_failure)
 from analyzer.cli.parser import build_parser
 from analyzer.errors import StoppedAfterPublishing, StoreBusy
 
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         _discard_stdout(stdout)
         return EXIT_PIPE
     except _KNOWN_FAILURES as exc:
-        prefix, code = next((p, c) for kind, p, c in _FAILURES if isinstance(exc, kind))
-        print(f"{prefix}{exc}{_undone(exc, args)}", file=stderr)
+        line, code = _known_failure(exc)
+        print(f"{line}{_undone(exc, args)}", file=stderr)
         return code
     except KeyboardInterrupt:
         print("publish-failures: interrupted; nothing of this run was published", file=stderr)

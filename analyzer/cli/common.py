@@ -108,7 +108,9 @@ def _known_failure(exc: BaseException) -> tuple[str, int] | None:
     """A failure the command knows: its one line and exit code."""
     for kind, prefix, code in _FAILURES:
         if isinstance(exc, kind):
-            return f"{prefix}{exc}", code
+            text = f"{prefix}{exc}"
+            # every line names the tool, also where the message was written without it (--column ...)
+            return (text if text.startswith("publish-failures") else f"publish-failures: {text}"), code
     return None
 
 

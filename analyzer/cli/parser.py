@@ -152,6 +152,9 @@ def _add_input_options(command: argparse.ArgumentParser, force_flag: str = "--cl
                        help="read dates like 05/08/2026 as May 8")
     command.add_argument("--catalog", action="append", type=Path, default=[], metavar="FILE",
                          help="an extra catalog file of the practice's own categories and fixes (may repeat)")
+    command.add_argument("--currency", action="append", default=[], metavar="CODE|CLIENT=CODE",
+                         help="the currency of amounts whose export states none ($ alone, or no currency column): for"
+                              " every client (AUD) or one ('Acme Ltd=AUD'); may repeat (as currency in the config)")
     command.add_argument("--max-file-mb", type=_positive_float, default=None, help="largest input file read (default 1024)")
     command.add_argument("--max-rows", type=_positive_int, default=None, help="most data rows read from one table (default 5,000,000)")
     command.add_argument("--max-cell-chars", type=_positive_int, default=None, help="longest cell read (default 1,000,000)")

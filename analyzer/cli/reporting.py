@@ -42,7 +42,19 @@ def options_from(args: argparse.Namespace) -> Options:
     client = " ".join((args.force_client or "").split())
     if args.force_client is not None and not client:  # given, but blank: never a silent fall back to file names
         raise UsageError("--as-client/--client: the client's name is blank; give the name in quotes")
-    return Options(columns=columns, client=client, dayfirst=args.dayfirst)
+    return Options(columns=columns, client=client, dayfirst=args.dayfirst, client_currencies=_currencies(args.currency))
+
+
+def _currencies(given: list[str]) -> dict[str, str]:
+    """--currency CODE (every client) and CLIENT=CODE, as the config's `currency` keys: casefolded
+    client ("" for all) -> code."""
+    found = {}
+    for item in given:
+        client, _, code = item.rpartition("=")
+        if not re.fullmatch(r"[A-Za-z]{3}", code.strip()) or ("=" in item and not client.strip()):
+            raise UsageError(f"--currency {item!r}: give a three-letter code such as AUD, or CLIENT=AUD")
+        found[" ".join(client.split()).casefold()] = code.strip().upper()
+    return found
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
