@@ -248,6 +248,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
     copies_read = _copies_beside(settings.out, {c: stems[c] for c in books})
+    copies_read += _copies_beside_earlier(previous_books, settings.out, set(books))
     for client, copy in copies_read:
         books[client].append(copy)
     replaced = {settings.out / f"{stems[c]}.xlsx" for c in books} if "xlsx" in settings.formats else set()
@@ -368,6 +369,19 @@ def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:
         if client is not None:
             found.append((client, path))
     return found
+
+
+def _copies_beside_earlier(previous_books: dict[str, list[Path]], out: Path, wanted: set[str]) -> list[tuple[str, Path]]:
+    """Copies saved beside last months' workbooks, with a folder per month: a bookkeeper who
+    opened last month's workbook and saved it as "Acme Ltd (Tom).xlsx" typed there."""
+    here = out.resolve()
+    folders: dict[Path, dict[str, str]] = {}  # each earlier folder: its clients' workbook names, every one
+    for client, paths in previous_books.items():  # (so "Acme Ltd.xlsx" is never taken for a copy of Acme's)
+        for path in paths:
+            if path.parent.resolve() != here:
+                folders.setdefault(path.parent, {})[client] = path.stem
+    return [(client, copy) for folder, stems in sorted(folders.items())
+            for client, copy in _copies_beside(folder, stems) if client in wanted]
 
 
 def _finish_elsewhere(store, out: Path) -> list[str]:

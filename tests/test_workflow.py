@@ -1083,6 +1083,43 @@ def test_work_typed_in_a_copy_saved_beside_the_workbook_carries_over(tmp_path):
     assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("In progress", "Tom")
 
 
+def test_a_copy_of_last_months_workbook_in_its_own_folder_carries_over(tmp_path):
+    """A folder a month: Sarah edits October's workbook, Tom saves October's as "Acme Ltd
+    (Tom).xlsx" beside it, later, with his own work. November reads both; where they edited one
+    item the one saved last counts, and the copy is named once, not read again as new work later."""
+    import os
+
+    database, out = tmp_path / "practice.sqlite", tmp_path / "reports"
+    month = {"Acme Ltd": {"1001": (UNIQUE, 5), "1002": (UNIQUE, 6), "1003": (UNIQUE, 7)}}
+    october, november = out / "2026-10", out / "2026-11"
+    assert _run("report", str(_exports(tmp_path / "oct", month)), "--out", str(october), "--db", str(database),
+                "--period", "October 2026")[0] == 0
+    book = october / "Acme Ltd.xlsx"
+    copy = book.with_name("Acme Ltd (Tom).xlsx")
+    copy.write_bytes(book.read_bytes())
+    _edit(book, {"1001": {"Status": "In progress", "Assigned to": "Sarah"}})
+    _edit(copy, {"1001": {"Status": "Waiting on client", "Assigned to": "Tom"}, "1002": {"Assigned to": "Tom"}})
+    os.utime(book, (1_800_000_000,) * 2)
+    os.utime(copy, (1_800_000_060,) * 2)  # Tom saved a minute after Sarah
+
+    code, _, err = _run("report", str(_exports(tmp_path / "nov", month)), "--out", str(november), "--db",
+                        str(database), "--period", "November 2026")
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "read as a copy of Acme Ltd's workbook" in line]
+    assert len(said) == 1 and str(copy) in said[0]
+    items = {str(r["Item ID"]): r for r in _rows(november / "Acme Ltd.xlsx")}
+    assert (items["1001"]["Status"], items["1001"]["Assigned to"]) == ("Waiting on client", "Tom")
+    assert items["1002"]["Assigned to"] == "Tom"
+
+    # Sarah moves 1001 on in November's workbook; October's copy, read again, brings nothing back
+    _edit(november / "Acme Ltd.xlsx", {"1001": {"Status": "Done"}})
+    code, _, err = _run("report", str(_exports(tmp_path / "nov", month)), "--out", str(november), "--db",
+                        str(database), "--period", "November 2026")
+    assert code == 0, err
+    items = {str(r["Item ID"]): r for r in _rows(november / "Acme Ltd.xlsx")}
+    assert items["1001"]["Status"] == "Done"
+
+
 def test_a_sheet_name_cut_at_excels_31_characters_is_the_client_it_begins():
     from analyzer.workflow import canonical_names
 
