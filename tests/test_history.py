@@ -125,8 +125,16 @@ def test_fail_on_unclassified(tmp_path):
     config = _config(tmp_path, inputs, "October 2026")
     code, err = _run("run", "--config", str(config), "--fail-on-unclassified", "--quiet")
     # quiet, yet the one line a cron mail needs: why the job failed
-    assert code == 3 and "1 row(s) hold errors the catalog does not recognise, so the run exits 3" in err
+    assert code == 3 and "1 item(s) hold errors the catalog does not recognise, so the run exits 3" in err
     assert _run("run", "--config", str(config), "--quiet") == (0, "")
+    # Snoozed, the item is in no Unrecognised section: nothing to act on, no alarm
+    book_path = tmp_path / "out" / "2026-10" / "Acme Ltd.xlsx"
+    book = openpyxl.load_workbook(book_path)
+    sheet = book["Items"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("Snooze until") + 1).value = dt.datetime(2027, 1, 31)
+    book.save(book_path)
+    assert _run("run", "--config", str(config), "--fail-on-unclassified", "--quiet") == (0, "")
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,32 @@ def test_error_column_found_by_alias(tmp_path, header, alias):
     assert batch.tables[0].roles[alias].strip() == header.strip()
 
 
+@pytest.mark.parametrize("header, role", [
+    ("Amount (inc VAT)", "total"), ("Total incl. GST", "total"), ("Doc Date", "date"), ("Receipt #", "item_id"),
+])
+def test_other_names_exports_give_amounts_dates_and_ids(tmp_path, header, role):
+    batch = _batch(_write(tmp_path, "c.csv", f"{header},Error\n1,boom\n".encode()))
+    assert batch.tables[0].roles[role] == header
+
+
+@pytest.mark.parametrize("header, said", [
+    ("Item ID,Date,Price paid,Error", "no amount column recognised (other columns: Price paid): value at risk is"
+                                      ' not known; name it with --column total="<header>" ([columns] in a config)'),
+    ("Ref,Stamp,Price paid,Error", "no amount, date or item id column recognised (other columns: Stamp, Price"
+                                   " paid): value at risk is not known; no dates or oldest item; repeats of an item"
+                                   ' and tracking by id go without it; name them with --column total="<header>",'
+                                   ' date="<header>", item_id="<header>"'),
+    ("Item ID,Date,Total,Error", None),
+    ("Item ID,Date,Total (GBP),Error", None),  # the base-currency amount is an amount
+])
+def test_a_table_without_the_columns_a_report_counts_on_says_so(tmp_path, header, said):
+    """An export whose amount column the tool does not know ("Price paid") would show a value at
+    risk of none, as a clean client's: a note says it is not known and how to name the column."""
+    batch = _batch(_write(tmp_path, "c.csv", f"{header}\n1,15/10/2026,9.99,boom\n".encode()))
+    notes = [n for n in batch.tables[0].notes if "column recognised" in n]
+    assert notes == ([] if said is None else [notes[0]]) and (said is None or notes[0].startswith(said))
+
+
 def test_no_error_column_names_file_and_columns(tmp_path):
     path = _write(tmp_path, "c.csv", b"Item ID,Supplier\n1,A\n")
     batch = normalise_inputs([read_export(path)])

@@ -1318,3 +1318,16 @@ def test_a_fix_keeps_coming_back_only_when_new_items_need_it_again(tmp_path, nov
     assert _month(tmp_path, "nov", {"Acme Ltd": november}, "November 2026")[0] == 0
     page = (tmp_path / "out" / "Acme Ltd.html").read_text(encoding="utf-8")
     assert ("Keeps coming back" in page) == recurring
+
+
+def test_a_scheduled_run_logs_what_it_noted_of_each_file(tmp_path):
+    """`run`'s log is what a practice reads: a file's notes (dates read month first here) are in
+    it, as `report` prints them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        HEADER + f'1,10/31/2026,S,5.00,GBP,"{UNIQUE}"\n2,10/05/2026,S,6.00,GBP,"{UNIQUE}"\n', encoding="utf-8")
+    code, _, err = _run("run", "--config", str(_config(tmp_path, folder, "October 2026")))
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "Acme Ltd - failed items.csv" in line and "month first" in line]
+    assert len(said) == 1 and "note:" in said[0]

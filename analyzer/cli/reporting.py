@@ -245,6 +245,8 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
             log.error("%s", failure)
         for note in analysis.notes:
             log.warning("note: %s", note)
+        for where, note in _table_notes(analysis):  # as report prints them: the log is what a practice reads
+            log.warning("note: %s: %s", where, note)
         settings = ReportSettings(
             out=out, formats=config.formats, practice=config.practice, period=period,
             history=store, templates=config.templates,
@@ -256,15 +258,16 @@ def _run_practice(args, config: Path | None, stderr, shared=None) -> int:
         result = run_report(analysis, settings, now, progress=bar)
         for message in result.messages:
             log.warning("%s", message)
-        unrecognised = int(analysis.classified.columns(())["categories"].str.contains("unclassified").sum())
+        # The items of this run's Unrecognised sections: a dismissed or snoozed one is no alarm
+        unrecognised = sum(n for report in result.reports for _, n in report.templates)
         log.info("%d row(s) read, %d skipped; %d client report(s), %d client(s) in the practice view;"
-                 " %d row(s) with unrecognised errors; wrote %s", analysis.rows_read, len(analysis.batch.skipped),
+                 " %d item(s) with unrecognised errors; wrote %s", analysis.rows_read, len(analysis.batch.skipped),
                  len(result.reports), len(result.overview.clients), unrecognised, out)
         from analyzer.overview import states_line
 
         log.info("%s", states_line(result.overview.clients))
         if unrecognised and (args.fail_on_unclassified or config.fail_on_unclassified):  # said even when quiet
-            log.warning("%d row(s) hold errors the catalog does not recognise, so the run exits 3"
+            log.warning("%d item(s) hold errors the catalog does not recognise, so the run exits 3"
                         " (fail_on_unclassified); their templates are in the Unrecognised section of the reports in %s",
                         unrecognised, out)
     if not args.quiet:  # the last line: where to look
@@ -350,15 +353,25 @@ def _progress(stream: TextIO):
 
 
 
+def _table_notes(analysis):
+    """Each note of each table read (a hidden sheet passed over, dates read month first...),
+    with the file and sheet it is about; both as one line a terminal shows honestly (a file name
+    or a header may hold control characters or a right-to-left override)."""
+    from analyzer.read.common import one_line
+
+    for table in analysis.batch.tables:
+        where = one_line(f"{table.source_file}" + (f" [{table.sheet}]" if table.sheet else ""))
+        for note in table.notes:
+            yield where, one_line(note)
+
+
 def _report_reading(analysis, stderr) -> None:
     for failure in analysis.failures:
         print(f"publish-failures: {failure}", file=stderr)
     for note in analysis.notes:
         print(f"publish-failures: note: {note}", file=stderr)
-    for table in analysis.batch.tables:
-        where = f"{table.source_file}" + (f" [{table.sheet}]" if table.sheet else "")
-        for note in table.notes:
-            print(f"publish-failures: note: {where}: {note}", file=stderr)
+    for where, note in _table_notes(analysis):
+        print(f"publish-failures: note: {where}: {note}", file=stderr)
     skipped = analysis.batch.skipped
     reasons: dict[str, int] = {}
     for skip in skipped:

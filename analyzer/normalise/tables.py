@@ -94,6 +94,7 @@ def normalise_sheet(path: str, sheet: Sheet, options: Options, sheet_count: int 
     notes = list(sheet.notes)
     notes.extend(filter(None, [merged_note]))
     notes.extend(typed.attrs.pop("notes", []))
+    notes.extend(filter(None, [_unnamed_roles_note(roles, sheet.header, len(typed))]))
     present = {header_key(h) for h in sheet.header}
     notes.extend(f"no column {wanted!r} (--column {role}=...) here; its {roles[role]!r} column was used"
                  for role, wanted in options.columns.items() if header_key(wanted) not in present and role in roles)
@@ -164,6 +165,28 @@ def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str =
             roles.setdefault("base_currency", match.group(2).upper())
     return roles
 
+
+
+# What a report loses without the column: said, so "value at risk: none" is never silently "not known".
+_WANTED_ROLES = (("total", "amount", "value at risk is not known"),
+                 ("date", "date", "no dates or oldest item"),
+                 ("item_id", "item id", "repeats of an item and tracking by id go without it"))
+
+
+def _unnamed_roles_note(roles: dict[str, str], header: tuple[str, ...], rows: int) -> str:
+    """A note for a table with rows that has no amount, date or item id column the tool knows
+    (an export's own header for it, "Amount (net)"), naming its columns and how to say which."""
+    missing = [(role, name, loss) for role, name, loss in _WANTED_ROLES
+               if role not in roles and not (role == "total" and "amount_base" in roles)]
+    if not rows or not missing:
+        return ""
+    names = [name for _, name, _ in missing]
+    names = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+    others = [h for h in header if h not in roles.values()]
+    unused = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "") or "none"
+    how = ", ".join(f'{role}="<header>"' for role, _, _ in missing)
+    return (f"no {names} column recognised (other columns: {unused}): {'; '.join(loss for *_, loss in missing)};"
+            f" name {'it' if len(missing) == 1 else 'them'} with --column {how} ([columns] in a config)")
 
 
 def _typed_fields(path, sheet, rows, text, keep, roles, options, sheet_count) -> pd.DataFrame:
