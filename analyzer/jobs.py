@@ -26,7 +26,7 @@ from analyzer import __version__
 from analyzer.history import HistoryView
 from analyzer.items_table import REPEAT_COLUMN, TRACKING, items_table
 from analyzer.plan import Plan
-from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source
+from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source, skip_reasons
 from analyzer.row_arrays import RowArrays
 from analyzer.tracking import KEY_COLUMN, RowTracking
 from analyzer.workflow import row_tracking_of
@@ -120,13 +120,14 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
     rows: dict[str, int] = {}
     for info in analysis.batch.tables:
         rows[info.source_file] = rows.get(info.source_file, 0) + info.rows
-    skipped: dict[str, int] = {}
+    reasons: dict[str, list[str]] = {}
     for skip in analysis.batch.skipped:
-        skipped[skip.source_file] = skipped.get(skip.source_file, 0) + 1
+        reasons.setdefault(skip.source_file, []).append(skip.reason)
     failed = {f.split(": ", 1)[0]: f for f in analysis.failures}
     return tuple(
-        Source(i.path, rows.get(i.path, 0), skipped.get(i.path, 0),
-               "failed" if (not i.ok or i.path in failed) else "ok", i.error or failed.get(i.path, ""))
+        Source(i.path, rows.get(i.path, 0), len(reasons.get(i.path, ())),
+               "failed" if (not i.ok or i.path in failed) else "ok", i.error or failed.get(i.path, ""),
+               skip_reasons(reasons.get(i.path, ())))
         for i in analysis.inputs
     )
 

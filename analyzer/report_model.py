@@ -194,10 +194,28 @@ class Source:
     skipped: int = 0
     status: str = "ok"
     message: str = ""
+    reasons: tuple[tuple[str, int], ...] = ()  # why rows were skipped: ("totals row", 1), most first
 
     @property
     def name(self) -> str:
         return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+    @property
+    def reasons_text(self) -> str:
+        return reasons_text(self.reasons)
+
+
+def skip_reasons(reasons) -> tuple[tuple[str, int], ...]:
+    """Each reason rows were skipped for ("blank row", "totals row"...) with its count, most first."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+def reasons_text(reasons: tuple[tuple[str, int], ...]) -> str:
+    """`2 blank rows, 1 totals row`."""
+    return ", ".join(f"{n} {reason}{'' if n == 1 else 's'}" for reason, n in reasons)
 
 
 @dataclass(frozen=True)
