@@ -22,7 +22,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
               "Problem", "Error details", "Publishing error message", "Dext error", "Error msg",
               "Reason for failure", "Failure message", "Sync error"),
     "item_id": ("Receipt ID", "Item ID", "Document ID", "Receipt", "ID", "Item", "Dext ID",
-                "Record ID", "Receipt #", "Receipt No", "Receipt number", "Item #", "Item No", "Document #"),
+                "Record ID", "Receipt #", "Item #", "Item No"),
     "doc_type": ("Type", "Document type", "Item type", "Transaction type"),
     "date": ("Date", "Document date", "Invoice date", "Receipt date", "Transaction date",
              "Issue date", "Doc date", "Date of document", "Purchase date", "Bill date"),
@@ -67,9 +67,12 @@ def header_key(header: object) -> str:
 
 
 ALIAS_TO_ROLE: dict[str, str] = {}
+ALIAS_RANK: dict[str, int] = {}  # header key -> its place in its role's aliases (0: the most specific)
 for _role, _aliases in ALIASES.items():
-    for _alias in _aliases:
-        ALIAS_TO_ROLE.setdefault(header_key(_alias), _role)
+    for _rank, _alias in enumerate(_aliases):
+        if header_key(_alias) not in ALIAS_TO_ROLE:
+            ALIAS_TO_ROLE[header_key(_alias)] = _role
+            ALIAS_RANK[header_key(_alias)] = _rank
 
 
 def role_of(header: object) -> str | None:

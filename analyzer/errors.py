@@ -38,6 +38,11 @@ class UnknownClient(ValueError):
     """`--client NAME` names no client the practice has: a usage error."""
 
 
+class NothingForThePeriod(ValueError):
+    """A period reported before, run again with no export of any client that report holds: it
+    is kept as it is unless the run is asked to replace it (--replace): a usage error (exit 2)."""
+
+
 class FolderBusy(Exception):
     """Another run is writing to the same output folder (exit 4)."""
 

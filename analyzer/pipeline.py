@@ -22,7 +22,7 @@ from analyzer.catalog import OUTPUT_COLUMNS, Catalog, load_catalog
 from analyzer.classify import Classified, SecondStage, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
-from analyzer.errors import NothingRead, OutputError
+from analyzer.errors import NothingForThePeriod, NothingRead, OutputError
 from analyzer.history import (
     RunRecord, compare, known_clients, last_workbooks, latest_lines, located, period_states, record, rename_clients,
     run_outputs, unedited_marks,
@@ -235,11 +235,16 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # The clients expected this period: those seen before it (a re-run of an older month does not
     # call a client first seen later "export missing"; a period run again replaces its own record,
     # but a run for some clients keeps the others'), and the config's.
+    unreadable = _unreadable_clients(analysis, settings)
+    earlier = period_states(store, period.slug) if store else {}  # this period's record, when it was run before
     wanted, kept_note = settings.clients, ""
-    if store and not wanted and not settings.replace:
-        wanted, kept_note = _keep_earlier_reports(store, period, present | covered, merged)
+    if earlier and not wanted and not settings.replace:
+        _something_read(analysis, settings.out)  # no input read at all says so, before what to keep
+        wanted, kept_note = _keep_earlier_reports(earlier, period, present | covered, merged, set(unreadable))
     known_by_then = known_clients(store, period.slug, before=not wanted) if store else set()
-    roster = {names.get(c, c) for c in known_by_then} | set(settings.expected)
+    # A client of the period's record whose export came unreadable stays, shown so (not dropped
+    # as a client first seen in a period run again would be)
+    roster = {names.get(c, c) for c in known_by_then} | set(settings.expected) | (set(unreadable) & set(earlier))
     only = check_wanted(wanted, present | covered | roster) if wanted else set()
     _something_read(analysis, settings.out)  # after usage errors, before anything is recorded
     stems = stems_for(sorted(present | covered | roster, key=lambda name: (name.casefold(), name)))
@@ -247,7 +252,8 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # The bookkeepers' work, read back from the workbooks this run is about to replace.
     previous_books, lost = located(last_workbooks(store, period.slug), settings.out) if store else ({}, [])
     books = {c: [*previous_books.get(c, []), settings.out / f"{stems[c]}.xlsx"] for c in stems if not only or c in only}
-    copies_read = _copies_beside(settings.out, {c: stems[c] for c in books})
+    # Every client's workbook name, not only this run's: "Acme Holdings.xlsx" is no copy of Acme's
+    copies_read = [(c, copy) for c, copy in _copies_beside(settings.out, stems) if c in books]
     copies_read += _copies_beside_earlier(previous_books, settings.out, set(books))
     for client, copy in copies_read:
         books[client].append(copy)
@@ -270,7 +276,6 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     # How each client's export came before this period (a period run again replaces its own record).
     last_export = {c: line.get("export", "") for c, (_, line) in earlier_lines.items()}
     last_export.update({c: "merged" for c in settings.merged_clients})  # the practice says so
-    unreadable = _unreadable_clients(analysis, settings)
     states = client_states(present, covered, merged, roster, seen.previous_clients if seen else frozenset(),
                            set(unreadable), last_export)
     exports = export_kinds(states, covered, merged_clients(analysis.batch), last_export)
@@ -333,20 +338,27 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
                       *leftover_lines(settings.out, leftovers, staging.not_removed)))
 
 
-def _keep_earlier_reports(store: Store, period: Period, reported: set[str], merged: bool) -> tuple[tuple[str, ...], str]:
+def _keep_earlier_reports(earlier: dict[str, tuple[str, str]], period: Period, reported: set[str], merged: bool,
+                          unreadable: set[str]) -> tuple[tuple[str, ...], str]:
     """The clients to report when this period was reported before: all of them (), unless some
     client reported then from an export has none in this run (a late export run alone), when
-    only this run's clients are reported and the others keep the period's earlier report, and
-    a note saying so. A client the practice-wide export spoke for then is spoken for by this
-    run's, when it has one (clean or cleared by its absence from it)."""
-    earlier = period_states(store, period.slug)
+    only this run's clients are reported (an export that came and could not be read among them:
+    it is shown unreadable) and the others keep the period's earlier report, and a note saying
+    so. A client the practice-wide export spoke for then is spoken for by this run's, when it
+    has one (clean or cleared by its absence from it). A run with nothing of any of them is
+    refused: what would it report? `earlier`: the period's record (client -> state, export)."""
+    came = reported | (unreadable & set(earlier))
     absent = sorted((c for c, (state, export) in earlier.items()
-                     if state != EXPORT_MISSING and c not in reported and not (merged and export == "merged")),
+                     if state != EXPORT_MISSING and c not in came and not (merged and export == "merged")),
                     key=str.casefold)
     if not absent:
         return (), ""
+    if not came:
+        raise NothingForThePeriod(
+            f"{period.label} was reported before, and this run has no export of any client it holds ({len(absent)}):"
+            f" its report is kept as it is; to replace it with this run's exports, run again with --replace")
     names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
-    return tuple(sorted(reported)), (
+    return tuple(sorted(came)), (
         f"{len(absent)} client(s) reported earlier for {period.label} have no export in this run and keep that"
         f" report ({names}); to replace the period's report with this run's exports alone, run again with --replace")
 

@@ -116,8 +116,8 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
     for key, made in choices.items():
         saved, workbook, template, category = made[-1]
         known, at = remembered.get(key, (None, ""))
-        if known == category or (known == "" and saved <= at):
-            continue  # taught already, or forgotten since the workbook was saved
+        if known == category or saved <= at:
+            continue  # taught already, or taught otherwise (or forgotten) since the workbook was saved
         other = next(((w, c) for _, w, _, c in reversed(made[:-1]) if c != category), None)
         if other:
             messages.append(f"{workbook}: Unrecognised sheet: {template!r} is {titles[category]!r} here and"

@@ -494,7 +494,7 @@ def test_currency_names_what_dollar_amounts_are_in(tmp_path, given, expected):
     assert {c["name"]: c["value"] for c in manifest["clients"]} == expected
 
 
-@pytest.mark.parametrize("value", ["dollars", "=AUD", "Acme=A1"])
+@pytest.mark.parametrize("value", ["dollars", "=AUD", "Acme=A1", "AUS"])
 def test_a_currency_that_is_no_code_is_a_usage_error(value):
     code, _, err = run("classify", "x.csv", "--currency", value)
-    assert code == 2 and "--currency" in err and "three-letter code" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "--currency" in err and "three-letter currency code" in err and len(err.strip().splitlines()) == 1

@@ -69,24 +69,27 @@ def test_ragged_rows_are_read_with_care_and_noted(tmp_path):
     assert any("more or fewer cells" in n for n in batch.tables[0].notes)
 
 
-@pytest.mark.parametrize("short, long, refused", [
-    (5, 4, True),  # most rows stop short of the header: text, not a table
-    (4, 0, False),  # too few to judge
-    (5, 5, False),  # half: a ragged export, read with care
-    (0, 30, False),  # commas in cells without quotes make rows too long: an export, read with care
+@pytest.mark.parametrize("short, long, trimmed, refused", [
+    (5, 4, 0, True),  # most rows stop short of the header: text, not a table
+    (4, 0, 0, False),  # too few to judge
+    (5, 5, 0, False),  # half: a ragged export, read with care
+    (0, 30, 0, False),  # commas in cells without quotes make rows too long: an export, read with care
+    (0, 0, 20, False),  # empty trailing cells dropped by the writer that saved it: an export
 ])
-def test_a_file_whose_rows_mostly_stop_short_of_the_header_is_no_export(tmp_path, short, long, refused):
+def test_a_file_whose_rows_mostly_stop_short_of_the_header_is_no_export(tmp_path, short, long, trimmed, refused):
     """A README or a letter saved as .csv whose one line happens to name a client and an error
     column: refused in one line, not read as hundreds of rows of junk clients."""
     lines = [f"{n},31-Aug-2026,S,1.00,GBP,x,more" for n in range(long)]
     lines += [f"Some prose about the month end number {n}" for n in range(short)]
-    path = _write(tmp_path, "readme.csv", (HEADER + "\n" + "\n".join(lines) + "\n").encode())
+    header = HEADER + ",Note,Description" if trimmed else HEADER
+    lines += [f"{n},31-Aug-2026,S,1.00,GBP,boom" for n in range(trimmed)]  # no ",," for Note and Description
+    path = _write(tmp_path, "readme.csv", (header + "\n" + "\n".join(lines) + "\n").encode())
     result = read_export(path)
     if refused:
-        assert not result.ok and f"{short} of its {short + long} rows have fewer cells than the header" in result.error
+        assert not result.ok and f"{short} of its {short + long} rows have under half the header's cells" in result.error
         assert "no table of failed items" in result.error and "\n" not in result.error
     else:
-        assert result.ok and sum(len(s.rows) for s in result.sheets) == short + long
+        assert result.ok and sum(len(s.rows) for s in result.sheets) == short + long + trimmed
 
 
 def test_duplicate_headers_keep_both_columns(tmp_path):
@@ -110,6 +113,17 @@ def test_error_column_found_by_alias(tmp_path, header, alias):
 def test_other_names_exports_give_amounts_dates_and_ids(tmp_path, header, role):
     batch = _batch(_write(tmp_path, "c.csv", f"{header},Error\n1,boom\n".encode()))
     assert batch.tables[0].roles[role] == header
+
+
+@pytest.mark.parametrize("header, role, chosen", [
+    ("Receipt #,Receipt ID,Error", "item_id", "Receipt ID"),  # the most specific alias, wherever it stands
+    ("Doc Date,Date,Error", "date", "Date"),
+    ("Amount (inc VAT),Total,Error", "total", "Total"),
+    ("Total (GBP),Amount (inc VAT),Error", "total", "Amount (inc VAT)"),  # a base-currency column is no total
+])
+def test_a_role_goes_to_its_most_specific_alias_not_the_first_column(tmp_path, header, role, chosen):
+    batch = _batch(_write(tmp_path, "c.csv", f"{header}\n1,2,boom\n".encode()))
+    assert batch.tables[0].roles[role] == chosen
 
 
 @pytest.mark.parametrize("header, said", [

@@ -240,7 +240,8 @@ def test_an_item_in_two_groups_names_under_each_the_other_it_needs(run, pages):
             section = html[html.index(f'id="{group.anchor}"'):]
             section = section[: section.index("</section>")]
             for item in group.items:
-                others = [title for title in item.needs if title != group.title]
+                # the other groups listing the same item, in the page's order (not the field under test)
+                others = [g.title for g in report.groups if g is not group and any(i.row == item.row for i in g.items)]
                 row = section[section.index(f'<span class="item-id">{text(item.item_id)}</span>'):]
                 row = row[: row.index("</tr>")]
                 if others:

@@ -253,3 +253,24 @@ def test_explain_and_teach_say_which_database_and_explain_takes_one(tmp_path, mo
     assert code == 0 and err == ""
     code, out, _ = _run("teach", SIBLING, "--forget", "--db", database)
     assert out.strip() == f"Forgotten (in {database})."
+
+
+def test_an_older_workbooks_choice_does_not_undo_a_later_teach(tmp_path):
+    """October's overview chose one category; later the practice taught another with `teach`.
+    December's run reads October's overview again (a folder a month): the later teach stands."""
+    import os
+    import time
+
+    inputs, database = _two_clients(tmp_path / "in", UNKNOWN, SIBLING), tmp_path / "practice.sqlite"
+    october = tmp_path / "2026-10"
+    assert _run("report", inputs, "--out", october, "--db", database, "--period", "October 2026")[0] == 0
+    book = openpyxl.load_workbook(october / "overview.xlsx")
+    book["Unrecognised"].cell(2, 5).value = "Supplier or customer archived in Xero"
+    book.save(october / "overview.xlsx")
+    old = time.time() - 3600
+    os.utime(october / "overview.xlsx", (old, old))
+    assert _run("teach", UNKNOWN, "contact_missing", "--db", database)[0] == 0
+    code, _, err = _run("report", inputs, "--out", tmp_path / "2026-11", "--db", database, "--period", "November 2026")
+    assert code == 0, err
+    listed = _run("teach", "--list", "--db", database)[1]
+    assert "contact_missing" in listed and "contact_archived" not in listed

@@ -1086,7 +1086,7 @@ def test_work_typed_in_a_copy_saved_beside_the_workbook_carries_over(tmp_path):
 def test_a_copy_of_last_months_workbook_in_its_own_folder_carries_over(tmp_path):
     """A folder a month: Sarah edits October's workbook, Tom saves October's as "Acme Ltd
     (Tom).xlsx" beside it, later, with his own work. November reads both; where they edited one
-    item the one saved last counts, and the copy is named once, not read again as new work later."""
+    item the one saved last counts; the copy is named (each run, until moved) and brings nothing back later."""
     import os
 
     database, out = tmp_path / "practice.sqlite", tmp_path / "reports"
@@ -1331,3 +1331,54 @@ def test_a_scheduled_run_logs_what_it_noted_of_each_file(tmp_path):
     assert code == 0, err
     said = [line for line in err.splitlines() if "Acme Ltd - failed items.csv" in line and "month first" in line]
     assert len(said) == 1 and "note:" in said[0]
+
+
+def test_a_run_for_some_clients_takes_no_other_clients_workbook_for_a_copy(tmp_path):
+    """Acme and Acme Holdings: a late export of Acme's run alone must not read "Acme
+    Holdings.xlsx" as a copy of Acme's workbook (nor tell anyone to delete it)."""
+    month = {"Acme": {"1": (UNIQUE, 5)}, "Acme Holdings": {"2": (UNIQUE, 6)}}
+    assert _run("report", str(_exports(tmp_path / "oct", month)), "--out", str(tmp_path / "out"),
+                "--period", "October 2026")[0] == 0
+    _edit(tmp_path / "out" / "Acme Holdings.xlsx", {"2": {"Status": "In progress"}})
+    late = _exports(tmp_path / "late", {"Acme": {"1": (UNIQUE, 5)}})
+    for extra in ([], ["--client", "Acme"]):
+        code, _, err = _run("report", str(late), "--out", str(tmp_path / "out"), "--period", "October 2026", *extra)
+        assert code == 0, err
+        assert "read as a copy" not in err
+    rows = {str(r["Item ID"]): r for r in _rows(tmp_path / "out" / "Acme.xlsx")}
+    assert list(rows) == ["1"] and rows["1"]["Status"] in (None, "To do")
+
+
+def test_a_late_run_with_nothing_of_the_periods_clients_is_refused_unless_replace(tmp_path):
+    """October was reported from Acme's file; a run of October with nothing of Acme (here a
+    header-only practice-wide export) would report no client yet replace the month: refused in
+    one line, the month kept; --replace does it."""
+    out = tmp_path / "out"
+    assert _run("report", str(_exports(tmp_path / "oct", {"Acme Ltd": {"1": (UNIQUE, 5)}})), "--out", str(out),
+                "--period", "October 2026")[0] == 0
+    before = (out / "Acme Ltd.html").read_bytes()
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "Practice export.csv").write_text("Client,Item ID,Date,Supplier,Total Amount,Currency,Error\n",
+                                                encoding="utf-8")
+    code, _, err = _run("report", str(merged), "--out", str(out), "--period", "October 2026")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "October 2026 was reported before, and this run has no export of any client it holds" in err
+    assert "--replace" in err and (out / "Acme Ltd.html").read_bytes() == before
+    code, _, err = _run("report", str(merged), "--out", str(out), "--period", "October 2026", "--replace")
+    assert code == 0, err
+
+
+def test_a_late_export_that_cannot_be_read_shows_unreadable_and_the_others_keep_their_report(tmp_path):
+    out = tmp_path / "out"
+    month = {"Acme Ltd": {"1": (UNIQUE, 5)}, "Bolt Ltd": {"2": (UNIQUE, 6)}}
+    assert _run("report", str(_exports(tmp_path / "oct", month)), "--out", str(out), "--period", "October 2026")[0] == 0
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "Bolt Ltd - failed items.csv").write_text("Your session has expired. Please log in.\n", encoding="utf-8")
+    late_good = _exports(tmp_path / "late-good", {"Acme Ltd": {"1": (UNIQUE, 5)}})
+    code, _, err = _run("report", str(late / "Bolt Ltd - failed items.csv"), str(late_good), "--out", str(out),
+                        "--period", "October 2026")
+    assert code == 1 and "keep that report" not in err  # both came: Acme read, Bolt unreadable
+    bolt = _manifest(tmp_path)["Bolt Ltd"]
+    assert bolt["state"] == "export_missing" and bolt["unreadable"] and bolt["reported_this_run"] is True

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from analyzer.catalog import CatalogError
 from analyzer.config import ConfigError
-from analyzer.errors import (ClusterAddressError, ClusterError, FolderBusy, MissingExtra, NothingRead, OutputError,
-                             StoreBusy, StoreLocationError, TemplateProblem, UnknownClient)
+from analyzer.errors import (ClusterAddressError, ClusterError, FolderBusy, MissingExtra, NothingForThePeriod, NothingRead,
+                             OutputError, StoreBusy, StoreLocationError, TemplateProblem, UnknownClient)
 from analyzer.store import StoreError as HistoryError
 
 
@@ -92,6 +92,7 @@ _FAILURES = (
     (ConfigError, "publish-failures: ", EXIT_USAGE),
     (TemplateProblem, "publish-failures: ", EXIT_USAGE),
     (UnknownClient, "publish-failures: ", EXIT_USAGE),
+    (NothingForThePeriod, "publish-failures: ", EXIT_USAGE),
     (MissingExtra, "publish-failures: ", EXIT_USAGE),
     (StoreLocationError, "publish-failures: ", EXIT_USAGE),
     (StoreBusy, "publish-failures: ", EXIT_BUSY),

@@ -40,9 +40,9 @@ def _explain(args, stdout, stderr) -> int:
     from analyzer.classify import SecondStage, classify_cell
     from analyzer.taught import taught
 
-    database = None
+    database, unread = None, False
     try:
-        database = _database(args) if args.db else _default_database(None)
+        database = _database(args) if args.db else _default_database(args.config)
         if database is not None and not database.exists():
             print(f"publish-failures: note: no database at {database}; explained with the catalog alone", file=stderr)
         known = taught(database)
@@ -50,9 +50,9 @@ def _explain(args, stdout, stderr) -> int:
         # A message is explained without the practice's database too (a shared server may be down).
         print(f"publish-failures: note: the errors this practice taught could not be read ({exc}); explained"
               " with the catalog alone", file=stderr)
-        known = {}
+        known, unread = {}, True
     findings = classify_cell(message, catalog, None, SecondStage(known))
-    if database is None and any(f.category == "unclassified" for f in findings):
+    if database is None and not unread and any(f.category == "unclassified" for f in findings):
         # Not recognised here may be taught in the practice's database, kept elsewhere
         print("publish-failures: note: no practice database here (reports/history.sqlite or a config's): what the"
               " practice taught was not looked at; pass --db FILE to use it", file=stderr)

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run, consequence=_run_undone)
 
     history = commands.add_parser(
-        "history", help="items per client over past runs, and the items that keep coming back",
+        "history", help="items per client over past runs, and the items failing in more than one run",
         description="Show, from the run history database, each client's failed items per run and the"
                     " items seen in more than one run.",
     )

@@ -48,11 +48,13 @@ def options_from(args: argparse.Namespace) -> Options:
 def _currencies(given: list[str]) -> dict[str, str]:
     """--currency CODE (every client) and CLIENT=CODE, as the config's `currency` keys: casefolded
     client ("" for all) -> code."""
+    from analyzer.columns import ISO_CURRENCIES
+
     found = {}
     for item in given:
         client, _, code = item.rpartition("=")
-        if not re.fullmatch(r"[A-Za-z]{3}", code.strip()) or ("=" in item and not client.strip()):
-            raise UsageError(f"--currency {item!r}: give a three-letter code such as AUD, or CLIENT=AUD")
+        if code.strip().upper() not in ISO_CURRENCIES or ("=" in item and not client.strip()):
+            raise UsageError(f"--currency {item!r}: give a three-letter currency code such as AUD, or CLIENT=AUD")
         found[" ".join(client.split()).casefold()] = code.strip().upper()
     return found
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.cells import passes
-from analyzer.columns import BASE_CURRENCY_HEADER, ROLES, header_key, role_of
+from analyzer.columns import ALIAS_RANK, BASE_CURRENCY_HEADER, ROLES, header_key, role_of
 from analyzer.normalise.amounts import (configured_currency, currencies, dot_decimals, parse_amounts,
                                        unread_amounts)
 from analyzer.normalise.clients import client_names, fallback_client, name_key
@@ -149,9 +149,12 @@ def assign_roles(header: tuple[str, ...], overrides: dict[str, str], path: str =
             continue
         roles[role] = keys[header_key(wanted)]
     taken = set(roles.values())
-    for h in header:
-        role = role_of(h)
-        if role and role not in roles and h not in taken:
+    # Per role, the header of the most specific alias (then the first such header): "Receipt ID"
+    # is the item id even after a "Receipt #" column, however many aliases a role gains.
+    candidates = sorted((ALIAS_RANK[header_key(h)], position, role, h) for position, h in enumerate(header)
+                        if (role := role_of(h)) and h not in taken)
+    for _, _, role, h in candidates:
+        if role not in roles and h not in taken:
             roles[role] = h
             taken.add(h)
     for role, wanted in missing:

@@ -200,7 +200,7 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
             filled += written
             if len(record) != width and written:
                 ragged += 1
-                if len(record) < width:
+                if len(record) * 2 < width:  # a line of text: a writer dropping empty trailing cells leaves more
                     short += 1
                     first_short = first_short or index + 1
                 if len(ragged_rows) < 5:
@@ -218,7 +218,7 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
         raise ReadError(f"{where}: {exc}; re-save the file as CSV") from None
     del lines
     if short >= MIN_SHORT_ROWS and short * 2 > filled:
-        raise ReadError(f"{short:,} of its {filled:,} rows have fewer cells than the header (row {first_short}): it is"
+        raise ReadError(f"{short:,} of its {filled:,} rows have under half the header's cells (row {first_short}): it is"
                         " no table of failed items (a text file saved as .csv?); export the failed items from Dext again")
     frame = pd.DataFrame(rows, columns=[*header, "(extra cells)"], dtype="str")
     if not frame["(extra cells)"].str.len().any():
@@ -237,8 +237,9 @@ def _parse_careful(path, encoding, delimiter, header, header_index, limits):
     return frame, tuple(notes)
 
 
-# A file most of whose rows stop short of the header is text, not a table: an export with
-# commas in cells without quotes has rows too long, not too short.
+# A file most of whose rows stop well short of the header (under half its cells) is text, not a
+# table: an export with commas in cells without quotes has rows too long, and one re-saved by a
+# writer that drops empty trailing cells stops after its last filled cell (the error, at least).
 MIN_SHORT_ROWS = 5
 
 # The careful reader holds the file as lines (about 60 bytes each beyond their text): past this
