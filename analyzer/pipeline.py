@@ -22,7 +22,7 @@ from analyzer.catalog import OUTPUT_COLUMNS, Catalog, load_catalog
 from analyzer.classify import Classified, SecondStage, classify_rows
 from analyzer.config import Period
 from analyzer.cells import change_text
-from analyzer.errors import NothingForThePeriod, NothingRead, OutputError
+from analyzer.errors import NothingRead, OutputError
 from analyzer.history import (
     RunRecord, compare, known_clients, last_workbooks, latest_lines, located, period_states, record, rename_clients,
     run_outputs, unedited_marks,
@@ -37,7 +37,7 @@ from analyzer.read.discover import OVERVIEW_WORKBOOK, written_by_us
 from analyzer.taught import learn_from_workbooks, taught
 from analyzer.report_model import EXPORT_MISSING, ClientReport
 from analyzer.workflow import (canonical_names, check_wanted, cleared_items, client_states, conflicting_repeats,
-                               covered_clients, export_kinds, merged_clients, shared_item_ids)
+                               covered_clients, export_kinds, kept_from_earlier, merged_clients, shared_item_ids)
 from analyzer.store import Store, StoreError, as_store
 from analyzer.write import write_bytes, write_json
 from analyzer.write_staging import (Staging, finish_left_publication, leftover_lines, leftover_plan, leftover_reports,
@@ -240,7 +240,7 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     wanted, kept_note = settings.clients, ""
     if earlier and not wanted and not settings.replace:
         _something_read(analysis, settings.out)  # no input read at all says so, before what to keep
-        wanted, kept_note = _keep_earlier_reports(earlier, period, present | covered, merged, set(unreadable))
+        wanted, kept_note = kept_from_earlier(earlier, period.label, present | covered, merged, set(unreadable))
     known_by_then = known_clients(store, period.slug, before=not wanted) if store else set()
     # A client of the period's record whose export came unreadable stays, shown so (not dropped
     # as a client first seen in a period run again would be)
@@ -336,31 +336,6 @@ def _run_report(analysis, settings, run_date, progress, staging: Staging) -> Rep
     return ReportRun(analysis, plan, tuple(reports), overview, manifest, tuple(written),
                      (*finished, *_lost_workbooks(lost), *harvest.messages, *copies, *id_lines,
                       *leftover_lines(settings.out, leftovers, staging.not_removed)))
-
-
-def _keep_earlier_reports(earlier: dict[str, tuple[str, str]], period: Period, reported: set[str], merged: bool,
-                          unreadable: set[str]) -> tuple[tuple[str, ...], str]:
-    """The clients to report when this period was reported before: all of them (), unless some
-    client reported then from an export has none in this run (a late export run alone), when
-    only this run's clients are reported (an export that came and could not be read among them:
-    it is shown unreadable) and the others keep the period's earlier report, and a note saying
-    so. A client the practice-wide export spoke for then is spoken for by this run's, when it
-    has one (clean or cleared by its absence from it). A run with nothing of any of them is
-    refused: what would it report? `earlier`: the period's record (client -> state, export)."""
-    came = reported | (unreadable & set(earlier))
-    absent = sorted((c for c, (state, export) in earlier.items()
-                     if state != EXPORT_MISSING and c not in came and not (merged and export == "merged")),
-                    key=str.casefold)
-    if not absent:
-        return (), ""
-    if not came:
-        raise NothingForThePeriod(
-            f"{period.label} was reported before, and this run has no export of any client it holds ({len(absent)}):"
-            f" its report is kept as it is; to replace it with this run's exports, run again with --replace")
-    names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
-    return tuple(sorted(came)), (
-        f"{len(absent)} client(s) reported earlier for {period.label} have no export in this run and keep that"
-        f" report ({names}); to replace the period's report with this run's exports alone, run again with --replace")
 
 
 def _copies_beside(out: Path, stems: dict[str, str]) -> list[tuple[str, Path]]:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from analyzer.catalog import Catalog
-from analyzer.errors import UnknownClient  # noqa: F401  (raised here; defined where the CLI can name it cheaply)
+# raised here; defined where the CLI can name them cheaply
+from analyzer.errors import NothingForThePeriod, UnknownClient  # noqa: F401
 from analyzer.normalise import Batch, name_key  # noqa: F401  (name_key: one rule for both stages)
 from analyzer.report_model import CLEAN, CLEARED, EXPORT_MISSING, FAILING, ClearedItem, Tracking
 from analyzer.tracking import RowTracking
@@ -65,6 +66,31 @@ def client_states(present: set[str], covered: set[str], merged: bool, roster: se
         else:
             states[client] = EXPORT_MISSING
     return states
+
+
+def kept_from_earlier(earlier: dict[str, tuple[str, str]], period: str, reported: set[str], merged: bool,
+                      unreadable: set[str]) -> tuple[tuple[str, ...], str]:
+    """The clients to report when this period was reported before: all of them (), unless some
+    client reported then from an export has none in this run (a late export run alone), when
+    only this run's clients are reported (an export that came and could not be read among them:
+    it is shown unreadable) and the others keep the period's earlier report, and a note saying
+    so. A client the practice-wide export spoke for then is spoken for by this run's, when it
+    has one (clean or cleared by its absence from it). A run with nothing of any of them is
+    refused: what would it report? `earlier`: the period's record (client -> state, export)."""
+    came = reported | (unreadable & set(earlier))
+    absent = sorted((c for c, (state, export) in earlier.items()
+                     if state != EXPORT_MISSING and c not in came and not (merged and export == "merged")),
+                    key=str.casefold)
+    if not absent:
+        return (), ""
+    if not came:
+        raise NothingForThePeriod(
+            f"{period} was reported before, and this run has no export of any client it holds ({len(absent)}):"
+            f" its report is kept as it is; to replace it with this run's exports, run again with --replace")
+    names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    return tuple(sorted(came)), (
+        f"{len(absent)} client(s) reported earlier for {period} have no export in this run and keep that"
+        f" report ({names}); to replace the period's report with this run's exports alone, run again with --replace")
 
 
 def export_kinds(states: dict[str, str], covered: set[str], merged_rows: set[str],
