@@ -88,6 +88,7 @@ def items_table(analysis: "Analysis", plan: Plan, seen: HistoryView | None = Non
         column = fields[role]
         if column.dtype.kind in "Mf" and column.notna().any() or column.dtype.kind not in "Mf" and column.astype(bool).any():
             table[heading] = column.array
+    table.update(_as_written(analysis))
     mapped = {h for info in analysis.batch.tables for r, h in info.roles.items()
               if r in ITEM_FIELDS or r in ("client", "error", "total")}
     for column in analysis.batch.original.columns:
@@ -158,6 +159,29 @@ def _per_cell(analysis: "Analysis", describe) -> pd.Categorical:
     texts, positions = np.unique(np.asarray(per_cell, dtype=object), return_inverse=True) if per_cell else ([], [])
     codes = np.asarray(positions, dtype=np.int32)[analysis.classified.codes] if per_cell else np.zeros(0, np.int32)
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(texts), dtype="str"))
+
+
+DATE_AS_WRITTEN, AMOUNT_AS_WRITTEN = "Date as written", "Amount as written"
+
+
+def _as_written(analysis: "Analysis") -> dict[str, np.ndarray]:
+    """For the rows whose date or amount could not be read ("3rd Oct 2026", "CR 120.00"), the
+    cell as written, beside the typed column (blank there): a bookkeeper sees what the export
+    said, as the HTML shows it. Only when some row has one."""
+    fields, original = analysis.batch.fields, analysis.batch.original
+    found = {}
+    unread = fields["date"].isna().to_numpy() & (fields["date_text"].astype("str").str.strip() != "").to_numpy(dtype=bool)
+    if unread.any():
+        found[DATE_AS_WRITTEN] = np.where(unread, fields["date_text"].astype("str").to_numpy(dtype=object), "")
+    written = pd.Series("", index=fields.index, dtype=object)
+    for header in dict.fromkeys(info.roles["total"] for info in analysis.batch.tables if "total" in info.roles):
+        cells = original[header].fillna("").astype("str").to_numpy(dtype=object) if header in original else None
+        if cells is not None:
+            written = written.where(written != "", cells)
+    unread = fields["amount"].isna().to_numpy() & (written.str.strip() != "").to_numpy(dtype=bool)
+    if unread.any():
+        found[AMOUNT_AS_WRITTEN] = np.where(unread, written.to_numpy(dtype=object), "")
+    return found
 
 
 def _maybe_amounts(header: str, column: pd.Series):

@@ -562,3 +562,35 @@ def test_items_sheet_types_lock_dates_and_input_amounts(sample_run):
         assert not categories & ids and all("_" not in (v or "") for v in categories)
         assert all(c.value for c in _column(items, "Item key"))
     assert seen_lock and seen_money
+
+
+def test_a_date_or_amount_that_could_not_be_read_is_in_the_items_sheet_as_written(tmp_path):
+    """The typed Date and Amount cells stay blank (no guess), and beside them the cell as the
+    export wrote it, as the HTML shows it; a month where everything was read has no such columns."""
+    import io
+
+    from analyzer.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        "Item ID,Date,Supplier,Total,Currency,Error\n"
+        "1,3rd Oct 2026,S,CR 120.00,GBP,Account code '400' has been archived\n"
+        "2,05/10/2026,S,10.00,GBP,Account code '400' has been archived\n", encoding="utf-8")
+    assert main(["report", str(folder), "--out", str(tmp_path / "out"), "--period", "2026-10"],
+                stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    rows = list(openpyxl.load_workbook(tmp_path / "out" / "Acme Ltd.xlsx")["Items"].iter_rows(values_only=True))
+    header = rows[0]
+    items = {str(r[header.index("Item ID")]): dict(zip(header, r)) for r in rows[1:]}
+    assert header.index("Date as written") == header.index("Date") + 1
+    assert header.index("Amount as written") == header.index("Amount") + 1
+    assert (items["1"]["Date"], items["1"]["Date as written"]) == (None, "3rd Oct 2026")
+    assert (items["1"]["Amount"], items["1"]["Amount as written"]) == (None, "CR 120.00")
+    assert items["2"]["Date as written"] in (None, "") and items["2"]["Amount"] == 10.0
+    (folder / "Acme Ltd - failed items.csv").write_text(
+        "Item ID,Date,Supplier,Total,Currency,Error\n2,05/10/2026,S,10.00,GBP,Account code '400' has been archived\n",
+        encoding="utf-8")
+    assert main(["report", str(folder), "--out", str(tmp_path / "out2"), "--period", "2026-10"],
+                stdout=io.StringIO(), stderr=io.StringIO()) == 0
+    header = next(openpyxl.load_workbook(tmp_path / "out2" / "Acme Ltd.xlsx")["Items"].iter_rows(values_only=True))
+    assert "Date as written" not in header and "Amount as written" not in header

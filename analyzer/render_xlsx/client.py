@@ -15,7 +15,7 @@ from analyzer.render_xlsx.cells import (
     _Column, _Formats, _close_workbook, _currencies, _date_column, _frame_columns, _money_columns,
     _new_workbook, _number_column, _page_setup, _text_column, _texts, _write_table, _write_value,
 )
-from analyzer.items_table import REPEAT_COLUMN, TRACKING
+from analyzer.items_table import AMOUNT_AS_WRITTEN, DATE_AS_WRITTEN, REPEAT_COLUMN, TRACKING
 from analyzer.report_model import STATE_LABELS, ClientReport, Group, Item, format_date
 from analyzer.render_xlsx.unrecognised import write_unrecognised
 from analyzer.row_arrays import RowArrays
@@ -145,7 +145,7 @@ def _item_headings(table: RowArrays) -> list[str]:
     return headings
 
 
-IDENTITY_COLUMNS = ("Item ID", "Date", "Supplier", "Customer", "Amount", "Currency")
+IDENTITY_COLUMNS = ("Item ID", "Date", DATE_AS_WRITTEN, "Supplier", "Customer", "Amount", AMOUNT_AS_WRITTEN, "Currency")
 
 
 def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: np.ndarray | None,
