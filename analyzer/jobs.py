@@ -26,7 +26,7 @@ from analyzer import __version__
 from analyzer.history import HistoryView
 from analyzer.items_table import REPEAT_COLUMN, TRACKING, items_table
 from analyzer.plan import Plan
-from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source, skip_reasons
+from analyzer.report_model import FAILING, ITEM_FIELDS, ClientReport, Source, reason_counts
 from analyzer.row_arrays import RowArrays
 from analyzer.tracking import KEY_COLUMN, RowTracking
 from analyzer.workflow import row_tracking_of
@@ -127,7 +127,7 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
     return tuple(
         Source(i.path, rows.get(i.path, 0), len(reasons.get(i.path, ())),
                "failed" if (not i.ok or i.path in failed) else "ok", i.error or failed.get(i.path, ""),
-               skip_reasons(reasons.get(i.path, ())))
+               reason_counts((reason, 1) for reason in reasons.get(i.path, ())))
         for i in analysis.inputs
     )
 

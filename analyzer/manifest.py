@@ -19,10 +19,6 @@ def build_manifest(analysis: "Analysis", lines: list[ClientLine], settings: "Rep
     """`lines`: every client the practice view shows; `this_run`: the ones this run reported
     (a --client run keeps the others' lines as they were)."""
     sources = _sources(analysis)
-    reasons: dict[str, dict[str, int]] = {}
-    for skip in analysis.batch.skipped:
-        per_file = reasons.setdefault(skip.source_file, {})
-        per_file[skip.reason] = per_file.get(skip.reason, 0) + 1
     hashes = {i.path: i.sha256 for i in analysis.inputs}
     reported = sum(line.rows for line in lines if line.client in this_run)
     return {
@@ -38,7 +34,7 @@ def build_manifest(analysis: "Analysis", lines: list[ClientLine], settings: "Rep
         "inputs": [
             {
                 "path": s.path, "sha256": hashes.get(s.path, ""), "rows": s.rows,
-                "skipped": {"count": s.skipped, "reasons": reasons.get(s.path, {})},
+                "skipped": {"count": s.skipped, "reasons": dict(s.reasons)},
                 "notes": [n for t in analysis.batch.tables if t.source_file == s.path for n in t.notes],
                 "status": s.status, "message": s.message,
             }

@@ -15,7 +15,7 @@ from analyzer.catalog import WHO, Catalog
 from analyzer.plan.model import group_title
 from analyzer.report_model import (
     CLEAN, CLEARED, EXPORT_MISSING, FAILING, STATE_LABELS, STATE_WORDS, STATUS_LABELS, ClientReport, Money, Source,
-    reasons_text,
+    reason_counts, reasons_text,
 )
 
 # What needs attention first: blocked, items to fix, manual entry, export missing, then good news.
@@ -121,11 +121,7 @@ class Overview:
     @property
     def skipped_text(self) -> str:
         """Why rows were skipped across the inputs: `2 blank rows, 1 totals row`."""
-        counts: dict[str, int] = {}
-        for source in self.sources:
-            for reason, n in source.reasons:
-                counts[reason] = counts.get(reason, 0) + n
-        return reasons_text(tuple(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))))
+        return reasons_text(reason_counts(pair for source in self.sources for pair in source.reasons))
 
     def count(self, state: str) -> int:
         return sum(line.state == state for line in self.clients)

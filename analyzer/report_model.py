@@ -194,7 +194,7 @@ class Source:
     skipped: int = 0
     status: str = "ok"
     message: str = ""
-    reasons: tuple[tuple[str, int], ...] = ()  # why rows were skipped: ("totals row", 1), most first
+    reasons: tuple[tuple[str, int], ...] = ()  # why rows were skipped: ("totals row", 1), in the order they came
 
     @property
     def name(self) -> str:
@@ -205,12 +205,13 @@ class Source:
         return reasons_text(self.reasons)
 
 
-def skip_reasons(reasons) -> tuple[tuple[str, int], ...]:
-    """Each reason rows were skipped for ("blank row", "totals row"...) with its count, most first."""
+def reason_counts(pairs) -> tuple[tuple[str, int], ...]:
+    """(reason, count) pairs summed by reason, in the order each reason first comes: one skipped
+    row is ("blank row", 1); a file's counts summed over files are the practice's."""
     counts: dict[str, int] = {}
-    for reason in reasons:
-        counts[reason] = counts.get(reason, 0) + 1
-    return tuple(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+    for reason, n in pairs:
+        counts[reason] = counts.get(reason, 0) + n
+    return tuple(counts.items())
 
 
 def reasons_text(reasons: tuple[tuple[str, int], ...]) -> str:

@@ -92,8 +92,7 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
     messages: list[str] = []
     # template key -> each choice made for it, oldest saved first: (saved, workbook, template, category)
     choices: dict[str, list[tuple[str, Path, str, str]]] = {}
-    for workbook in _oldest_saved_first(workbooks):
-        saved = dt.datetime.fromtimestamp(workbook.stat().st_mtime).isoformat(timespec="seconds")
+    for workbook, saved in _oldest_saved_first(workbooks):
         result = read_export(workbook, sheet="Unrecognised")
         if not result.ok or not result.sheets:
             continue
@@ -126,12 +125,15 @@ def learn_from_workbooks(store: Store | Path, workbooks: list[Path], catalog: Ca
     return messages
 
 
-def _oldest_saved_first(workbooks: list[Path]) -> list[Path]:
-    """The workbooks that exist, each once, oldest saved first (then by name)."""
-    found: dict[Path, tuple[int, str]] = {}
+def _oldest_saved_first(workbooks: list[Path]) -> list[tuple[Path, str]]:
+    """The workbooks that exist, each once, oldest saved first (then by name), with the time each
+    was saved (ISO, to the second: compared with when a template was taught)."""
+    found: dict[Path, tuple[float, str]] = {}
     for workbook in workbooks:
         try:
-            found.setdefault(workbook.resolve(), (workbook.stat().st_mtime_ns, str(workbook)))
+            if workbook.is_file():
+                found.setdefault(workbook.resolve(), (workbook.stat().st_mtime, str(workbook)))
         except OSError:
             continue
-    return [Path(name) for _, name in sorted(found.values()) if Path(name).is_file()]
+    return [(Path(name), dt.datetime.fromtimestamp(mtime).isoformat(timespec="seconds"))
+            for mtime, name in sorted(found.values())]

@@ -374,11 +374,10 @@ def _report_reading(analysis, stderr) -> None:
         print(f"publish-failures: note: {note}", file=stderr)
     for where, note in _table_notes(analysis):
         print(f"publish-failures: note: {where}: {note}", file=stderr)
+    from analyzer.report_model import reason_counts, reasons_text
+
     skipped = analysis.batch.skipped
-    reasons: dict[str, int] = {}
-    for skip in skipped:
-        reasons[skip.reason] = reasons.get(skip.reason, 0) + 1
-    detail = ", ".join(f"{n} {r}{'s' if n > 1 else ''}" for r, n in reasons.items())
+    detail = reasons_text(reason_counts((skip.reason, 1) for skip in skipped))
     files = sum(1 for i in analysis.inputs if i.ok)
     print(
         f"publish-failures: {analysis.rows_read} data row(s) from {files} file(s)"
