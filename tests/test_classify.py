@@ -210,7 +210,7 @@ def _all_patterns_run(message: str, catalog) -> set:
 
     patterns, order, _ = _pattern_set(catalog)
     text = _Text(message)
-    return {finding for _, finding in _scan_hits(text, sorted(patterns.Match(text.encoded) or ()), order)}
+    return {finding for _, finding in _scan_hits(text, sorted(patterns.search(text) or ()), order)}
 
 
 @settings(max_examples=200, deadline=None)
@@ -288,3 +288,37 @@ def test_every_near_miss_with_a_sentence_after_it_stays_out_of_its_category():
         for near_miss in category.near_misses:
             for cell in (f"{near_miss.rstrip('.')}. Please check the item in Dext.", f"{near_miss} (ref 8841-22A)"):
                 assert category.id not in {f.category for f in classify_cell(cell, catalog)}, (category.id, cell)
+
+
+_CATALOG_TEXTS = sorted({t for c in CATALOG.categories for t in (*c.examples, *c.near_misses)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_CATALOG_TEXTS), st.lists(st.tuples(st.integers(0, 400), st.characters(
+    min_codepoint=32, max_codepoint=126)), max_size=4), st.sampled_from(["", "kK sS", " \u212a \u017f \u00e9 \u2013 "]))
+def test_the_latin1_pattern_search_names_what_the_utf8_one_names(text, edits, extra):
+    """ASCII messages are searched by the set built to read Latin-1 (a smaller automaton); on
+    them it names exactly the patterns the UTF-8 set names. A message outside ASCII (the Kelvin
+    sign, which folds to k in UTF-8) goes to the UTF-8 set."""
+    from analyzer.classify.patterns import _pattern_set, _search_set, _Text
+
+    for at, character in edits:  # slips: a character put in
+        at = min(at, len(text))
+        text = text[:at] + character + text[at:]
+    text += extra
+    patterns = _pattern_set(CATALOG)[0]
+    utf8 = _search_set([p.pattern for c in CATALOG.categories for p in c.patterns])
+    message = _Text(text)
+    assert sorted(patterns.search(message) or ()) == sorted(utf8.Match(message.encoded) or ())
+
+
+def test_a_character_outside_latin1_in_a_pattern_matches_no_ascii_text():
+    from analyzer.classify.patterns import _PatternSet, _Text
+
+    patterns = _PatternSet(["total \u2013 due", "[\u20ac$]5", "caf\u00e9"])
+    assert patterns.search(_Text("total - due")) is None
+    assert patterns.search(_Text("total \u2013 due")) == [0]
+    assert patterns.search(_Text("$5")) == [1]
+    assert patterns.search(_Text("\u20ac5")) == [1]
+    assert patterns.search(_Text("cafe")) is None
+    assert patterns._ascii is not None
