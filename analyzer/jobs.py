@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer import __version__
+from analyzer.cpus import idle_cpus, usable_cpus
 from analyzer.history import HistoryView
 from analyzer.items_table import REPEAT_COLUMN, TRACKING, items_table
 from analyzer.plan import Plan
@@ -231,27 +232,6 @@ PARALLEL_MIN_ROWS = 50_000
 PARALLEL_MIN_CLIENTS = 8
 MAX_WORKERS = 4  # past this the parent, which builds each client's job, is what everyone waits for
 ROWS_PER_WORKER = 25_000  # each further worker needs this much more work to pay for itself
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (a container's or `taskset`'s limit, not the machine's)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def idle_cpus(cpus: int, load: float | None = None) -> int:
-    """Of the usable CPUs, those other work is not already keeping busy: the load average over
-    the last minute, less this run's own process. On a shared machine whose cores are taken,
-    workers beside the run only add their start-up and the jobs' pickling: a 60,000-row month
-    took 1.3 times as long with two workers as with one at a load of 6 on two cores."""
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # Windows: no load average
-            return cpus
-    return max(1, min(cpus, int(cpus - max(0.0, load - 1.0) + 0.5)))
 
 
 def default_workers(clients: int, rows: int, cpus: int | None = None, load: float | None = None) -> int:

@@ -63,13 +63,14 @@ class Analysis:
 def analyse(paths: list[str], options: Options = Options(), limits: Limits = Limits(),
             catalog_files: tuple[Path, ...] = (), outputs: Path | None = None,
             database: Path | None = None, now: dt.datetime | None = None, cluster=None,
-            hashed: bool = True) -> Analysis:
+            hashed: bool = True, helper: bool | None = None) -> Analysis:
     """Read every input that can be read; the rest are named in `failures`. `outputs`: the
     folder the reports go to, whose own reports are never read as inputs. `database`: the
     practice's state store, whose taught errors classify before the similarity stage (and which
     first learns what bookkeepers chose in the workbooks' Unrecognised sheets). `cluster`: an
     analyzer.cluster.Cluster whose workers read the files; None reads them here. `hashed`: each
-    input's sha256, for the report's manifest (`classify` does without)."""
+    input's sha256, for the report's manifest (`classify` does without). `helper`: whether a
+    forked process may classify a share of a large batch (None: when that pays; False: `--workers 1`)."""
     catalog = load_catalog(catalog_files)
     learned, known = _what_the_practice_taught(database, outputs, catalog, now)
     found = discover(paths, outputs)
@@ -77,7 +78,7 @@ def analyse(paths: list[str], options: Options = Options(), limits: Limits = Lim
             else [read_export(p, limits, hashed=hashed) for p in found.files])
     inputs = list(found.errors) + read
     batch = normalise_inputs(inputs, options)
-    classified = classify_rows(batch.fields["error"], catalog, SecondStage(known))
+    classified = classify_rows(batch.fields["error"], catalog, SecondStage(known), helper)
     failures = [i.error for i in inputs if not i.ok] + list(batch.failures)
     return Analysis(inputs, batch, classified, catalog, failures, (*catalog.notes, *found.notes, *learned))
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.jobs import MAX_WORKERS, default_workers, idle_cpus, usable_cpus
+from analyzer.cpus import idle_cpus, usable_cpus
+from analyzer.jobs import MAX_WORKERS, default_workers
 
 
 @pytest.mark.parametrize("clients, rows, cpus, load, expected", [

@@ -20,7 +20,8 @@ import re2
 from analyzer.catalog import Catalog
 from analyzer.classify.messages import MAX_CLASSIFY_CHARS, PLACEHOLDERS, WORDS, clean_text, split_messages
 from analyzer.classify.model import NO_ERROR_TEXT, Classified, Finding, SecondStage, unclassified
-from analyzer.classify.patterns import mask_text, scan, strip_noise, sub
+from analyzer.classify.helper import classify_shared
+from analyzer.classify.patterns import mask_text, named_by_a_pattern, scan, strip_noise, sub
 from analyzer.classify.second import normalised, phrasebook_of, second_stage, speller_of, template_key
 
 if TYPE_CHECKING:
@@ -31,27 +32,46 @@ __all__ = ["MAX_CLASSIFY_CHARS", "NO_ERROR_TEXT", "PLACEHOLDERS", "Classified", 
            "strip_noise", "template_key"]
 
 
-def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = SecondStage()) -> Classified:
-    """Classify a column of error cells, each distinct cell once."""
+def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = SecondStage(),
+                  helper: bool | None = None) -> Classified:
+    """Classify a column of error cells, each distinct cell once, and each distinct message of
+    them once (cells share messages). `helper`: whether a forked process may take a share of a
+    large batch's messages (None: when that pays, `classify.helper`)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(errors.fillna(""), sort=False)
     cells = tuple(str(u) for u in uniques)
-    messages: dict[str, list[Finding]] = {}  # cells share messages: classify each message once
-    findings = tuple(classify_cell(cell, catalog, messages, second) for cell in cells)
+    read = [_messages_of(cell) for cell in cells]
+    distinct = list(dict.fromkeys(m for _, messages in read if messages for m in messages))
+    found = classify_shared(distinct, lambda m: _classify_message(m, catalog, second),
+                            lambda m: named_by_a_pattern(m, catalog), helper)
+    findings = tuple(_findings(cell, messages, catalog, found, second) for cell, messages in read)
     return Classified(codes=codes, cells=cells, findings=findings)
 
 
 def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] | None = None,
                   second: SecondStage = SecondStage()) -> tuple[Finding, ...]:
     """Every error in one cell, in order of appearance, each distinct finding once."""
-    found: dict[Finding, None] = {}
-    cache = {} if cache is None else cache
-    if len(cell) > MAX_CLASSIFY_CHARS:  # its start and its end: a wrapper's log may end in Xero's message
+    return _findings(*_messages_of(cell), catalog, {} if cache is None else cache, second)
+
+
+def _messages_of(cell: str) -> tuple[str, list[str] | None]:
+    """The cell as classified (its start and its end past MAX_CLASSIFY_CHARS: a wrapper's log may
+    end in Xero's message) and its messages; None for a placeholder ("n/a", "-")."""
+    if len(cell) > MAX_CLASSIFY_CHARS:
         cell = f"{cell[:MAX_CLASSIFY_CHARS // 2]}\n{cell[-(MAX_CLASSIFY_CHARS // 2):]}"
     if " ".join(cell.split()).casefold() in PLACEHOLDERS:
+        return cell, None
+    return cell, split_messages(cell)
+
+
+def _findings(cell: str, messages: list[str] | None, catalog: Catalog, cache: dict[str, list[Finding]],
+              second: SecondStage) -> tuple[Finding, ...]:
+    """A cell's findings from its messages' (each classified once, into `cache`)."""
+    if messages is None:
         return (unclassified(NO_ERROR_TEXT),)
-    for message in split_messages(cell):
+    found: dict[Finding, None] = {}
+    for message in messages:
         if message not in cache:
             cache[message] = _classify_message(message, catalog, second)
         for finding in cache[message]:

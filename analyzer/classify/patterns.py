@@ -29,6 +29,11 @@ def scan(message: str, catalog: Catalog) -> list[tuple[int, Finding]]:
     return _scan_hits(text, sorted(hits), order)
 
 
+def named_by_a_pattern(message: str, catalog: Catalog) -> bool:
+    """Whether the set search names any pattern of the catalog in the message."""
+    return bool(_pattern_set(catalog)[0].search(_Text(message)))
+
+
 def _scan_hits(text: _Text, hits: list[int], order) -> list[tuple[int, Finding]]:
     """Each pattern the set search named, in catalog order, over the message."""
     taken: list[tuple[int, int]] = []

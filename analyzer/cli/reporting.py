@@ -141,7 +141,7 @@ def _report(args, stdout, stderr) -> int:
     settings = report_settings_from(args)
     with _cluster(args.scheduler) as cluster:
         analysis = analyse(args.paths, options_from(args), limits_from(args), tuple(args.catalog), settings.out,
-                           settings.history, cluster=cluster)
+                           settings.history, cluster=cluster, helper=False if args.workers == 1 else None)
         run = run_report(analysis, replace(settings, cluster=cluster), dt.datetime.now().replace(microsecond=0))
     _report_reading(analysis, stderr)
     for message in run.messages:
