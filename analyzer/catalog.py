@@ -28,7 +28,9 @@ SCOPES = ("connection", "settings", "item", "review")
 # Shorthands a pattern may use, so that the catalog stays readable.
 MACROS = {
     "{q}": r"""['"]?""",
-    "{code}": r"""['"]?(?P<{name}>[\pL\pN][\pL\pN_./&-]*)['"]?""",  # letters of any script: "Café", not "Caf"
+    # Letters of any script ("Café", not "Caf"), read case-sensitively: \pL holds both cases already,
+    # and RE2 folding the case of every letter of Unicode cost 29 ms a pattern in the Latin-1 set.
+    "{code}": r"""['"]?(?P<{name}>(?-i:[\pL\pN][\pL\pN_./&-]*))['"]?""",
     # Before "category": not "tracking", nor "trackin" with its last letter dropped (RE2 has no look-behind).
     "{not_tracking}": r"(?:^|[^gn\s]|[^i]n|[^k]in)",
     # Before "connection": nothing, punctuation, an article or Xero; not another product ("Bank connection").

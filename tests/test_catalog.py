@@ -231,6 +231,8 @@ def test_cell_findings(cell, expected):
         # Codes in any script, quoted or not: RE2's \w is ASCII only, the catalog's {code} is not.
         ("The TaxType code INPUT2 cannot be used with account code Réglé-1", "tax_type_invalid_for_account",
          "account_code", "Réglé-1"),
+        ("The TaxType code INPUT2 cannot be used with account code RÉGLÉ-2", "tax_type_invalid_for_account",
+         "account_code", "RÉGLÉ-2"),
         ("Item code ÉPI-01 is not valid", "item_code_invalid", "item_code", "ÉPI-01"),
         ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "stated_amount", "120.00"),
         ("The line total 120.00 does not match the expected line total 119.99", "totals_mismatch", "expected_amount", "119.99"),

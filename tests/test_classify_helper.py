@@ -63,7 +63,7 @@ def test_the_helper_finds_what_one_process_finds(forking, monkeypatch):
 
 def test_the_helpers_share_is_classified_in_another_process(forking):
     messages = [f"named {n}" for n in range(40)] + [f"unknown {n}" for n in range(6)]
-    found = classify_shared(messages, lambda m: (m, os.getpid()), lambda m: m.startswith("named"), helper=True)
+    found = classify_shared(messages, lambda m: (m, os.getpid()), lambda m: m.startswith("unknown"), helper=True)
     assert list(found) == messages  # in the messages' order
     assert all(found[m][0] == m for m in messages)
     elsewhere = {m for m, (_, pid) in found.items() if pid != os.getpid()}
@@ -81,7 +81,7 @@ def test_a_helper_that_dies_leaves_its_share_here(forking):
         return message.upper()
 
     messages = [f"m{n}" for n in range(30)]
-    assert classify_shared(messages, classify, lambda m: m < "m2", helper=True) == {m: m.upper() for m in messages}
+    assert classify_shared(messages, classify, lambda m: m >= "m2", helper=True) == {m: m.upper() for m in messages}
     assert _children() <= before
 
 
@@ -97,7 +97,7 @@ def test_a_helper_far_slower_than_this_process_is_stopped(forking, monkeypatch):
 
     started = time.monotonic()
     messages = [f"m{n}" for n in range(30)]
-    assert classify_shared(messages, classify, lambda m: m < "m2", helper=True) == {m: m.upper() for m in messages}
+    assert classify_shared(messages, classify, lambda m: m >= "m2", helper=True) == {m: m.upper() for m in messages}
     assert time.monotonic() - started < 20
     assert _children() <= before
 
@@ -114,7 +114,7 @@ def test_an_interrupted_run_stops_its_helper(forking):
         return message
 
     with pytest.raises(KeyboardInterrupt):
-        classify_shared([f"m{n}" for n in range(30)], classify, lambda m: m < "m2", helper=True)
+        classify_shared([f"m{n}" for n in range(30)], classify, lambda m: m >= "m2", helper=True)
     assert _children() <= before
 
 
@@ -174,7 +174,7 @@ def classify(message):
     else:
         time.sleep(0.01)
     return message
-helper.classify_shared([f"m{{n}}" for n in range(3000)], classify, lambda m: m < "m2", helper=True)
+helper.classify_shared([f"m{{n}}" for n in range(3000)], classify, lambda m: m >= "m2", helper=True)
 """)
     run = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     helper_pid = int(run.stdout.readline())
@@ -211,3 +211,14 @@ def test_report_with_one_worker_classifies_in_one_process(forking, monkeypatch, 
                  "--period", "2026-10"], stdout=io.StringIO(), stderr=io.StringIO())
     assert code in (0, 3)
     assert len(called) == forks
+
+
+@pytest.mark.parametrize("message, costly", [
+    ("Account code '400' has been archived, or deleted.", False),  # a pattern names it
+    ("Widget could not be frobnicated", True),  # the second stage must read it
+    ("Account code '400' has been archived, or deleted. (Café Lumière)", True),  # the set's UTF-8 build
+])
+def test_the_costly_messages_are_those_the_second_stage_or_the_utf8_set_reads(message, costly):
+    from analyzer.classify import _costly
+
+    assert _costly(message, CATALOG) is costly

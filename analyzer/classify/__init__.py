@@ -44,7 +44,7 @@ def classify_rows(errors: pd.Series, catalog: Catalog, second: SecondStage = Sec
     read = [_messages_of(cell) for cell in cells]
     distinct = list(dict.fromkeys(m for _, messages in read if messages for m in messages))
     found = classify_shared(distinct, lambda m: _classify_message(m, catalog, second),
-                            lambda m: named_by_a_pattern(m, catalog), helper)
+                            lambda m: _costly(m, catalog), helper)
     findings = tuple(_findings(cell, messages, catalog, found, second) for cell, messages in read)
     return Classified(codes=codes, cells=cells, findings=findings)
 
@@ -53,6 +53,14 @@ def classify_cell(cell: str, catalog: Catalog, cache: dict[str, list[Finding]] |
                   second: SecondStage = SecondStage()) -> tuple[Finding, ...]:
     """Every error in one cell, in order of appearance, each distinct finding once."""
     return _findings(*_messages_of(cell), catalog, {} if cache is None else cache, second)
+
+
+def _costly(message: str, catalog: Catalog) -> bool:
+    """Whether a message is of the kind a helper process takes first (`classify.helper`): one no
+    pattern names, which the second stage reads again; or one outside ASCII, which the pattern
+    set searches in its UTF-8 build, not built until such a message comes (a few in a month:
+    the helper builds it, beside the run's own work, rather than the run before it)."""
+    return not message.isascii() or not named_by_a_pattern(message, catalog)
 
 
 def _messages_of(cell: str) -> tuple[str, list[str] | None]:
@@ -70,6 +78,8 @@ def _findings(cell: str, messages: list[str] | None, catalog: Catalog, cache: di
     """A cell's findings from its messages' (each classified once, into `cache`)."""
     if messages is None:
         return (unclassified(NO_ERROR_TEXT),)
+    if len(messages) == 1 and len(only := cache.get(messages[0], ())) == 1:
+        return (only[0],)  # most cells: one message, one finding, nothing to put in order
     found: dict[Finding, None] = {}
     for message in messages:
         if message not in cache:

@@ -37,18 +37,19 @@ Result = TypeVar("Result")
 # The work a helper must take for it to pay, in units of one message a pattern names (about 30 µs
 # cold): forking a process holding a million rows and sending the findings back cost 15-30 ms.
 MIN_WORK = 3_000
-SECOND_STAGE_COST = 7  # a message no pattern names, read again by the second stage, in those units
+COSTLY = 7  # a message no pattern names, read again by the second stage, in those units
 # How long the helper may take once this process has done its share, before its share is done here
 # instead: as long again, at least this many seconds.
 WAIT_AT_LEAST_S = 30.0
 
 
-def classify_shared(messages: list[str], classify: Callable[[str], Result], named: Callable[[str], bool],
+def classify_shared(messages: list[str], classify: Callable[[str], Result], costly: Callable[[str], bool],
                     helper: bool | None = None) -> dict[str, Result]:
     """Each message's result of `classify`, a share of them done by a forked helper when that
     pays (`helper` None: decide; False: never; True: whenever a process can be forked).
-    `named`: whether a pattern names the message (cheap: the shares are weighed by it)."""
-    costs = [1 if named(m) else SECOND_STAGE_COST for m in messages] if helper is not False else []
+    `costly`: whether a message is of the kind the helper takes first (about COSTLY times the
+    work of another, and work of its own kind to start: see `classify._costly`)."""
+    costs = [COSTLY if costly(m) else 1 for m in messages] if helper is not False else []
     if helper is False or not _may_fork() or (helper is None and not _worth_a_helper(sum(costs))):
         return {message: classify(message) for message in messages}
     ours, theirs = _shares(messages, costs)
