@@ -52,6 +52,9 @@ AMOUNTS = [
     # written by hand, not amounts: never a number made of their digits (10 x 4.50 read as 104.5)
     ("10 x 4.50", None), ("£45 inc. VAT 20%", None), ("1.5k", None), ("=2*3", None), ("=SUM(1+1)", None),
     ("12.50 + 3.00", None), ("2026-10-05", None),
+    # minus signs other than a hyphen, as word processors and some ledgers write them
+    ("\u2212120.00", -120.0), ("\u201345.50", -45.5), ("\u00a3\u221212.00", -12.0), ("12.00\u2212", -12.0),
+    ("\uff0d7", -7.0), ("12\u22123", None),
 ]
 
 
@@ -102,6 +105,12 @@ DATES = [
     # As Excel writes a date and time to CSV: the day is read, the time left out.
     ("14/10/2026 13:45", True, dt.datetime(2026, 10, 14)), ("10/14/2026 1:45 PM", False, dt.datetime(2026, 10, 14)),
     ("14/10/2026 13:45:09", True, dt.datetime(2026, 10, 14)), ("14/10/2026 noon", True, None),
+    # Year first is year, month, day whichever order the file's other dates use.
+    ("2026/10/05", True, dt.datetime(2026, 10, 5)), ("2026/10/05", False, dt.datetime(2026, 10, 5)),
+    ("2026.10.05", True, dt.datetime(2026, 10, 5)), ("2026/31/10", True, None),
+    # A day written as an ordinal.
+    ("3rd Oct 2026", True, dt.datetime(2026, 10, 3)), ("October 3rd, 2026", False, dt.datetime(2026, 10, 3)),
+    ("Oct 21st 2026", True, dt.datetime(2026, 10, 21)), ("1st of October 2026", True, None),
 ]
 
 

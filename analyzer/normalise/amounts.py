@@ -127,12 +127,19 @@ def _any_letter_e(array: pa.Array | pa.ChunkedArray) -> bool:
 
 
 
+# Minus signs a word processor or another system writes instead of a hyphen: the minus sign,
+# the en dash and figure dash, the small and full-width hyphen-minus.
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
 def parse_amount(value: object, decimal_comma: bool = False) -> float:
     if isinstance(value, bool) or value is None:
         return np.nan
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip()
+    if not text.isascii():
+        text = text.translate(_MINUS_SIGNS)
     match = AMOUNT.match(text)
     if match is None:
         return np.nan

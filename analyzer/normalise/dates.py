@@ -20,8 +20,15 @@ _DATE_FORMATS_MONTHFIRST = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m.%d.%Y")
 
 
 
+# Year first is always year, month, day (2026/10/05 as Japanese and some ledgers write it).
 _DATE_FORMATS_NAMED = ("%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %B %Y", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S",
-                       "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%B %d, %Y", "%d-%B-%Y")
+                       "%Y-%m-%d %H:%M:%S", "%b %d, %Y", "%B %d, %Y", "%d-%B-%Y", "%Y/%m/%d", "%Y.%m.%d",
+                       "%b %d %Y", "%B %d %Y")
+
+
+
+# A day written as an ordinal: 3rd Oct 2026, October 3rd, 2026.
+_ORDINAL_DAY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 
 
@@ -119,6 +126,7 @@ def _parse_date(value: object, dayfirst: bool) -> dt.datetime | None:
         except ValueError:
             return None
     ordered = _DATE_FORMATS_DAYFIRST if dayfirst else _DATE_FORMATS_MONTHFIRST
+    text = _ORDINAL_DAY.sub(r"\1", text)
     for fmt in (*_DATE_FORMATS_NAMED, *ordered):
         try:
             return dt.datetime.strptime(text, fmt)
