@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.read import read_export
+from analyzer.read.discover import custom_properties
 from analyzer.read.guard import UNSAVED_FORMULAS
 from analyzer.store import Store, as_store
 from analyzer.write_staging import keep_copy
@@ -90,10 +91,13 @@ def harvest(workbooks: dict[str, list[Path]], now: dt.datetime, replaced: set[Pa
             open_in_excel = (path.parent / f"~${path.name}").exists()
             if (path.name, path.stat().st_mtime_ns) in unedited and not open_in_excel:
                 continue
-            records, problem, notes, formulas = read_tracking(path, client)
+            records, problem, notes, formulas, added = read_tracking(path, client)
             messages.extend(notes)
             # What this run cannot read of a workbook it replaces would be lost with it: one copy aside.
-            kept = keep_copy(path, now).name if path in replaced and (problem or open_in_excel or formulas) else ""
+            kept = keep_copy(path, now).name if path in replaced and (problem or open_in_excel or formulas or added) \
+                else ""
+            if added:
+                messages.append(_added_columns_line(path, added, kept))
             if formulas:
                 messages.append(f"{path}: Items sheet: {formulas}" + (f"; kept a copy with them as {kept}" if kept else ""))
             if (problem or open_in_excel) and kept:
@@ -163,23 +167,24 @@ def _edits(frames: list[pd.DataFrame], known: pd.DataFrame, held: pd.DataFrame) 
     return result.reset_index()[["client", "item_key", *COLUMNS]], odd
 
 
-def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str], str]:
+def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, list[str], str, list[str]]:
     """The Items sheet's tracking of one workbook (or None and why it cannot be read), a line
-    for each value typed there that could not be understood, and the reader's note when formula
-    cells there have no saved value (read blank: =TODAY()+7 typed in Snooze until by a script)."""
+    for each value typed there that could not be understood, the reader's note when formula
+    cells there have no saved value (read blank: =TODAY()+7 typed in Snooze until by a script),
+    and the columns a person added to the sheet and filled in (not carried over)."""
     workbook = read_export(path, sheet="Items")
     if not workbook.ok:
-        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})", [], ""
+        return None, f"cannot be read ({workbook.error.split(': ', 1)[-1]})", [], "", []
     sheet = next((s for s in workbook.sheets if (s.sheet_name or "").casefold() == "items"), None)
     if sheet is None:
-        return None, "has no Items sheet, so it is not a report workbook this tool wrote", [], ""
+        return None, "has no Items sheet, so it is not a report workbook this tool wrote", [], "", []
     formulas = next((note for note in sheet.notes if UNSAVED_FORMULAS in note), "")
     columns = {str(h).strip().casefold(): h for h in sheet.header}
     key_column = columns.get(KEY_COLUMN.casefold())
     id_column = columns.get("item id")
     if "status" not in columns or not (key_column or id_column):
         return None, "its Items sheet has no Status and Item key columns, so it is not a report workbook this tool wrote", \
-            [], ""
+            [], "", []
     rows = sheet.rows
     by_id = ("id:" + _text(rows[id_column])).where(_text(rows[id_column]) != "", "") if id_column else ""
     # A row a bookkeeper added by hand has an Item ID but no key: the id is its key, as the tool makes it.
@@ -208,7 +213,52 @@ def read_tracking(path: Path, client: str) -> tuple[pd.DataFrame | None, str, li
     frame["typed_status"] = status_text.to_numpy()
     frame["typed_snooze"] = _text(rows[columns["snooze until"]]).to_numpy() if "snooze until" in columns else ""
     kept = tracked.to_numpy(dtype=bool)
-    return frame[kept].reset_index(drop=True), "", lost, formulas
+    return frame[kept].reset_index(drop=True), "", lost, formulas, _added_columns(path, sheet.header, rows)
+
+
+# The Items sheet's headings as a run wrote them, in the workbook's custom document properties
+# ("analyzer Items headings 1", "... 2"): a short mark of each, 36 to a property, as Excel
+# keeps only a property's first 255 characters. A run reading the workbook back compares the
+# sheet's header with them to find the columns a person added.
+HEADINGS_PROPERTY = "analyzer Items headings"
+_MARKS_PER_PROPERTY = 36  # six characters and a space each: 251 of the 255
+
+
+def heading_properties(headings) -> dict[str, str]:
+    """The custom document properties that record the Items sheet's headings as written."""
+    marks = [_heading_mark(h) for h in headings]
+    return {f"{HEADINGS_PROPERTY} {n}": " ".join(marks[at:at + _MARKS_PER_PROPERTY])
+            for n, at in enumerate(range(0, len(marks), _MARKS_PER_PROPERTY), start=1)}
+
+
+def _heading_mark(heading: object) -> str:
+    """A heading's mark, as written or as read back (control characters as spaces, spaces collapsed)."""
+    text = " ".join(_CONTROL.sub(" ", str(heading)).split()).casefold()
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:6]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _added_columns(path: Path, header: tuple[str, ...], rows: pd.DataFrame) -> list[str]:
+    """The Items columns a person added and typed in: headings the run did not write (a workbook
+    without the record, written before it was kept or saved by a program that drops it, has
+    none) holding a value in some row."""
+    written = {mark for name, value in custom_properties(path).items() if name.startswith(HEADINGS_PROPERTY)
+               for mark in value.split()}
+    if not written:
+        return []
+    return [h for h in header if _heading_mark(h) not in written and (_text(rows[h]) != "").any()]
+
+
+def _added_columns_line(path: Path, added: list[str], kept: str) -> str:
+    names = ", ".join(repr(h) for h in added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+    several = len(added) > 1
+    them = "them" if several else "it"
+    where = f"kept a copy with {them} as {kept}" if kept else f"that workbook still has {them}"
+    return (f"{path}: Items column{'s' if several else ''} {names} {'were' if several else 'was'} added by hand;"
+            f" runs carry over only Status, Assigned to, Note and Snooze until, so the new workbook does not have"
+            f" {them} ({where}); type what must carry over in Note")
 
 
 def _work_without_a_key(path: Path, rows: pd.DataFrame, columns: dict, keys: pd.Series, status: pd.Series) -> list[str]:

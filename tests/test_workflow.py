@@ -220,6 +220,58 @@ def test_a_workbook_open_in_excel_is_kept_and_said(tmp_path):
     assert any(kept[0].name in m for m in manifest["messages"])
 
 
+def _add_column(path: Path, heading: str | None, values: dict[str, object]) -> None:
+    """What a bookkeeper does in Excel: insert a column of their own beside Status and type in it."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Items"]
+    header = [c.value for c in sheet[1]]
+    ids = [str(row[header.index("Item ID")].value) for row in sheet.iter_rows(min_row=2)]
+    sheet.insert_cols(2)
+    sheet.cell(1, 2, heading)
+    for number, item in enumerate(ids, start=2):
+        if item in values:
+            sheet.cell(number, 2, values[item])
+    book.save(path)
+
+
+@pytest.mark.parametrize("heading, values, said", [
+    ("Chased on", {"1001": "2026-10-20"}, "Items column 'Chased on' was added by hand"),
+    (None, {"1002": "ring Tom"}, "Items column 'Column 2' was added by hand"),  # no heading typed
+    ("Chased on", {}, ""),  # added, nothing typed in it: nothing lost
+])
+def test_a_column_added_by_hand_is_said_and_kept_in_a_copy(tmp_path, heading, values, said):
+    exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10), "1002": (UNIQUE, 20)}})
+    out = tmp_path / "out"
+    assert _run("report", str(exports), "--out", str(out))[0] == 0
+    _edit(out / "Acme Ltd.xlsx", {"1001": {"Status": "In progress"}})
+    _add_column(out / "Acme Ltd.xlsx", heading, values)
+    code, _, err = _run("report", str(exports), "--out", str(out))
+    assert code == 0
+    kept = list(out.glob("Acme Ltd (kept *).xlsx"))
+    items = {str(r["Item ID"]): r for r in _rows(out / "Acme Ltd.xlsx")}
+    assert items["1001"]["Status"] == "In progress"  # the tracking still carries over
+    if not said:
+        assert not kept and "added by hand" not in err
+        return
+    assert said in err and len(kept) == 1 and kept[0].name in err
+    assert heading not in items["1001"]
+    assert [r for r in _rows(kept[0]) if any(v == list(values.values())[0] for v in r.values())]
+
+
+def test_a_column_added_to_last_months_workbook_is_said_not_copied(tmp_path):
+    """With a folder a month, last month's workbook is read and left as it is: it keeps the column."""
+    september = _config(tmp_path, _exports(tmp_path / "in-sep", {"Acme Ltd": {"1001": (ARCHIVED, 10)}}), "September 2026")
+    assert _run("run", "--config", str(september))[0] == 0
+    _add_column(tmp_path / "out" / "2026-09" / "Acme Ltd.xlsx", "Query ref", {"1001": "Q-17"})
+    october = _config(tmp_path, _exports(tmp_path / "in-oct", {"Acme Ltd": {"1001": (ARCHIVED, 10)}}), "October 2026")
+    code, _, err = _run("run", "--config", str(october))
+    log = (tmp_path / "out" / "2026-10").glob("*.log")
+    assert code == 0
+    assert not list((tmp_path / "out").rglob("*(kept *"))
+    text = err + "".join(p.read_text(encoding="utf-8") for p in log)
+    assert "Items column 'Query ref' was added by hand" in text and "that workbook still has it" in text
+
+
 @pytest.mark.parametrize("content", [b"not a workbook at all", b"PK\x03\x04broken zip"])
 def test_a_workbook_that_cannot_be_read_is_kept_not_overwritten(tmp_path, content):
     exports = _exports(tmp_path / "in", {"Acme Ltd": {"1001": (ARCHIVED, 10)}})
@@ -1382,3 +1434,13 @@ def test_a_late_export_that_cannot_be_read_shows_unreadable_and_the_others_keep_
     assert code == 1 and "keep that report" not in err  # both came: Acme read, Bolt unreadable
     bolt = _manifest(tmp_path)["Bolt Ltd"]
     assert bolt["state"] == "export_missing" and bolt["unreadable"] and bolt["reported_this_run"] is True
+
+
+@pytest.mark.parametrize("count, properties", [(3, 1), (36, 1), (37, 2), (120, 4)])
+def test_the_written_headings_fit_excels_255_characters_a_property(count, properties):
+    from analyzer.tracking import heading_properties
+
+    written = heading_properties([f"Column of the export {n}" for n in range(count)])
+    assert len(written) == properties
+    assert all(len(value) <= 255 for value in written.values())
+    assert sum(len(value.split()) for value in written.values()) == count

@@ -185,6 +185,26 @@ def written_by_us(path: Path) -> bool:
     return b"<dc:creator>analyzer " in core
 
 
+def custom_properties(path: Path) -> dict[str, str]:
+    """A workbook's custom document properties (name -> text; {} when it has none or cannot be
+    read). Excel and LibreOffice keep them when a person saves the workbook."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("docProps/custom.xml")
+            if info.file_size > 256 * 1024:
+                return {}
+            data = archive.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
+        return {}
+    import defusedxml.ElementTree as SafeET  # refuses DTDs and entities
+
+    try:
+        root = SafeET.fromstring(data)
+    except Exception:  # noqa: BLE001 - malformed or hostile XML: no properties to read
+        return {}
+    return {str(node.get("name")): "".join(node.itertext()).strip() for node in root if node.get("name")}
+
+
 def _resolved(path: Path) -> Path:
     try:
         return Path(os.path.realpath(path))

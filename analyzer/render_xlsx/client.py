@@ -19,7 +19,7 @@ from analyzer.items_table import AMOUNT_AS_WRITTEN, DATE_AS_WRITTEN, REPEAT_COLU
 from analyzer.report_model import STATE_LABELS, ClientReport, Group, Item, format_date
 from analyzer.render_xlsx.unrecognised import write_unrecognised
 from analyzer.row_arrays import RowArrays
-from analyzer.tracking import DISMISSED, DONE, REPEAT_PREFIX, STATUSES, WAITING, CANNOT
+from analyzer.tracking import CANNOT, DISMISSED, DONE, REPEAT_PREFIX, STATUSES, WAITING, heading_properties
 
 STATUS_CHOICES = STATUSES
 TRACKING_COLUMNS = ("Status", "Assigned to", "Note", "Snooze until")
@@ -49,7 +49,8 @@ def render_client_xlsx(report: ClientReport) -> bytes:
     summary = book.add_worksheet("Summary")
     actions = book.add_worksheet("Actions")
     items = book.add_worksheet("Items")
-    _write_items(items, formats, table, order, group_of)
+    for name, value in heading_properties(_write_items(items, formats, table, order, group_of)).items():
+        book.set_custom_property(name, value)  # which Items columns are the run's (see tracking)
     _write_summary(summary, formats, report, first_row, len(table))
     _write_actions(actions, formats, report)
     if report.client_asks:
@@ -149,7 +150,7 @@ IDENTITY_COLUMNS = ("Item ID", "Date", DATE_AS_WRITTEN, "Supplier", "Customer", 
 
 
 def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: np.ndarray | None,
-                 group_of: list[int | None]) -> None:
+                 group_of: list[int | None]) -> list[str]:
     """The bookkeeper's sheet: tracking columns first (Status as a drop-down, except on rows that
     repeat an item listed above), which item it is (id, date, supplier, amount), who acts, the fix
     number, then the fix and the item's other columns. Status stays in view when scrolling right."""
@@ -178,6 +179,7 @@ def _write_items(sheet: Worksheet, formats: _Formats, table: RowArrays, order: n
     if written:
         _tracking_validation(sheet, formats, written, set(repeats))
     _page_setup(sheet)
+    return [c.heading for c in columns]
 
 
 def _taken(table: RowArrays, column: str, order: np.ndarray | None, default: str) -> list:
