@@ -126,11 +126,20 @@ def _sources(analysis: Analysis) -> tuple[Source, ...]:
         reasons.setdefault(skip.source_file, []).append(skip.reason)
     failed = {f.split(": ", 1)[0]: f for f in analysis.failures}
     return tuple(
-        Source(i.path, rows.get(i.path, 0), len(reasons.get(i.path, ())),
-               "failed" if (not i.ok or i.path in failed) else "ok", i.error or failed.get(i.path, ""),
-               reason_counts((reason, 1) for reason in reasons.get(i.path, ())))
+        Source(i.path, rows.get(i.path, 0), len(reasons.get(i.path, ())), _status(i, failed, rows),
+               i.error or failed.get(i.path, ""), reason_counts((reason, 1) for reason in reasons.get(i.path, ())))
         for i in analysis.inputs
     )
+
+
+def _status(read, failed: dict[str, str], rows: dict[str, int]) -> str:
+    """ok; failed (nothing of it read); or partial: a workbook one of whose sheets could not be
+    read while another's rows were (a --column naming a column only one sheet has)."""
+    if not read.ok:
+        return "failed"
+    if read.path in failed:
+        return "partial" if read.path in rows else "failed"
+    return "ok"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def build_manifest(analysis: "Analysis", lines: list[ClientLine], settings: "Rep
             "clients_by_state": {s: sum(line.state == s for line in lines)
                                  for s in ("failing", "clean", "cleared", "export_missing")},
             "inputs_failed": sum(s.status == "failed" for s in sources),
+            "inputs_partial": sum(s.status == "partial" for s in sources),  # a sheet of it not read
         },
     }
 

@@ -442,6 +442,24 @@ def test_a_summary_sheet_and_a_hidden_sheet_beside_the_clients_sheets(tmp_path):
     assert "skipped 2 (2 summary-sheet rows)" in err
 
 
+def test_a_workbook_one_of_whose_sheets_cannot_be_read_is_read_in_part(tmp_path):
+    """--column naming a column one sheet has and the other has nothing like: that sheet's rows
+    are read, the other's are not, and the workbook is neither read nor unread but read in part
+    (manifest, index)."""
+    book = workbook(tmp_path / "Practice Oct 2026.xlsx", {
+        "Acme Ltd": [["Item ID", "Supplier", "Gross", "Error"], ["1", "Acme Supplies", "12.00", "Invoice # must be unique."]],
+        "Bolt Ltd": ITEMS,
+    })
+    out = tmp_path / "out"
+    code, _, err = run("report", str(book), "--out", str(out), "--column", "total=Gross", "--format", "html")
+    assert code == 1 and "'Gross': no such column" in err, err
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = manifest["inputs"]
+    assert (entry["status"], entry["rows"]) == ("partial", 1) and "Gross" in entry["message"]
+    assert (manifest["totals"]["inputs_failed"], manifest["totals"]["inputs_partial"]) == (0, 1)
+    assert "Read in part" in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_workbook_whose_only_data_is_hidden_says_so(tmp_path):
     book = workbook(tmp_path / "Acme Ltd.xlsx", {"Cover": [["See data"]], "Data": ITEMS}, hidden=("Data",))
     code, _, err = run("classify", str(book))
