@@ -131,11 +131,11 @@ def test_the_helper_takes_the_costly_messages_up_to_half_the_work(costs, theirs)
     assert sorted(ours + helpers, key=int) == messages
 
 
-def test_no_helper_for_a_small_batch_a_busy_machine_or_another_thread(monkeypatch):
-    monkeypatch.setattr(helper, "idle_cpus", lambda cpus: 2)
+def test_no_helper_for_a_small_batch_one_cpu_or_another_thread(monkeypatch):
+    monkeypatch.setattr(helper, "usable_cpus", lambda: 2)
     assert helper._worth_a_helper(helper.MIN_WORK)
     assert not helper._worth_a_helper(helper.MIN_WORK - 1)
-    monkeypatch.setattr(helper, "idle_cpus", lambda cpus: 1)
+    monkeypatch.setattr(helper, "usable_cpus", lambda: 1)
     assert not helper._worth_a_helper(10 * helper.MIN_WORK)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
@@ -202,7 +202,7 @@ def test_report_with_one_worker_classifies_in_one_process(forking, monkeypatch, 
     from analyzer.cli import main
 
     monkeypatch.setattr(helper, "MIN_WORK", 0)
-    monkeypatch.setattr(helper, "idle_cpus", lambda cpus: 2)
+    monkeypatch.setattr(helper, "usable_cpus", lambda: 2)
     called = []
     with_helper = helper._with_helper
     monkeypatch.setattr(helper, "_with_helper", lambda *a: called.append(1) or with_helper(*a))

@@ -181,8 +181,8 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--workers", type=_worker_count, default=0, metavar="N",
                          help="processes rendering clients in parallel, 0 to 64 (default 0: one for a small month or a"
                               " busy machine, else up to one per idle CPU this process may use, by the size of the work;"
-                              " a large month's classification also takes a second process then); 1: one process"
-                              " throughout")
+                              " a large month's classification takes a second process where two CPUs may be used);"
+                              " 1: one process throughout")
     command.add_argument("--history", "--db", dest="history", default=None, metavar="FILE|URL",
                          help="the practice's history database: run history, tracking and taught errors; a file"
                               " (SQLite) or a postgresql://user@host/db URL (default: history.sqlite in the --out folder)")
