@@ -22,6 +22,7 @@ import pandas as pd
 from analyzer.read import read_export
 from analyzer.read.discover import custom_properties
 from analyzer.read.guard import UNSAVED_FORMULAS
+from analyzer.read.sniff import header_name
 from analyzer.store import Store, as_store
 from analyzer.write_staging import keep_copy
 
@@ -232,12 +233,8 @@ def heading_properties(headings) -> dict[str, str]:
 
 
 def _heading_mark(heading: object) -> str:
-    """A heading's mark, as written or as read back (control characters as spaces, spaces collapsed)."""
-    text = " ".join(_CONTROL.sub(" ", str(heading)).split()).casefold()
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:6]
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+    """A heading's mark, as written or as read back (as the reader names a header cell)."""
+    return hashlib.sha1(header_name(heading).casefold().encode("utf-8")).hexdigest()[:6]
 
 
 def _added_columns(path: Path, header: tuple[str, ...], rows: pd.DataFrame) -> list[str]:

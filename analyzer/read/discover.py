@@ -174,27 +174,14 @@ def written_by_us(path: Path) -> bool:
     when an output folder is read as an input folder."""
     if path.suffix.lower() not in EXCEL_SUFFIXES:
         return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("docProps/core.xml")
-            if info.file_size > 64 * 1024:
-                return False
-            core = archive.read(info)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
-        return False
-    return b"<dc:creator>analyzer " in core
+    return b"<dc:creator>analyzer " in _document_part(path, "docProps/core.xml", 64 * 1024)
 
 
 def custom_properties(path: Path) -> dict[str, str]:
     """A workbook's custom document properties (name -> text; {} when it has none or cannot be
     read). Excel and LibreOffice keep them when a person saves the workbook."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("docProps/custom.xml")
-            if info.file_size > 256 * 1024:
-                return {}
-            data = archive.read(info)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
+    data = _document_part(path, "docProps/custom.xml", 256 * 1024)
+    if not data:
         return {}
     import defusedxml.ElementTree as SafeET  # refuses DTDs and entities
 
@@ -203,6 +190,17 @@ def custom_properties(path: Path) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - malformed or hostile XML: no properties to read
         return {}
     return {str(node.get("name")): "".join(node.itertext()).strip() for node in root if node.get("name")}
+
+
+def _document_part(path: Path, name: str, largest: int) -> bytes:
+    """One small part of a workbook's zip (b"" when it is missing, larger than `largest`, or the
+    file is no zip)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(name)
+            return archive.read(info) if info.file_size <= largest else b""
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError):
+        return b""
 
 
 def _resolved(path: Path) -> Path:

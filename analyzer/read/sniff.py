@@ -300,7 +300,7 @@ def _unique_headers(cells: list[object]) -> tuple[str, ...]:
     names: list[str] = []
     taken: set[str] = {"source_row"}  # a set: a header of many thousand blank cells stays linear
     for position, cell in enumerate(cells, start=1):
-        name = _header_name(cell)
+        name = header_name(cell)
         name = name or f"Column {position}"
         candidate, n = name, 2
         while candidate in taken:
@@ -310,7 +310,7 @@ def _unique_headers(cells: list[object]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _header_name(cell: object) -> str:
+def header_name(cell: object) -> str:
     """A header cell as its name: control characters removed, spaces collapsed."""
     return " ".join(_HEADER_JUNK.sub(" ", str(cell)).split()) if cell is not None else ""
 
@@ -318,7 +318,7 @@ def _header_name(cell: object) -> str:
 def repeated_headers(cells: list[object], header: tuple[str, ...]) -> str:
     """A note naming header names given to more than one column: the first such column is the one
     read for its role (a second `Total` is kept as `Total (2)`, never read as the amount)."""
-    given = [_header_name(c) for c in cells]
+    given = [header_name(c) for c in cells]
     counts = Counter(name for name in given if name and name != "source_row")
     repeated = [name for name, n in counts.items() if n > 1]
     if not repeated:
