@@ -122,6 +122,28 @@ def test_quick_attribute_escaping_writes_the_same_bytes_as_xlsxwriters(monkeypat
     assert render_client_xlsx(report) == quick
 
 
+def test_formulas_prepared_once_write_the_same_bytes_as_xlsxwriters(monkeypatch, sample_run):
+    """cells._quick_prepare_formula keeps XlsxWriter's preparation of each distinct formula: a
+    client's workbook (the status colours' conditional formats, the drop-downs' lists) and the
+    overview (its totals' SUM formulas) come out byte for byte as with XlsxWriter's own."""
+    import xlsxwriter.worksheet
+
+    import analyzer.render_xlsx.cells as cells
+
+    assert xlsxwriter.worksheet.Worksheet._prepare_formula is cells._quick_prepare_formula
+    texts = ["Account code 200 is archived", "=SUM(A1:A2)", "XLOOKUP(1, A:A, B:B)"]
+    items = tuple(_item(r, text) for r, text in enumerate(texts))
+    report = _report(pd.DataFrame({"Supplier": texts}), items)
+    overview = sample_run[0].overview
+    quick = render_client_xlsx(report), render_overview_xlsx(overview)
+    assert cells._prepared_formula.cache_info().hits
+    monkeypatch.setattr(xlsxwriter.worksheet.Worksheet, "_prepare_formula", cells._prepare_formula)
+    assert (render_client_xlsx(report), render_overview_xlsx(overview)) == quick
+    # A newer function is still named as Excel stores it, where XlsxWriter would.
+    sheet = xlsxwriter.Workbook(None).add_worksheet()
+    assert cells._quick_prepare_formula(sheet, "=XLOOKUP(1, A:A, B:B)") == "_xlfn.XLOOKUP(1, A:A, B:B)"
+
+
 def test_items_hold_every_input_row_exactly_once(sample_run):
     run, out = sample_run
     fields = run.analysis.batch.fields
