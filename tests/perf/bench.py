@@ -1160,7 +1160,8 @@ def run(opts: argparse.Namespace) -> dict:
 # =============================================================================================
 # Speed where users feel it (issue #13): classify output, cold start, the cost of each client,
 # the default number of workers. Each pair of runs is interleaved (A B A B ...) and the median
-# of each side taken, so a burst of load from other work on the machine hits both sides.
+# of each side taken (for the cost per client, the least: see there), so a burst of load from
+# other work on the machine hits both sides.
 
 
 def _run_timed(command: list[str], cwd: Path) -> tuple[float, float]:
