@@ -124,8 +124,8 @@ def test_quick_attribute_escaping_writes_the_same_bytes_as_xlsxwriters(monkeypat
 
 def test_formulas_prepared_once_write_the_same_bytes_as_xlsxwriters(monkeypatch, sample_run):
     """cells._quick_prepare_formula keeps XlsxWriter's preparation of each distinct formula: a
-    client's workbook (the status colours' conditional formats, the drop-downs' lists) and the
-    overview (its totals' SUM formulas) come out byte for byte as with XlsxWriter's own."""
+    client's workbook (the status colours' conditional formats) and the overview (its totals'
+    SUM formulas) come out byte for byte as with XlsxWriter's own."""
     import xlsxwriter.worksheet
 
     import analyzer.render_xlsx.cells as cells
