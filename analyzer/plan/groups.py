@@ -119,7 +119,7 @@ def _group(fix: Fix, variant: int, rows, actions, categories, money, approval) -
         steps = (*steps, APPROVAL_STEP)
     return FixGroup(
         fix=fix,
-        title=chosen.title if chosen else fix.title,
+        title=_title(fix, variant),
         steps=tuple(steps),
         warnings=fix.warnings,
         publishable=chosen.publishable if chosen else fix.publishable,

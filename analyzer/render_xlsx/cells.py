@@ -82,10 +82,10 @@ def _quick_prepare_formula(sheet, formula, expand_future_functions=False):
 
 
 def _reads_of_sheet(method) -> set[str]:
-    try:
-        return set(re.findall(r"self\.(\w+)", inspect.getsource(method)))
-    except (OSError, TypeError):  # no source to read (an installation without .py files)
-        return set()
+    """The worksheet attributes among the names the method's code reads (its code object lists
+    every global and attribute name it uses: no source to read, 0.05 ms instead of 10)."""
+    sheet = Worksheet()
+    return {name for name in method.__code__.co_names if hasattr(sheet, name)}
 
 
 # Only where the method has the shape it was read on (3.x: of the sheet, it reads
